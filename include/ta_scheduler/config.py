@@ -1,0 +1,99 @@
+"""Where each outside system is configured: one function per setting, one documented order.
+
+Order for every setting: explicit environment variable (including the seed deployment's
+``.env`` names, SPEC §7) → Airflow connection → a default that runs locally. Nothing here
+runs at DAG parse time; functions are called inside tasks.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from ta_scheduler.constants import DEFAULT_DB_NAME, Conns
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+
+def airflow_connection(conn_id: str) -> Connection | None:
+    """The Airflow connection ``conn_id``, or None when it is not defined anywhere.
+
+    Works inside tasks (through the Execution API) and in CLI/test processes. Outside any
+    Airflow context (plain scripts) it returns None rather than failing.
+    """
+    try:
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowRuntimeError
+    except ImportError:  # pragma: no cover - Airflow is always installed with the project
+        return None
+    from airflow.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except (AirflowNotFoundException, AirflowRuntimeError):
+        return None
+
+
+@dataclass(frozen=True)
+class MongoTarget:
+    """A MongoDB URI plus the database our collections live in."""
+
+    uri: str
+    database: str
+    source: str  # where it came from, for messages: "MONGO_URI", "connection mongo_default", ...
+
+    @property
+    def redacted_uri(self) -> str:
+        """The URI without credentials, safe for logs and error messages."""
+        return redact_url(self.uri)
+
+
+def _db_from_uri(uri: str) -> str | None:
+    path = urlsplit(uri).path.lstrip("/")
+    return path or None
+
+
+def mongo_target() -> MongoTarget:
+    """The store: ``MONGO_URI`` / ``MONGODB_URL`` env, else connection ``mongo_default``.
+
+    The database is the URI path / connection schema, else ``TA_MONGO_DB``, else
+    ``tradingagents``.
+    """
+    fallback_db = os.environ.get("TA_MONGO_DB") or DEFAULT_DB_NAME
+    for var in ("MONGO_URI", "MONGODB_URL"):
+        uri = os.environ.get(var)
+        if uri:
+            return MongoTarget(uri, _db_from_uri(uri) or fallback_db, var)
+    conn = airflow_connection(Conns.MONGO)
+    if conn is not None:
+        from airflow.providers.mongo.hooks.mongo import MongoHook
+
+        hook = MongoHook(mongo_conn_id=Conns.MONGO)
+        return MongoTarget(hook.uri, conn.schema or fallback_db, f"connection {Conns.MONGO}")
+    port = os.environ.get("TA_MONGO_PORT", "27037")
+    return MongoTarget(f"mongodb://127.0.0.1:{port}/", fallback_db, "default (local FerretDB)")
+
+
+def redis_url() -> str:
+    """Redis for caches: ``REDIS_URL`` env, else connection ``redis_default``, else local."""
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    conn = airflow_connection(Conns.REDIS)
+    if conn is not None:
+        db = conn.extra_dejson.get("db", 0)
+        auth = f":{conn.password}@" if conn.password else ""
+        return f"redis://{auth}{conn.host or '127.0.0.1'}:{conn.port or 6379}/{db}"
+    port = os.environ.get("TA_REDIS_PORT", "63799")
+    return f"redis://127.0.0.1:{port}/{os.environ.get('TA_REDIS_DB', '0')}"
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host:port/path`` of a URL, without user or password."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}{parts.path}"

@@ -1,0 +1,1 @@
+"""The store (MongoDB, or FerretDB in development): client, indexes, bulk upserts."""

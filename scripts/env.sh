@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# The project's environment, sourced by every script (scripts/airflow, services, up/down, tests).
+#
+# Everything lives under $TA_STATE_DIR (default: .local/ in the project, git-ignored):
+#   postgres/ redis/ ferretdb/   service data        run/   PID files
+#   logs/                        component logs      bin/   the built FerretDB binary
+#   airflow/ (or test/airflow/)  AIRFLOW_HOME        secrets.env  generated keys (never committed)
+#
+# TA_ENV=local (default) or test: test uses its own metadata DB, Mongo database, Redis DB and
+# API port so `make test` never disturbs a running `make up`.
+# TA_EXECUTOR=LocalExecutor (make up) or CeleryExecutor (make up-cluster).
+# Override any port with TA_PG_PORT, TA_REDIS_PORT, TA_MONGO_PORT, TA_API_PORT, TA_FLOWER_PORT.
+
+TA_PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export TA_PROJECT_DIR
+export TA_STATE_DIR="${TA_STATE_DIR:-$TA_PROJECT_DIR/.local}"
+export TA_ENV="${TA_ENV:-local}"
+export TA_VENV="${TA_VENV:-$TA_PROJECT_DIR/.venv}"
+
+# The seed deployment's .env names keep working (SPEC §7); a project .env is read if present.
+if [ -f "$TA_PROJECT_DIR/.env" ] && [ -z "${TA_SKIP_DOTENV:-}" ]; then
+  set -a; . "$TA_PROJECT_DIR/.env"; set +a
+fi
+
+export TA_PG_PORT="${TA_PG_PORT:-54329}"
+export TA_REDIS_PORT="${TA_REDIS_PORT:-63799}"
+export TA_MONGO_PORT="${TA_MONGO_PORT:-27037}"
+export TA_FLOWER_PORT="${TA_FLOWER_PORT:-5555}"
+export TA_FERRETDB_BACKEND="${TA_FERRETDB_BACKEND:-sqlite}"
+
+if [ "$TA_ENV" = "test" ]; then
+  export AIRFLOW_HOME="${AIRFLOW_HOME:-$TA_STATE_DIR/test/airflow}"
+  export TA_METADATA_DB="${TA_METADATA_DB:-airflow_test}"
+  export TA_MONGO_DB="${TA_MONGO_DB:-tradingagents_test}"
+  export TA_REDIS_DB="${TA_REDIS_DB:-1}"
+  export TA_API_PORT="${TA_API_PORT:-18080}"
+else
+  export AIRFLOW_HOME="${AIRFLOW_HOME:-$TA_STATE_DIR/airflow}"
+  export TA_METADATA_DB="${TA_METADATA_DB:-airflow}"
+  export TA_MONGO_DB="${TA_MONGO_DB:-tradingagents}"
+  export TA_REDIS_DB="${TA_REDIS_DB:-0}"
+  export TA_API_PORT="${TA_API_PORT:-8080}"
+fi
+export TA_RUN_DIR="$TA_STATE_DIR/run/$TA_ENV"
+export TA_LOG_DIR="$TA_STATE_DIR/logs/$TA_ENV"
+
+# Generated once per checkout: identical on every local component (JWT/fernet/log signing).
+TA_SECRETS_FILE="$TA_STATE_DIR/secrets.env"
+if [ ! -f "$TA_SECRETS_FILE" ]; then
+  mkdir -p "$TA_STATE_DIR"
+  (umask 077; python3 - >"$TA_SECRETS_FILE" <<'PY'
+import base64, secrets
+print("AIRFLOW__CORE__FERNET_KEY=" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+print("AIRFLOW__API_AUTH__JWT_SECRET=" + secrets.token_urlsafe(32))
+print("AIRFLOW__API__SECRET_KEY=" + secrets.token_urlsafe(32))
+PY
+  )
+fi
+set -a; . "$TA_SECRETS_FILE"; set +a
+
+# --- Airflow ---------------------------------------------------------------------------------
+export AIRFLOW__CORE__DAGS_FOLDER="$TA_PROJECT_DIR/dags"
+export AIRFLOW__CORE__PLUGINS_FOLDER="$TA_PROJECT_DIR/plugins"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
+export AIRFLOW__CORE__EXECUTOR="${TA_EXECUTOR:-${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}}"
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://airflow@127.0.0.1:$TA_PG_PORT/$TA_METADATA_DB}"
+export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-${CELERY_BROKER_URL:-redis://127.0.0.1:$TA_REDIS_PORT/$TA_REDIS_DB}}"
+export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+postgresql://airflow@127.0.0.1:$TA_PG_PORT/$TA_METADATA_DB}"
+export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-4}"
+export AIRFLOW__API__PORT="$TA_API_PORT"
+export AIRFLOW__API__HOST=127.0.0.1
+export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$TA_API_PORT}"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$TA_API_PORT/execution/"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin,viewer:viewer}"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL:-30}"
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-$((TA_API_PORT + 713))}"
+export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT:-$((TA_API_PORT + 714))}"
+
+# --- The store ---------------------------------------------------------------------------------
+# MONGO_URI (or the seed's MONGODB_URL) points every component at a real MongoDB; the
+# `mongo_default` connection is then taken from it so `airflow connections get mongo_default`
+# names the store everyone uses. Otherwise airflow_settings.yaml defines it (local FerretDB).
+if [ -z "${MONGO_URI:-}" ] && [ -n "${MONGODB_URL:-}" ]; then export MONGO_URI="$MONGODB_URL"; fi
+if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; fi
+
+export PATH="$TA_VENV/bin:$PATH"
+export PYTHONDONTWRITEBYTECODE=1

@@ -1,0 +1,62 @@
+// Command ferretdb-embedded runs FerretDB 1.24 (MongoDB wire protocol) as a local store
+// for development and tests. It embeds github.com/FerretDB/FerretDB/ferretdb because
+// `go install` of FerretDB's own cmd panics without its generated version files.
+//
+// Usage:
+//
+//	ferretdb-embedded -listen 127.0.0.1:27017 -handler sqlite -sqlite-url file:/path/to/dir/
+//	ferretdb-embedded -listen 127.0.0.1:27017 -handler postgresql -postgresql-url postgres://127.0.0.1:5432/ferretdb
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
+	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite directory URI (sqlite backend)")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgresql backend)")
+	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "bad -log-level %q: %v\n", *logLevel, err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Logger:        logger,
+		Handler:       *handler,
+		SQLiteURL:     *sqliteURL,
+		PostgreSQLURL: *pgURL,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	go func() {
+		// MongoDBURI blocks until the listener is bound; printing it tells the start script we are up.
+		fmt.Println(f.MongoDBURI())
+	}()
+
+	if err := f.Run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Airflow metadata DB on the local PostgreSQL.
+#   scripts/metadata-db.sh migrate   create the database if missing and run `airflow db migrate`
+#   scripts/metadata-db.sh reset     drop and recreate it first (the test suite does this)
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+psql_() { "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" -h 127.0.0.1 -p "$TA_PG_PORT" -U airflow -d postgres -qtAX -c "$1"; }
+case "${1:-migrate}" in
+  reset)
+    psql_ "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname='$TA_METADATA_DB' AND pid <> pg_backend_pid()" >/dev/null
+    psql_ "DROP DATABASE IF EXISTS \"$TA_METADATA_DB\"" >/dev/null
+    psql_ "CREATE DATABASE \"$TA_METADATA_DB\"" >/dev/null ;;
+  migrate)
+    [ "$(psql_ "SELECT 1 FROM pg_database WHERE datname='$TA_METADATA_DB'")" = 1 ] || psql_ "CREATE DATABASE \"$TA_METADATA_DB\"" >/dev/null ;;
+  *) echo "usage: $0 migrate|reset" >&2; exit 2 ;;
+esac
+mkdir -p "$AIRFLOW_HOME"
+echo "[metadata-db] airflow db migrate ($TA_METADATA_DB)" >&2
+airflow db migrate >"$TA_STATE_DIR/logs/db-migrate-$TA_ENV.log" 2>&1 \
+  || { tail -n 30 "$TA_STATE_DIR/logs/db-migrate-$TA_ENV.log" >&2; exit 1; }

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Local services on 127.0.0.1, data under $TA_STATE_DIR: PostgreSQL (Airflow metadata),
+# Redis (Celery broker, cache) and FerretDB (the MongoDB-wire store).
+#
+#   scripts/services.sh start [postgres|redis|ferretdb ...]   start (reuse what already runs)
+#   scripts/services.sh stop  [...]                           stop what this project started
+#   scripts/services.sh status
+#
+# Idempotent: a running service is reused; a stale PID file is ignored. Missing Debian
+# packages are installed with apt-get (root), FerretDB is built once with Go and cached.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+ALL=(postgres redis ferretdb)
+SVC_RUN="$TA_STATE_DIR/run/services"
+SVC_LOG="$TA_STATE_DIR/logs/services"
+mkdir -p "$SVC_RUN" "$SVC_LOG"
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {  # port name seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do port_open "$1" && return 0; sleep 0.1; done
+  die "$2 did not open 127.0.0.1:$1 within $3 s (log: $SVC_LOG/$2.log)"
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+APT_UPDATED=""
+ensure_packages() {  # command-to-check package...
+  local check=$1; shift
+  if ! compgen -G "$check" >/dev/null && ! command -v "$check" >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || die "missing $*; install them (apt-get install $*) or run as root"
+    if [ -z "$APT_UPDATED" ]; then log "apt-get update"; apt-get update -qq; APT_UPDATED=1; fi
+    log "installing $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+# ---- PostgreSQL --------------------------------------------------------------------------------
+PGDATA="$TA_STATE_DIR/postgres"
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+as_pg() {  # initdb/postgres refuse to run as root: use the package's postgres account
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+pg_sql() { "$(pg_bin)/psql" -h 127.0.0.1 -p "$TA_PG_PORT" -U airflow -d postgres -qtAX -c "$1"; }
+pg_ensure_db() {
+  [ "$(pg_sql "SELECT 1 FROM pg_database WHERE datname='$1'")" = 1 ] || pg_sql "CREATE DATABASE \"$1\"" >/dev/null
+}
+
+start_postgres() {
+  ensure_packages '/usr/lib/postgresql/*/bin/pg_ctl' postgresql
+  local bin; bin=$(pg_bin)
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    mkdir -p "$PGDATA"
+    [ "$(id -u)" = 0 ] && chown postgres: "$PGDATA" && chmod 700 "$PGDATA"
+    as_pg test -w "$PGDATA" || die "the postgres account cannot write $PGDATA (is a parent directory private?)"
+    log "initdb $PGDATA"
+    as_pg "$bin/initdb" -D "$PGDATA" -U airflow --auth=trust -E UTF8 --locale=C.UTF-8 >"$SVC_LOG/postgres-initdb.log"
+  fi
+  if as_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    log "postgres already running on 127.0.0.1:$TA_PG_PORT (reused)"
+  else
+    [ "$(id -u)" = 0 ] && touch "$SVC_LOG/postgres.log" && chown postgres: "$SVC_LOG/postgres.log"
+    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$SVC_LOG/postgres.log" -w -t 60 start \
+      -o "-p $TA_PG_PORT -c listen_addresses=127.0.0.1 -k $PGDATA -c max_connections=200" >/dev/null
+    log "postgres started on 127.0.0.1:$TA_PG_PORT"
+  fi
+  wait_port "$TA_PG_PORT" postgres 30
+  pg_ensure_db airflow; pg_ensure_db airflow_test; pg_ensure_db ferretdb
+}
+
+stop_postgres() {
+  local bin; bin=$(pg_bin)
+  [ -n "$bin" ] && [ -s "$PGDATA/PG_VERSION" ] || return 0
+  if as_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null && log "postgres stopped"
+  fi
+}
+
+# ---- Redis -------------------------------------------------------------------------------------
+start_redis() {
+  ensure_packages redis-server redis-server
+  local pidf="$SVC_RUN/redis.pid"
+  if pid_alive "$pidf"; then log "redis already running on 127.0.0.1:$TA_REDIS_PORT (reused)"; return; fi
+  port_open "$TA_REDIS_PORT" && die "127.0.0.1:$TA_REDIS_PORT is taken by another program (set TA_REDIS_PORT)"
+  mkdir -p "$TA_STATE_DIR/redis"
+  redis-server --bind 127.0.0.1 --port "$TA_REDIS_PORT" --dir "$TA_STATE_DIR/redis" \
+    --daemonize yes --pidfile "$pidf" --logfile "$SVC_LOG/redis.log" --appendonly yes >/dev/null
+  wait_port "$TA_REDIS_PORT" redis 20
+  log "redis started on 127.0.0.1:$TA_REDIS_PORT"
+}
+
+stop_pidfile() {  # name pidfile
+  local pid
+  pid_alive "$2" || { rm -f "$2"; return 0; }
+  pid=$(cat "$2")
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  rm -f "$2"; log "$1 stopped"
+}
+
+stop_redis() { stop_pidfile redis "$SVC_RUN/redis.pid"; }
+
+# ---- FerretDB ----------------------------------------------------------------------------------
+FERRET_SRC="$TA_PROJECT_DIR/scripts/ferretdb"
+ferret_bin() {  # cached by the hash of the wrapper's sources, so a go.mod bump rebuilds it
+  local h; h=$(cat "$FERRET_SRC/go.mod" "$FERRET_SRC/go.sum" "$FERRET_SRC/main.go" | sha256sum | cut -c1-12)
+  echo "$TA_STATE_DIR/bin/ferretdb-$h"
+}
+
+build_ferretdb() {
+  local bin; bin=$(ferret_bin)
+  [ -x "$bin" ] && return 0
+  command -v go >/dev/null || die "Go is needed to build FerretDB (https://go.dev/dl) — or set MONGO_URI to a real MongoDB"
+  log "building FerretDB (first run only, about a minute)"
+  mkdir -p "$(dirname "$bin")"
+  (cd "$FERRET_SRC" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" .) >"$SVC_LOG/ferretdb-build.log" 2>&1 \
+    || die "FerretDB build failed, see $SVC_LOG/ferretdb-build.log"
+  mv "$bin.tmp" "$bin"
+}
+
+start_ferretdb() {
+  if [ -n "${MONGO_URI:-}" ]; then log "MONGO_URI is set: using that MongoDB, not starting FerretDB"; return; fi
+  local pidf="$SVC_RUN/ferretdb.pid" args
+  if pid_alive "$pidf"; then log "ferretdb already running on 127.0.0.1:$TA_MONGO_PORT (reused)"; return; fi
+  port_open "$TA_MONGO_PORT" && die "127.0.0.1:$TA_MONGO_PORT is taken by another program (set TA_MONGO_PORT)"
+  build_ferretdb
+  case "$TA_FERRETDB_BACKEND" in
+    sqlite) mkdir -p "$TA_STATE_DIR/ferretdb"; args=(-handler sqlite -sqlite-url "file:$TA_STATE_DIR/ferretdb/") ;;
+    postgresql) start_postgres
+      args=(-handler postgresql -postgresql-url "postgres://airflow@127.0.0.1:$TA_PG_PORT/ferretdb") ;;
+    *) die "TA_FERRETDB_BACKEND must be sqlite or postgresql, not '$TA_FERRETDB_BACKEND'" ;;
+  esac
+  setsid nohup "$(ferret_bin)" -listen "127.0.0.1:$TA_MONGO_PORT" "${args[@]}" \
+    >>"$SVC_LOG/ferretdb.log" 2>&1 </dev/null &
+  echo $! >"$pidf"
+  wait_port "$TA_MONGO_PORT" ferretdb 30
+  log "ferretdb ($TA_FERRETDB_BACKEND backend) started on 127.0.0.1:$TA_MONGO_PORT"
+}
+
+stop_ferretdb() { stop_pidfile ferretdb "$SVC_RUN/ferretdb.pid"; }
+
+status() {
+  port_open "$TA_PG_PORT" && echo "postgres  up   127.0.0.1:$TA_PG_PORT" || echo "postgres  down"
+  port_open "$TA_REDIS_PORT" && echo "redis     up   127.0.0.1:$TA_REDIS_PORT" || echo "redis     down"
+  if [ -n "${MONGO_URI:-}" ]; then echo "mongo     external ($MONGO_URI)"
+  else port_open "$TA_MONGO_PORT" && echo "ferretdb  up   127.0.0.1:$TA_MONGO_PORT" || echo "ferretdb  down"; fi
+}
+
+cmd=${1:-status}; shift || true
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
+case "$cmd" in
+  start) for s in "${names[@]}"; do "start_$s"; done ;;
+  stop) for ((i = ${#names[@]} - 1; i >= 0; i--)); do "stop_${names[$i]}"; done ;;
+  status) status ;;
+  build-ferretdb) build_ferretdb; ferret_bin ;;
+  *) die "usage: $0 start|stop|status|build-ferretdb [postgres|redis|ferretdb ...]" ;;
+esac

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create or update .venv from the lock: identical versions on every machine.
+# Re-runs only when requirements*.txt, requirements.lock or pyproject.toml changed.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$TA_PROJECT_DIR"
+stamp="$TA_VENV/.installed"
+want=$(cat requirements.txt requirements-dev.txt requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then exit 0; fi
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+"$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+  || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+[ -x "$TA_VENV/bin/python" ] || "$PY" -m venv "$TA_VENV"
+"$TA_VENV/bin/pip" install -q -r requirements.txt -r requirements-dev.txt -c requirements.lock
+"$TA_VENV/bin/pip" install -q --no-deps -e .
+echo "$want" >"$stamp"
+echo "[venv] $TA_VENV ready ($("$TA_VENV/bin/airflow" version 2>/dev/null || echo '?'))" >&2

@@ -1,0 +1,66 @@
+"""Shared fixtures. Tests run inside the project's test environment (``make test`` or
+``scripts/test.sh``): services on 127.0.0.1, ``TA_ENV=test`` metadata DB, Mongo DB and ports.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DAGS_DIR = PROJECT_DIR / "dags"
+PLUGINS_DIR = PROJECT_DIR / "plugins"
+
+# Airflow puts the plugins folder on sys.path; tests import plugins the same way.
+if str(PLUGINS_DIR) not in sys.path:
+    sys.path.insert(0, str(PLUGINS_DIR))
+if str(PROJECT_DIR / "tests") not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR / "tests"))
+
+
+def _require_test_env() -> None:
+    if os.environ.get("TA_ENV") != "test":
+        pytest.exit("run tests through `make test` or `scripts/test.sh` (TA_ENV=test)", returncode=2)
+
+
+_require_test_env()
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> str:
+    """URI of the real MongoDB-wire server started by scripts/services.sh (or MONGO_URI)."""
+    return os.environ.get("MONGO_URI") or f"mongodb://127.0.0.1:{os.environ['TA_MONGO_PORT']}/"
+
+
+@pytest.fixture
+def mongo_target(mongo_uri, monkeypatch):
+    """A fresh, empty database on the real store for one test; dropped afterwards.
+
+    ``MONGO_URI`` is pointed at it, so code resolving the store through ``config`` uses it.
+    """
+    from ta_scheduler.config import MongoTarget
+    from ta_scheduler.storage.mongo import get_client
+
+    name = f"ta_test_{uuid.uuid4().hex[:10]}"
+    target = MongoTarget(mongo_uri.rstrip("/") + "/" + name, name, "test")
+    monkeypatch.setenv("MONGO_URI", target.uri)
+    yield target
+    get_client(target).drop_database(name)
+
+
+@pytest.fixture
+def mongo_db(mongo_target):
+    """The ``pymongo`` Database of ``mongo_target``."""
+    from ta_scheduler.storage.mongo import get_db
+
+    return get_db(mongo_target)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis database on the local server."""
+    return f"redis://127.0.0.1:{os.environ['TA_REDIS_PORT']}/{os.environ.get('TA_REDIS_DB', '1')}"
