@@ -34,6 +34,14 @@ def airflow_connection(conn_id: str) -> Connection | None:
     try:
         return BaseHook.get_connection(conn_id)
     except (AirflowNotFoundException, AirflowRuntimeError):
+        pass
+    # Outside a task (CLI, scripts, tests) the SDK sees only env/secrets backends; the
+    # metadata DB configured for this process holds the connections airflow_settings.yaml made.
+    try:
+        from airflow.models.connection import Connection as DbConnection
+
+        return DbConnection.get_connection_from_secrets(conn_id)
+    except Exception:  # not found, or no metadata DB reachable from this process
         return None
 
 
@@ -69,12 +77,31 @@ def mongo_target() -> MongoTarget:
             return MongoTarget(uri, _db_from_uri(uri) or fallback_db, var)
     conn = airflow_connection(Conns.MONGO)
     if conn is not None:
-        from airflow.providers.mongo.hooks.mongo import MongoHook
-
-        hook = MongoHook(mongo_conn_id=Conns.MONGO)
-        return MongoTarget(hook.uri, conn.schema or fallback_db, f"connection {Conns.MONGO}")
+        return MongoTarget(mongo_uri_from_connection(conn), conn.schema or fallback_db, f"connection {Conns.MONGO}")
     port = os.environ.get("TA_MONGO_PORT", "27037")
     return MongoTarget(f"mongodb://127.0.0.1:{port}/", fallback_db, "default (local FerretDB)")
+
+
+def mongo_uri_from_connection(conn: Connection) -> str:
+    """The URI the MongoDB provider's hook would build from a ``mongo`` connection.
+
+    Built here because the hook can look connections up only inside tasks, while scripts,
+    the CLI and tests resolve the same connection from the metadata DB. Extras other than
+    ``srv``/``allow_insecure`` become URI options (e.g. ``{"authSource": "admin"}``).
+    """
+    from urllib.parse import quote_plus, urlencode
+
+    extras = dict(conn.extra_dejson)
+    scheme = "mongodb+srv" if extras.pop("srv", False) else "mongodb"
+    extras.pop("allow_insecure", None)
+    auth = ""
+    if conn.login:
+        auth = quote_plus(conn.login) + (f":{quote_plus(conn.password)}" if conn.password else "") + "@"
+    host = conn.host or "127.0.0.1"
+    if conn.port:
+        host = f"{host}:{conn.port}"
+    query = ("?" + urlencode({k: str(v).lower() if isinstance(v, bool) else v for k, v in extras.items()})) if extras else ""
+    return f"{scheme}://{auth}{host}/{conn.schema or ''}{query}"
 
 
 def redis_url() -> str:

@@ -66,6 +66,7 @@ class Conns:
     DEEPSEEK = "deepseek_default"
     SLACK_ALERTS = "slack_alerts"
     SMTP_ALERTS = "smtp_alerts"
+    METADATA_DB = "airflow_metadata_db"
 
 
 #: Tag vocabulary; the DAG integrity test refuses tags outside it.

@@ -1,0 +1,183 @@
+"""The health check (SPEC §3 job 13): is every part the pipelines need answering?
+
+Each check returns a :class:`CheckResult`; :func:`run_health_check` runs them all (a check
+that crashes counts as failed, it never hides the others) and raises
+:class:`HealthCheckFailed` naming every component that is down, so the task fails and the
+failure alert fires. Extra checks (data freshness, calendar coverage, backup age) plug in
+through the ``extra`` argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ta_scheduler.config import airflow_connection, mongo_target, redact_url, redis_url
+from ta_scheduler.constants import Conns, Queues
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S = 5.0
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    elapsed_ms: float = 0.0
+    applicable: bool = True
+
+
+class HealthCheckFailed(RuntimeError):
+    """One or more components are down; the message names each with its error."""
+
+    def __init__(self, failed: Sequence[CheckResult]):
+        self.failed = list(failed)
+        super().__init__(
+            "health check failed: " + "; ".join(f"{r.name} DOWN ({r.detail})" for r in self.failed)
+        )
+
+
+def check_mongo() -> CheckResult:
+    """Ping the store with a short timeout (a fresh client, not the cached pool)."""
+    from pymongo import MongoClient
+
+    target = mongo_target()
+    client = MongoClient(target.uri, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000), connectTimeoutMS=3000)
+    try:
+        client.admin.command("ping")
+        return CheckResult("mongodb", True, f"{target.redacted_uri} ({target.source}) answers ping")
+    except Exception as exc:
+        return CheckResult("mongodb", False, f"{target.redacted_uri} ({target.source}): {_short(exc)}")
+    finally:
+        client.close()
+
+
+def check_redis(url: str | None = None) -> CheckResult:
+    import redis
+
+    url = url or redis_url()
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=TIMEOUT_S)
+        client.ping()
+        client.close()
+        return CheckResult("redis", True, f"{redact_url(url)} answers PING")
+    except Exception as exc:
+        return CheckResult("redis", False, f"{redact_url(url)}: {_short(exc)}")
+
+
+def check_metadata_db() -> CheckResult:
+    """``SELECT 1`` on Airflow's metadata DB through connection ``airflow_metadata_db``.
+
+    Airflow 3 blocks task code from the metadata DB configured for Airflow itself (it rewrites
+    ``sql_alchemy_conn`` in task processes), so the check uses an explicit, read-only purpose
+    connection that airflow_settings.yaml (and the compose file) define.
+    """
+    import psycopg2
+
+    conn = airflow_connection(Conns.METADATA_DB)
+    if conn is None:
+        return CheckResult("metadata_db", False, f"connection {Conns.METADATA_DB} is not configured")
+    where = f"postgresql://{conn.host}:{conn.port or 5432}/{conn.schema}"
+    try:
+        with psycopg2.connect(
+            host=conn.host, port=conn.port or 5432, dbname=conn.schema, user=conn.login,
+            password=conn.password or None, connect_timeout=5,
+        ) as pg, pg.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        pg.close()
+        return CheckResult("metadata_db", True, f"{where} answers SELECT 1")
+    except Exception as exc:
+        return CheckResult("metadata_db", False, f"{where}: {_short(exc)}")
+
+
+def check_celery_workers(queues: Iterable[str] = Queues.ALL) -> CheckResult:
+    """Every queue has at least one live Celery worker consuming it (CeleryExecutor only)."""
+    from airflow.configuration import conf
+
+    executor = conf.get("core", "executor", fallback="")
+    if "Celery" not in executor:
+        return CheckResult("celery_workers", True, f"not applicable ({executor or 'default'} executor)", applicable=False)
+    try:
+        from airflow.providers.celery.executors.celery_executor import app
+
+        replies = app.control.inspect(timeout=TIMEOUT_S).active_queues() or {}
+    except Exception as exc:
+        return CheckResult("celery_workers", False, f"broker unreachable: {_short(exc)}")
+    serving: dict[str, list[str]] = {}
+    for worker, qs in replies.items():
+        for q in qs:
+            serving.setdefault(q["name"], []).append(worker)
+    missing = [q for q in queues if q not in serving]
+    if missing:
+        return CheckResult("celery_workers", False, f"no worker answers for queue(s) {', '.join(missing)}")
+    return CheckResult("celery_workers", True, ", ".join(f"{q}: {len(serving[q])} worker(s)" for q in queues))
+
+
+def check_disk(paths: Iterable[str | Path], min_free_gb: float) -> CheckResult:
+    """Free space on the filesystems holding logs and data."""
+    low, seen = [], []
+    for p in paths:
+        path = Path(p)
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        usage = shutil.disk_usage(path)
+        free_gb = usage.free / 2**30
+        seen.append(f"{p}: {free_gb:.1f} GiB free")
+        if free_gb < min_free_gb:
+            low.append(f"{p} has {free_gb:.2f} GiB free (< {min_free_gb} GiB)")
+    if low:
+        return CheckResult("disk", False, "; ".join(low))
+    return CheckResult("disk", True, "; ".join(seen))
+
+
+def default_disk_paths() -> list[str]:
+    home = os.environ.get("AIRFLOW_HOME", "~/airflow")
+    paths = [os.path.join(os.path.expanduser(home), "logs")]
+    if os.environ.get("TA_STATE_DIR"):
+        paths.append(os.environ["TA_STATE_DIR"])
+    return paths
+
+
+def run_health_check(
+    *,
+    min_free_gb: float = 1.0,
+    disk_paths: Iterable[str | Path] | None = None,
+    redis: str | None = None,
+    extra: Iterable[Callable[[], CheckResult]] = (),
+) -> list[dict]:
+    """Run every check; return their results (for XCom) or raise naming what is down."""
+    checks: list[Callable[[], CheckResult]] = [
+        check_mongo,
+        lambda: check_redis(redis),
+        check_metadata_db,
+        check_celery_workers,
+        lambda: check_disk(disk_paths or default_disk_paths(), min_free_gb),
+        *extra,
+    ]
+    results = []
+    for check in checks:
+        t0 = time.perf_counter()
+        try:
+            res = check()
+        except Exception as exc:  # a crashing check is a failed check, not a crashed health check
+            res = CheckResult(getattr(check, "__name__", "check"), False, f"check crashed: {_short(exc)}")
+        res.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
+        log.info("health %-15s %s  %s (%.0f ms)", res.name, "OK  " if res.ok else "DOWN", res.detail, res.elapsed_ms)
+        results.append(res)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise HealthCheckFailed(failed)
+    return [asdict(r) for r in results]
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:300]

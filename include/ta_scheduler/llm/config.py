@@ -1,0 +1,108 @@
+"""Where each LLM provider's key, endpoint and model names come from.
+
+Order, as everywhere in the project (``ta_scheduler.config``): environment variable → Airflow
+connection → default. The key is never logged; :class:`ProviderSettings` hides it from ``repr``.
+
+=============  ===========================  ===============================  ==========================
+provider       key                          base URL                         connection
+=============  ===========================  ===============================  ==========================
+dashscope      ``DASHSCOPE_API_KEY``        ``DASHSCOPE_BASE_URL``           ``dashscope_default``
+                                            (default the SDK's: …/api/v1)    password = key, host = URL
+deepseek       ``DEEPSEEK_API_KEY``         ``DEEPSEEK_BASE_URL``            ``deepseek_default``
+                                            (default https://api.deepseek.com)
+=============  ===========================  ===============================  ==========================
+
+Model names per provider: ``<PROVIDER>_QUICK_MODEL`` / ``<PROVIDER>_DEEP_MODEL`` env, else the
+connection extra ``{"quick_model": ..., "deep_model": ...}``, else the depth table in
+``ta_scheduler.llm.params``. A run's ``quick_model``/``deep_model`` params override all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ta_scheduler.config import airflow_connection
+from ta_scheduler.constants import Conns
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+DASHSCOPE_DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
+DEEPSEEK_DEFAULT_BASE_URL = "https://api.deepseek.com"
+
+_ENV = {
+    "dashscope": ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", Conns.DASHSCOPE),
+    "deepseek": ("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", Conns.DEEPSEEK),
+}
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Resolved configuration of one LLM provider; ``api_key`` is excluded from ``repr``."""
+
+    provider: str
+    base_url: str
+    api_key: str | None = field(repr=False)
+    key_source: str  # "env DASHSCOPE_API_KEY", "connection dashscope_default" or "none"
+    quick_model: str | None = None  # configured override for every depth, if any
+    deep_model: str | None = None
+    timeout: float = 120.0  # seconds per request
+
+
+def _url_from_connection(conn: Connection, default_path: str) -> str | None:
+    """A base URL from a connection: ``host`` may be a full URL, or a host name plus port/schema."""
+    host = (conn.host or "").strip()
+    if not host:
+        return None
+    if "://" in host:
+        return host.rstrip("/")
+    scheme = conn.schema if conn.schema in ("http", "https") else "https"
+    port = f":{conn.port}" if conn.port else ""
+    return f"{scheme}://{host}{port}{default_path}"
+
+
+def provider_settings(provider: str) -> ProviderSettings:
+    """Key, base URL, timeout and model overrides for ``dashscope`` or ``deepseek``.
+
+    The Airflow connection is read only when the environment leaves something unset.
+    ``TA_LLM_TIMEOUT`` sets the per-request timeout in seconds (default 120).
+    """
+    if provider not in _ENV:
+        raise ValueError(f"no settings for LLM provider {provider!r}: expected one of {sorted(_ENV)}")
+    key_var, url_var, conn_id = _ENV[provider]
+    prefix = provider.upper()
+    key = os.environ.get(key_var) or None
+    url = os.environ.get(url_var) or (os.environ.get("DASHSCOPE_HTTP_BASE_URL") if provider == "dashscope" else None)
+    quick = os.environ.get(f"{prefix}_QUICK_MODEL") or None
+    deep = os.environ.get(f"{prefix}_DEEP_MODEL") or None
+    key_source = f"env {key_var}" if key else "none"
+    if not (key and url and quick and deep):
+        conn = airflow_connection(conn_id)
+        if conn is not None:
+            if not key and conn.password:
+                key, key_source = conn.password, f"connection {conn_id}"
+            url = url or _url_from_connection(conn, "/api/v1" if provider == "dashscope" else "")
+            extra = conn.extra_dejson or {}
+            quick = quick or extra.get("quick_model")
+            deep = deep or extra.get("deep_model")
+    default_url = DASHSCOPE_DEFAULT_BASE_URL if provider == "dashscope" else DEEPSEEK_DEFAULT_BASE_URL
+    return ProviderSettings(
+        provider=provider,
+        base_url=(url or default_url).rstrip("/"),
+        api_key=key,
+        key_source=key_source,
+        quick_model=quick,
+        deep_model=deep,
+        timeout=float(os.environ.get("TA_LLM_TIMEOUT", "120")),
+    )
+
+
+def missing_key_message(provider: str) -> str:
+    """What to do when no key is configured (names the places, never a value)."""
+    key_var, _, conn_id = _ENV[provider]
+    return (
+        f"{provider}: no API key configured; set env {key_var} or the password of Airflow connection "
+        f"{conn_id!r}, or run with llm_provider='offline'"
+    )

@@ -1,0 +1,136 @@
+"""Parameters of batch research (job M2): validation, the trigger-form JSON schema, the depth table.
+
+Standard library only: DAG files import this at parse time for their ``Params``.
+
+``research_depth`` (1–5) sets the rounds as in TradingAgents-CN: the three analysts (market,
+fundamentals, news) always speak once; depth chooses the bull/bear **debate rounds** and the
+aggressive/conservative/neutral **risk rounds**, and the quick/deep models. LLM calls per symbol::
+
+    calls = 3 analysts + 2 × debate_rounds + 1 research manager + 1 trader
+            + 3 × risk_rounds + 1 risk manager (final decision)
+          = 6 + 2 × debate_rounds + 3 × risk_rounds
+
+The research manager and the final decision use the deep model (2 calls); all others the quick one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+LLM_PROVIDER_CHOICES = ("dashscope", "deepseek", "offline")
+SYMBOL_PATTERN = r"^\d{6}(\.(SH|SZ|BJ))?$"
+MAX_SYMBOLS = 50
+_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+
+
+@dataclass(frozen=True)
+class DepthPlan:
+    """Rounds and default models for one research depth."""
+
+    depth: int
+    label: str
+    debate_rounds: int
+    risk_rounds: int
+    quick_models: dict[str, str]  # provider -> model for analysts, debaters, trader
+    deep_models: dict[str, str]  # provider -> model for research manager and final decision
+
+    @property
+    def llm_calls(self) -> int:
+        """LLM calls per symbol (see the module docstring for the formula)."""
+        return 6 + 2 * self.debate_rounds + 3 * self.risk_rounds
+
+    @property
+    def deep_calls(self) -> int:
+        return 2
+
+    @property
+    def quick_calls(self) -> int:
+        return self.llm_calls - self.deep_calls
+
+
+def _plan(depth: int, label: str, debate: int, risk: int, qwen: tuple[str, str], deepseek: tuple[str, str]) -> DepthPlan:
+    return DepthPlan(
+        depth, label, debate, risk, {"dashscope": qwen[0], "deepseek": deepseek[0]}, {"dashscope": qwen[1], "deepseek": deepseek[1]}
+    )
+
+
+#: depth → plan. DashScope models follow SPEC §3 M2; DeepSeek uses deepseek-chat throughout and the
+#: reasoning model for the two deep calls at depths 4–5. All names are overridable (``llm.config``).
+DEPTHS: dict[int, DepthPlan] = {
+    1: _plan(1, "快速", 1, 1, ("qwen-turbo", "qwen-plus"), ("deepseek-chat", "deepseek-chat")),
+    2: _plan(2, "基础", 1, 1, ("qwen-plus", "qwen-plus"), ("deepseek-chat", "deepseek-chat")),
+    3: _plan(3, "标准", 1, 2, ("qwen-plus", "qwen-max"), ("deepseek-chat", "deepseek-chat")),
+    4: _plan(4, "深度", 2, 2, ("qwen-plus", "qwen-max"), ("deepseek-chat", "deepseek-reasoner")),
+    5: _plan(5, "全面", 3, 3, ("qwen-max", "qwen-max"), ("deepseek-chat", "deepseek-reasoner")),
+}
+
+#: JSON schema of each trigger-time param of the batch research run (Airflow ``Param(**schema)``).
+RESEARCH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "symbols": {
+        "type": "array",
+        "items": {"type": "string", "pattern": SYMBOL_PATTERN},
+        "minItems": 1,
+        "maxItems": MAX_SYMBOLS,
+        "description": "6-digit A-share codes, optionally with exchange suffix (600000 or 600000.SH); 1–50",
+    },
+    "llm_provider": {
+        "type": "string",
+        "enum": list(LLM_PROVIDER_CHOICES),
+        "description": "dashscope (Qwen), deepseek, or offline (rule-based, no LLM)",
+    },
+    "research_depth": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 5,
+        "description": "1 快速 … 5 全面: debate/risk rounds 1/1, 1/1, 1/2, 2/2, 3/3",
+    },
+}
+
+#: The same as one object schema (for REST clients validating a whole ``conf`` before triggering).
+RESEARCH_CONF_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": RESEARCH_PARAM_SCHEMAS,
+    "required": ["symbols", "llm_provider", "research_depth"],
+}
+
+
+def validate_research_params(symbols: Sequence[str], llm_provider: str, research_depth: int) -> list[str]:
+    """Check a batch's params and return the symbols de-duplicated, in order.
+
+    Raises ValueError naming the offending value and what is allowed; the DAG's Params schema
+    refuses the same values at trigger time, this guards calls from code and the REST API.
+    """
+    if isinstance(symbols, str) or not isinstance(symbols, Sequence):
+        raise ValueError(f"symbols must be a list of codes like ['600000', '000001.SZ'], got {symbols!r}")
+    if not 1 <= len(symbols) <= MAX_SYMBOLS:
+        raise ValueError(f"symbols: between 1 and {MAX_SYMBOLS} codes per batch, got {len(symbols)}")
+    bad = [s for s in symbols if not isinstance(s, str) or not _SYMBOL_RE.match(s)]
+    if bad:
+        raise ValueError(f"symbols: {bad!r} not A-share codes (6 digits, optional .SH/.SZ/.BJ, e.g. 600000.SH)")
+    if llm_provider not in LLM_PROVIDER_CHOICES:
+        raise ValueError(f"llm_provider {llm_provider!r} unknown: choose one of {', '.join(LLM_PROVIDER_CHOICES)}")
+    if isinstance(research_depth, bool) or not isinstance(research_depth, int) or research_depth not in DEPTHS:
+        raise ValueError(f"research_depth {research_depth!r} out of range: an integer 1 (快速) to 5 (全面)")
+    seen: dict[str, None] = {}
+    for s in symbols:
+        seen.setdefault(s, None)
+    return list(seen)
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """``(code, ts_code)`` for ``600000`` or ``600000.SH``; the exchange is inferred from the code
+    when no suffix is given (6/9 → SH, 4/8/92 → BJ, otherwise SZ)."""
+    if not _SYMBOL_RE.match(symbol):
+        raise ValueError(f"{symbol!r} is not an A-share code (6 digits, optional .SH/.SZ/.BJ)")
+    code, _, suffix = symbol.partition(".")
+    if not suffix:
+        if code.startswith(("92", "4", "8")):
+            suffix = "BJ"
+        elif code.startswith(("6", "9")):
+            suffix = "SH"
+        else:
+            suffix = "SZ"
+    return code, f"{code}.{suffix}"

@@ -1,0 +1,13 @@
+"""Housekeeping jobs of the ``maintenance`` DAG (SPEC jobs 9–12).
+
+- ``retention``: delete store documents past their retention, and Airflow metadata retention
+  (``airflow db clean``).
+- ``cache``: rebuild the Redis keys the analysis and reports read, switched atomically.
+- ``log_archive``: pack old Airflow task logs into verified dated archives.
+- ``backup``: dump every collection with a manifest, prove it restores, keep the last N.
+
+Each module is imported inside the task that uses it; nothing here runs at DAG parse time.
+See docs/maintenance.md.
+"""
+
+from __future__ import annotations

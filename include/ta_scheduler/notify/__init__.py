@@ -1,0 +1,1 @@
+"""Outgoing messages: failure alerts and report delivery through Slack and email."""
