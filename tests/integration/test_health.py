@@ -1,0 +1,70 @@
+"""The health check passes when everything answers and fails naming what is down."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from ta_scheduler.health import HealthCheckFailed, check_disk, run_health_check
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis server of this test's own, so stopping it disturbs nobody."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp_path), "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield proc, f"redis://127.0.0.1:{port}/0"
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_healthy_when_everything_answers(own_redis):
+    _, url = own_redis
+    results = run_health_check(redis=url, min_free_gb=0.001)
+    by_name = {r["name"]: r for r in results}
+    assert {"mongodb", "redis", "metadata_db", "celery_workers", "disk"} <= set(by_name)
+    assert all(r["ok"] for r in results)
+
+
+def test_stopped_redis_fails_naming_redis(own_redis):
+    proc, url = own_redis
+    run_health_check(redis=url, min_free_gb=0.001)
+    proc.terminate()
+    proc.wait(timeout=10)
+    with pytest.raises(HealthCheckFailed) as err:
+        run_health_check(redis=url, min_free_gb=0.001)
+    assert [r.name for r in err.value.failed] == ["redis"]
+    assert "redis DOWN" in str(err.value) and url.rsplit("/", 1)[0] in str(err.value)
+
+
+def test_unreachable_store_fails_naming_mongodb(monkeypatch, own_redis):
+    _, url = own_redis
+    monkeypatch.setenv("MONGO_URI", f"mongodb://127.0.0.1:{_free_port()}/x")
+    monkeypatch.setattr("ta_scheduler.health.TIMEOUT_S", 1.0)
+    with pytest.raises(HealthCheckFailed, match=r"mongodb DOWN"):
+        run_health_check(redis=url, min_free_gb=0.001)
+
+
+def test_low_disk_fails(tmp_path):
+    res = check_disk([tmp_path], min_free_gb=10**9)
+    assert not res.ok and str(tmp_path) in res.detail
