@@ -59,7 +59,7 @@ fi
 set -a; . "$TA_SECRETS_FILE"; set +a
 
 # --- Airflow ---------------------------------------------------------------------------------
-export AIRFLOW__CORE__DAGS_FOLDER="$TA_PROJECT_DIR/dags"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$TA_PROJECT_DIR/dags}"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$TA_PROJECT_DIR/plugins"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
