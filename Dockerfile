@@ -1,0 +1,20 @@
+# The project's Airflow image: the official 3.3.2 image plus our locked requirements and the
+# `ta_scheduler` package (include/), imported the same way as in the local venv.
+FROM apache/airflow:3.3.2-python3.11
+
+USER root
+# CJK fonts so report charts render Chinese text (no tofu boxes).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-noto-cjk \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+USER airflow
+
+WORKDIR /opt/airflow/project
+COPY --chown=airflow:root requirements.txt requirements.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir -r requirements.txt -c requirements.lock
+COPY --chown=airflow:root include ./include
+RUN pip install --no-cache-dir --no-deps -e .
+COPY --chown=airflow:root airflow_settings.yaml ./
+COPY --chown=airflow:root dags /opt/airflow/dags
+COPY --chown=airflow:root plugins /opt/airflow/plugins
+WORKDIR /opt/airflow
