@@ -60,3 +60,11 @@ def test_indexes_are_created_by_the_project(mongo_db):
     uniq = info["uniq_symbol_trade_date_data_source_period"]
     assert uniq.get("unique") is True
     assert [k for k, _ in uniq["key"]] == ["symbol", "trade_date", "data_source", "period"]
+
+
+def test_ensure_indexes_twice_is_harmless(mongo_db):
+    """Every task run calls it; the second call must not re-send existing indexes."""
+    ensure_indexes(mongo_db)
+    ensure_indexes(mongo_db)
+    assert mongo_db.command("ping")["ok"] == 1
+    assert "uniq_code" in mongo_db[C.MARKET_QUOTES].index_information()

@@ -93,19 +93,27 @@ def close_clients() -> None:
 
 
 def ensure_indexes(db: Database, collections: Iterable[str] | None = None) -> None:
-    """Create the unique and secondary indexes (idempotent; the project owns its indexes)."""
+    """Create the unique and secondary indexes that are missing (the project owns its indexes).
+
+    Only missing indexes are sent: FerretDB 1.24 drops the connection when ``createIndexes``
+    names an index that already exists, and skipping them is cheaper on MongoDB too.
+    """
     from pymongo import ASCENDING, IndexModel
 
     names = list(collections) if collections is not None else sorted(UNIQUE_KEYS)
     for name in names:
-        models = []
+        wanted = []
         key = UNIQUE_KEYS.get(name)
         if key:
-            models.append(IndexModel([(f, ASCENDING) for f in key], unique=True, name="uniq_" + "_".join(key)))
+            wanted.append(IndexModel([(f, ASCENDING) for f in key], unique=True, name="uniq_" + "_".join(key)))
         for fields in SECONDARY_INDEXES.get(name, []):
-            models.append(IndexModel([(f, ASCENDING) for f in fields], name="idx_" + "_".join(fields)))
-        if models:
-            db[name].create_indexes(models)
+            wanted.append(IndexModel([(f, ASCENDING) for f in fields], name="idx_" + "_".join(fields)))
+        if not wanted:
+            continue
+        existing = set(db[name].index_information()) if name in db.list_collection_names() else set()
+        missing = [m for m in wanted if m.document["name"] not in existing]
+        if missing:
+            db[name].create_indexes(missing)
 
 
 @dataclass
