@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 LLM_PROVIDERS = ("dashscope", "deepseek")
 
 
-def _classify(provider: str, model: str, status: int | None, code: str | None, message: str, key: str | None) -> LLMError:
+def _classify(
+    provider: str, model: str, status: int | None, code: str | None, message: str, key: str | None
+) -> LLMError:
     """Our error for a failed call: auth (fail fast), retryable (429/5xx) or plain."""
     detail = redact(f"{provider} {model}: HTTP {status} {code or ''}: {message}".replace("  ", " "), key)
     code_s = code or ""
@@ -51,7 +53,7 @@ def _classify(provider: str, model: str, status: int | None, code: str | None, m
 
 
 def _key_hint(provider: str) -> str:
-    return {"dashscope": "DASHSCOPE_API_KEY / connection dashscope_default", "deepseek": "DEEPSEEK_API_KEY / connection deepseek_default"}[provider]
+    return f"{provider.upper()}_API_KEY / connection {provider}_default"
 
 
 class DashScopeChat:
@@ -93,7 +95,8 @@ class DashScopeChat:
             raise LLMRetryableError(redact(f"dashscope {model}: {type(exc).__name__}: {exc}", key)) from None
         status = int(getattr(resp, "status_code", 0) or 0)
         if status != HTTPStatus.OK:
-            raise _classify("dashscope", model, status, getattr(resp, "code", None), str(getattr(resp, "message", "")), key)
+            code, message = getattr(resp, "code", None), str(getattr(resp, "message", ""))
+            raise _classify("dashscope", model, status, code, message, key)
         try:
             text = resp.output.choices[0].message.content
         except (AttributeError, IndexError, KeyError, TypeError):
@@ -167,10 +170,12 @@ class DeepSeekChat:
         )
 
 
-def chat_model(provider: str, *, retry: RetryPolicy | None = None) -> DashScopeChat | DeepSeekChat:
+def chat_model(
+    provider: str, *, settings: ProviderSettings | None = None, retry: RetryPolicy | None = None
+) -> DashScopeChat | DeepSeekChat:
     """The configured client for ``dashscope`` or ``deepseek`` (``offline`` needs no client)."""
     if provider == "dashscope":
-        return DashScopeChat(retry=retry)
+        return DashScopeChat(settings, retry)
     if provider == "deepseek":
-        return DeepSeekChat(retry=retry)
+        return DeepSeekChat(settings, retry)
     raise ValueError(f"no chat client for LLM provider {provider!r}: expected one of {list(LLM_PROVIDERS)}")

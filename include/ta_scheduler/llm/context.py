@@ -98,6 +98,12 @@ class ResearchContext:
         }
 
 
+def volatility_risk_level(ctx: ResearchContext) -> str:
+    """低/中/高 from the window's annualised volatility (< 25 %, < 45 %, otherwise); 中 if unknown."""
+    vol = ctx.stats()["volatility_ann_pct"]
+    return "中" if vol is None else "低" if vol < 25 else "中" if vol < 45 else "高"
+
+
 def _numeric_fields(doc: dict[str, Any] | None, first: tuple[str, ...] = ()) -> dict[str, float]:
     if not doc:
         return {}
@@ -163,11 +169,16 @@ def load_research_context(db: Database, symbol: str, analysis_date: str) -> Rese
         ),
         None,
     )
-    fin_docs = list(db[C.STOCK_FINANCIAL_DATA].find({"symbol": {"$in": ids}}, {"_id": 0}).sort("report_period", -1).limit(8))
-    fin = next((f for f in fin_docs if str(f.get("report_period", ""))[:10].replace("-", "") <= analysis_date.replace("-", "")), None)
+    fin_docs = list(
+        db[C.STOCK_FINANCIAL_DATA].find({"symbol": {"$in": ids}}, {"_id": 0}).sort("report_period", -1).limit(8)
+    )
+    day_key = analysis_date.replace("-", "")  # report_period may be YYYYMMDD or YYYY-MM-DD
+    fin = next((f for f in fin_docs if str(f.get("report_period", ""))[:10].replace("-", "") <= day_key), None)
 
     cutoff = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(TIMEZONE))
-    news_docs = db[C.STOCK_NEWS].find({"symbols": {"$in": ids}}, {"_id": 0}).sort("publish_time", -1).limit(NEWS_LIMIT * 3)
+    news_docs = (
+        db[C.STOCK_NEWS].find({"symbols": {"$in": ids}}, {"_id": 0}).sort("publish_time", -1).limit(NEWS_LIMIT * 3)
+    )
     news = [n for n in news_docs if _published_by(n.get("publish_time"), cutoff)][:NEWS_LIMIT]
 
     return ResearchContext(
@@ -213,9 +224,8 @@ def render_data_block(ctx: ResearchContext) -> str:
         f"最近{min(BARS_SHOWN, len(ctx.bars))}个交易日（日期,收盘,涨跌幅%,成交量万股）：",
     ]
     for b in ctx.bars[-BARS_SHOWN:]:
-        lines.append(
-            f"{b['trade_date']},{float(b['close']):.2f},{_fmt(b.get('pct_chg'))},{float(b.get('volume') or 0) / 1e4:.1f}"
-        )
+        volume_10k = float(b.get("volume") or 0) / 1e4
+        lines.append(f"{b['trade_date']},{float(b['close']):.2f},{_fmt(b.get('pct_chg'))},{volume_10k:.1f}")
     if ctx.indicators:
         ind = "，".join(f"{k}={_fmt(v, 3)}" for k, v in ctx.indicators.items())
         lines.append(f"技术指标（{ctx.indicators_date}）：{ind}")

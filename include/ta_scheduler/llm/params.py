@@ -51,20 +51,22 @@ class DepthPlan:
         return self.llm_calls - self.deep_calls
 
 
-def _plan(depth: int, label: str, debate: int, risk: int, qwen: tuple[str, str], deepseek: tuple[str, str]) -> DepthPlan:
-    return DepthPlan(
-        depth, label, debate, risk, {"dashscope": qwen[0], "deepseek": deepseek[0]}, {"dashscope": qwen[1], "deepseek": deepseek[1]}
-    )
+def _plan(
+    depth: int, label: str, rounds: tuple[int, int], qwen: tuple[str, str], deepseek: tuple[str, str]
+) -> DepthPlan:
+    quick = {"dashscope": qwen[0], "deepseek": deepseek[0]}
+    deep = {"dashscope": qwen[1], "deepseek": deepseek[1]}
+    return DepthPlan(depth, label, rounds[0], rounds[1], quick, deep)
 
 
 #: depth → plan. DashScope models follow SPEC §3 M2; DeepSeek uses deepseek-chat throughout and the
 #: reasoning model for the two deep calls at depths 4–5. All names are overridable (``llm.config``).
 DEPTHS: dict[int, DepthPlan] = {
-    1: _plan(1, "快速", 1, 1, ("qwen-turbo", "qwen-plus"), ("deepseek-chat", "deepseek-chat")),
-    2: _plan(2, "基础", 1, 1, ("qwen-plus", "qwen-plus"), ("deepseek-chat", "deepseek-chat")),
-    3: _plan(3, "标准", 1, 2, ("qwen-plus", "qwen-max"), ("deepseek-chat", "deepseek-chat")),
-    4: _plan(4, "深度", 2, 2, ("qwen-plus", "qwen-max"), ("deepseek-chat", "deepseek-reasoner")),
-    5: _plan(5, "全面", 3, 3, ("qwen-max", "qwen-max"), ("deepseek-chat", "deepseek-reasoner")),
+    1: _plan(1, "快速", (1, 1), ("qwen-turbo", "qwen-plus"), ("deepseek-chat", "deepseek-chat")),
+    2: _plan(2, "基础", (1, 1), ("qwen-plus", "qwen-plus"), ("deepseek-chat", "deepseek-chat")),
+    3: _plan(3, "标准", (1, 2), ("qwen-plus", "qwen-max"), ("deepseek-chat", "deepseek-chat")),
+    4: _plan(4, "深度", (2, 2), ("qwen-plus", "qwen-max"), ("deepseek-chat", "deepseek-reasoner")),
+    5: _plan(5, "全面", (3, 3), ("qwen-max", "qwen-max"), ("deepseek-chat", "deepseek-reasoner")),
 }
 
 #: JSON schema of each trigger-time param of the batch research run (Airflow ``Param(**schema)``).
@@ -98,7 +100,8 @@ RESEARCH_CONF_SCHEMA: dict[str, Any] = {
 
 
 def validate_research_params(symbols: Sequence[str], llm_provider: str, research_depth: int) -> list[str]:
-    """Check a batch's params and return the symbols de-duplicated, in order.
+    """Check a batch's params and return the symbols de-duplicated by code (``600519`` and
+    ``600519.SH`` are one stock; the first spelling is kept), in order.
 
     Raises ValueError naming the offending value and what is allowed; the DAG's Params schema
     refuses the same values at trigger time, this guards calls from code and the REST API.
@@ -114,10 +117,10 @@ def validate_research_params(symbols: Sequence[str], llm_provider: str, research
         raise ValueError(f"llm_provider {llm_provider!r} unknown: choose one of {', '.join(LLM_PROVIDER_CHOICES)}")
     if isinstance(research_depth, bool) or not isinstance(research_depth, int) or research_depth not in DEPTHS:
         raise ValueError(f"research_depth {research_depth!r} out of range: an integer 1 (快速) to 5 (全面)")
-    seen: dict[str, None] = {}
+    seen: dict[str, str] = {}
     for s in symbols:
-        seen.setdefault(s, None)
-    return list(seen)
+        seen.setdefault(s[:6], s)
+    return list(seen.values())
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:

@@ -1,0 +1,87 @@
+"""Batch research params: the validator, the trigger-form JSON schema and the depth table."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from ta_scheduler.llm.params import (
+    DEPTHS,
+    RESEARCH_CONF_SCHEMA,
+    RESEARCH_PARAM_SCHEMAS,
+    split_symbol,
+    validate_research_params,
+)
+
+GOOD = {"symbols": ["600519", "000001.SZ", "430047.BJ"], "llm_provider": "dashscope", "research_depth": 3}
+BAD = [
+    ({"symbols": ["60051"]}, "symbols"),
+    ({"symbols": ["600519.HK"]}, "symbols"),
+    ({"symbols": ["sh600519"]}, "symbols"),
+    ({"symbols": []}, "between 1 and 50"),
+    ({"symbols": [f"{600000 + i}" for i in range(51)]}, "between 1 and 50"),
+    ({"llm_provider": "openai"}, "llm_provider 'openai' unknown"),
+    ({"research_depth": 9}, "research_depth 9"),
+    ({"research_depth": 0}, "research_depth 0"),
+    ({"research_depth": "3"}, "research_depth '3'"),
+]
+
+
+def test_valid_params_pass_and_duplicates_are_dropped():
+    symbols = ["600519", "000001.SZ", "600519", "600519.SH", "000001"]
+    assert validate_research_params(symbols, "offline", 1) == ["600519", "000001.SZ"]
+    jsonschema.validate(GOOD, RESEARCH_CONF_SCHEMA)
+
+
+@pytest.mark.parametrize(("change", "message"), BAD)
+def test_validator_refuses_bad_params_with_a_clear_message(change, message):
+    p = {**GOOD, **change}
+
+    with pytest.raises(ValueError, match=message):
+        validate_research_params(p["symbols"], p["llm_provider"], p["research_depth"])
+
+
+@pytest.mark.parametrize(("change", "message"), BAD)
+def test_trigger_schema_refuses_the_same_params(change, message):
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**GOOD, **change}, RESEARCH_CONF_SCHEMA)
+
+
+def test_each_param_schema_is_usable_on_its_own():
+    jsonschema.validate(["600519"], RESEARCH_PARAM_SCHEMAS["symbols"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("deepseek-v3", RESEARCH_PARAM_SCHEMAS["llm_provider"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(9, RESEARCH_PARAM_SCHEMAS["research_depth"])
+
+
+def test_depth_table_follows_the_spec():
+    rounds = {d: (p.debate_rounds, p.risk_rounds) for d, p in DEPTHS.items()}
+    qwen = {d: (p.quick_models["dashscope"], p.deep_models["dashscope"]) for d, p in DEPTHS.items()}
+
+    assert rounds == {1: (1, 1), 2: (1, 1), 3: (1, 2), 4: (2, 2), 5: (3, 3)}
+    assert qwen == {
+        1: ("qwen-turbo", "qwen-plus"),
+        2: ("qwen-plus", "qwen-plus"),
+        3: ("qwen-plus", "qwen-max"),
+        4: ("qwen-plus", "qwen-max"),
+        5: ("qwen-max", "qwen-max"),
+    }
+    assert {d: p.llm_calls for d, p in DEPTHS.items()} == {1: 11, 2: 11, 3: 14, 4: 16, 5: 21}
+    assert all(p.deep_calls == 2 and p.quick_calls == p.llm_calls - 2 for p in DEPTHS.values())
+
+
+@pytest.mark.parametrize(
+    ("symbol", "expected"),
+    [
+        ("600519", ("600519", "600519.SH")),
+        ("688981", ("688981", "688981.SH")),
+        ("000001", ("000001", "000001.SZ")),
+        ("300750", ("300750", "300750.SZ")),
+        ("430047", ("430047", "430047.BJ")),
+        ("920001", ("920001", "920001.BJ")),
+        ("000001.SZ", ("000001", "000001.SZ")),
+    ],
+)
+def test_symbols_split_into_code_and_ts_code(symbol, expected):
+    assert split_symbol(symbol) == expected
