@@ -453,7 +453,13 @@ class CalendarStore:
         with self._lock:
             stamp = (_stat_key(self.baked), _stat_key(self.synced_path), _stat_key(self.backup_path))
             if self._calendar is None or stamp != self._stamp:
-                self._calendar = self._load()
+                try:
+                    self._calendar = self._load()
+                except Exception:  # the scheduler must keep scheduling whatever the files hold
+                    log.exception(
+                        "trading calendar: unexpected error loading %s; keeping the previous calendar", self.directory
+                    )
+                    self._calendar = self._calendar or TradingCalendar()
                 self._stamp = stamp
             self._checked_at = now
             return self._calendar

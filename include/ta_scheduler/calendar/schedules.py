@@ -97,6 +97,10 @@ class DailyTicks:
     def day_ok(self, d: date, cal: TradingCalendar) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def describe(self) -> str:  # pragma: no cover - abstract
+        """A sentence for the UI, e.g. "every SSE/SZSE trading day at 16:30"."""
+        raise NotImplementedError
+
     def next_tick(self, local: datetime, cal: TradingCalendar, *, inclusive: bool = False) -> datetime | None:
         """First tick after ``local`` (or at it, when ``inclusive``); None if none within ~8 years."""
         secs = self.seconds
@@ -222,9 +226,11 @@ class CronTicks(DailyTicks):
         try:  # cron_descriptor ships with Airflow; imported only when a description is shown
             from cron_descriptor import CasingTypeEnum, ExpressionDescriptor
 
-            return ExpressionDescriptor(
-                CRON_PRESETS.get(self.spec.lower(), self.spec), casing_type=CasingTypeEnum.Sentence, use_24hour_time_format=True
-            ).get_description()
+            expression = CRON_PRESETS.get(self.spec.lower(), self.spec)
+            descriptor = ExpressionDescriptor(
+                expression, casing_type=CasingTypeEnum.Sentence, use_24hour_time_format=True
+            )
+            return descriptor.get_description()
         except Exception:  # the description is cosmetic; the expression itself always works
             return f"cron {self.spec}"
 

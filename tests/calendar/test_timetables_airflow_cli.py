@@ -1,0 +1,96 @@
+"""Real Airflow commands schedule DAGs on each timetable (plugin loading, serialization,
+the dag-processor's next-run computation and the CLI's deserialization)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+BUNDLE = "ta_calendar_cli_tests"
+RUN_AFTER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$")  # skips log lines
+
+DAGS = {
+    "ta_caltest_trading_day": 'TradingDayTimetable(at="16:30")',
+    "ta_caltest_sessions": "TradingSessionsTimetable(every_minutes=5)",
+    "ta_caltest_multi": 'MultiScheduleTimetable({"backup": "0 1 * * 0", "report": "trading_day@16:30"})',
+}
+
+#: run_after of the first three runs from start_date 2026-02-12 (Thu) with catchup=True, UTC.
+EXPECTED = {
+    "ta_caltest_trading_day": ["2026-02-12T08:30:00+00:00", "2026-02-13T08:30:00+00:00",
+                               "2026-02-24T08:30:00+00:00"],  # Spring Festival 02-16..02-23 closed
+    "ta_caltest_sessions": ["2026-02-12T01:30:00+00:00", "2026-02-12T01:35:00+00:00",
+                            "2026-02-12T01:40:00+00:00"],
+    "ta_caltest_multi": ["2026-02-12T08:30:00+00:00", "2026-02-13T08:30:00+00:00",
+                         "2026-02-14T17:00:00+00:00"],  # Sunday 01:00 CST backup
+}
+
+
+def _dag_file(dag_id: str, schedule: str) -> str:
+    return textwrap.dedent(
+        f'''
+        """Scheduling check for {dag_id}."""
+        import pendulum
+        from airflow.sdk import DAG
+        from ta_timetables import MultiScheduleTimetable, TradingDayTimetable, TradingSessionsTimetable
+
+        with DAG(
+            "{dag_id}",
+            schedule={schedule},
+            start_date=pendulum.datetime(2026, 2, 12, tz="Asia/Shanghai"),
+            catchup=True,
+            tags=["maintenance"],
+        ):
+            pass
+        '''
+    )
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([AIRFLOW, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def airflow_env(tmp_path, calendar_dir):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    for dag_id, schedule in DAGS.items():
+        (dags / f"{dag_id}.py").write_text(_dag_file(dag_id, schedule))
+    bundles = [
+        # keep the project's bundle configured so it stays active in the shared test metadata DB
+        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+        {"name": BUNDLE, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(dags), "refresh_interval": 0}},
+    ]
+    env = dict(os.environ, AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(bundles))
+    assert env.get("TA_ENV") == "test" and "airflow_test" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    yield env
+    procs = [subprocess.Popen([AIRFLOW, "dags", "delete", "-y", dag_id], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for dag_id in DAGS]
+    for p in procs:
+        p.wait(timeout=120)
+
+
+def test_airflow_schedules_a_dag_on_each_timetable(airflow_env):
+    res = _run(["dags", "reserialize", "-B", BUNDLE], airflow_env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    procs = {
+        dag_id: subprocess.Popen(
+            [AIRFLOW, "dags", "next-execution", dag_id, "-n", "3", "--field", "run_after"],
+            env=airflow_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for dag_id in DAGS
+    }
+    for dag_id, proc in procs.items():
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-3000:]
+        lines = [line.strip() for line in out.splitlines() if RUN_AFTER.match(line.strip())]
+        assert lines == EXPECTED[dag_id], (dag_id, out, err[-2000:])
