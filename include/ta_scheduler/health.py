@@ -15,10 +15,13 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from datetime import time as dtime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ta_scheduler.config import airflow_connection, mongo_target, redact_url, redis_url
-from ta_scheduler.constants import Conns, Queues
+from ta_scheduler.constants import TIMEZONE, Collections, Conns, Queues
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,57 @@ def check_disk(paths: Iterable[str | Path], min_free_gb: float) -> CheckResult:
     if low:
         return CheckResult("disk", False, "; ".join(low))
     return CheckResult("disk", True, "; ".join(seen))
+
+
+def check_calendar() -> CheckResult:
+    """Verified trading calendar ahead (alerts 30 days before it runs out, SPEC §5)."""
+    from ta_scheduler.calendar.core import calendar_coverage_report
+
+    report = calendar_coverage_report()
+    return CheckResult("calendar", report["ok"], report["message"])
+
+
+def expected_bars_date(now: datetime) -> str:
+    """The trading day whose bars must be in the store at ``now``: today's session after
+    17:00 Asia/Shanghai (the daily sync runs at 16:30), else the previous session."""
+    from ta_scheduler.calendar.core import get_calendar
+
+    local = now.astimezone(ZoneInfo(TIMEZONE))
+    cal = get_calendar()
+    day = local.date()
+    if local.time() >= dtime(17, 0):
+        return cal.next_session(day, inclusive=True).isoformat() if cal.is_session(day) else cal.previous_session(day).isoformat()
+    return cal.previous_session(day).isoformat()
+
+
+def check_freshness(now: datetime | None = None) -> CheckResult:
+    """Latest daily bars in the store == the last trading day they should exist for."""
+    from ta_scheduler.storage.mongo import get_db
+
+    now = now or datetime.now(tz=ZoneInfo(TIMEZONE))
+    want = expected_bars_date(now)
+    latest = get_db()[Collections.STOCK_DAILY_QUOTES].find_one({}, {"trade_date": 1}, sort=[("trade_date", -1)])
+    if latest is None:
+        return CheckResult("freshness", False, "no daily bars in the store yet: trigger daily_sync")
+    have = latest["trade_date"]
+    if have < want:
+        return CheckResult("freshness", False, f"latest daily bars are for {have}, expected {want}: daily_sync is behind")
+    return CheckResult("freshness", True, f"daily bars up to {have} (expected {want})")
+
+
+def check_backup_age(max_age_hours: float = 26.0, now: datetime | None = None) -> CheckResult:
+    """The latest verified backup is younger than ``max_age_hours`` (daily backups at 02:00)."""
+    from ta_scheduler.maintenance.backup import latest_good
+    from ta_scheduler.maintenance.tasks import backup_dir
+
+    latest = latest_good(backup_dir())
+    if latest is None:
+        return CheckResult("backup", True, f"no verified backup in {backup_dir()} yet", applicable=False)
+    now = now or datetime.now(tz=ZoneInfo(TIMEZONE))
+    age_h = (now.timestamp() - latest.stat().st_mtime) / 3600
+    ok = age_h <= max_age_hours
+    return CheckResult("backup", ok, f"latest verified backup {latest.name} is {age_h:.1f} h old"
+                       + ("" if ok else f" (> {max_age_hours} h): check the backup job"))
 
 
 def default_disk_paths() -> list[str]:

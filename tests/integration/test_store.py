@@ -46,7 +46,7 @@ def test_bulk_upsert_is_idempotent_and_updates_in_place(mongo_db):
     consts = {"data_source": "demo", "period": "daily"}
     first = bulk_upsert(coll, docs_from_columns(columns, consts), chunk_size=2)
     again = bulk_upsert(coll, docs_from_columns(columns, consts), chunk_size=2)
-    assert (first.upserted, again.upserted, again.modified) == (3, 0, 0)
+    assert (first.upserted, again.upserted, again.modified, again.matched) == (3, 0, 0, 3)
     columns["close"][2] = 181.0
     changed = bulk_upsert(coll, docs_from_columns(columns, consts))
     assert (changed.upserted, changed.modified) == (0, 1)
@@ -68,3 +68,69 @@ def test_ensure_indexes_twice_is_harmless(mongo_db):
     ensure_indexes(mongo_db)
     assert mongo_db.command("ping")["ok"] == 1
     assert "uniq_code" in mongo_db[C.MARKET_QUOTES].index_information()
+
+
+def _day(n: int, close: float = 10.0) -> list[dict]:
+    return [
+        {"symbol": f"{600000 + i:06d}", "trade_date": "2026-11-27", "data_source": "demo", "period": "daily", "close": close + i}
+        for i in range(n)
+    ]
+
+
+def test_partitioned_write_inserts_new_skips_unchanged_updates_changed(mongo_db):
+    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
+    coll = mongo_db[C.STOCK_DAILY_QUOTES]
+    first = bulk_upsert(coll, _day(50), partition="trade_date", chunk_size=20)
+    assert (first.upserted, first.modified) == (50, 0)
+    again = bulk_upsert(coll, _day(50), partition="trade_date", chunk_size=20)
+    assert (again.upserted, again.modified, again.matched) == (0, 0, 50)
+    changed = _day(50)
+    changed[7]["close"] = 99.5
+    res = bulk_upsert(coll, changed + _day(52)[50:], partition="trade_date")
+    assert (res.upserted, res.modified) == (2, 1)
+    assert coll.count_documents({}) == 52
+    assert coll.find_one({"symbol": "600007"})["close"] == 99.5
+
+
+def test_partitioned_write_keeps_the_last_of_duplicate_keys_in_one_batch(mongo_db):
+    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
+    coll = mongo_db[C.STOCK_DAILY_QUOTES]
+    docs = _day(3) + [dict(_day(1)[0], close=42.0)]
+    bulk_upsert(coll, docs, partition="trade_date")
+    assert coll.count_documents({}) == 3
+    assert coll.find_one({"symbol": "600000"})["close"] == 42.0
+
+
+def test_partitioned_write_survives_rows_inserted_behind_its_back(mongo_db):
+    """A concurrent writer (or a killed earlier try) inserted some rows between diff and insert."""
+    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
+    coll = mongo_db[C.STOCK_DAILY_QUOTES]
+    from ta_scheduler.storage import mongo as m
+
+    real_find = coll.find
+
+    class Racing:
+        def find(self, *a, **kw):
+            rows = list(real_find(*a, **kw))
+            coll.insert_many([dict(d) for d in _day(10)[:4]])  # lands after the diff was read
+            return rows
+
+        def __getattr__(self, name):
+            return getattr(coll, name)
+
+    res = m._diff_write(Racing(), _day(10), ("symbol", "trade_date", "data_source", "period"), "trade_date", None)
+    assert coll.count_documents({}) == 10
+    assert res.upserted + res.matched + res.modified >= 10
+
+
+def test_updates_larger_than_one_update_batch(mongo_db):
+    """More changed rows than one update command carries (FerretDB stalls on big ones)."""
+    from ta_scheduler.storage.mongo import UPDATE_BATCH
+
+    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
+    coll = mongo_db[C.STOCK_DAILY_QUOTES]
+    n = UPDATE_BATCH * 2 + 7
+    bulk_upsert(coll, _day(n))
+    res = bulk_upsert(coll, _day(n, close=20.0))
+    assert (res.modified, res.upserted) == (n, 0)
+    assert coll.find_one({"symbol": "600003"})["close"] == 23.0

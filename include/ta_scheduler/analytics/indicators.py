@@ -61,34 +61,60 @@ INDICATOR_FIELDS: tuple[str, ...] = (
 
 
 # --- engine: arrays are days × symbols (axis 0 = time), left-aligned, C-contiguous ---------------
+# Whole-array ufuncs with ``out=``/``where=`` instead of ``np.where(mask, a, scalar)`` and
+# ``cumsum(axis=0)``: both are several times slower on this layout (measured in the benchmark).
+
+
+def _cumsum0(x: np.ndarray) -> np.ndarray:
+    """Cumulative sum down the days axis, one vector add per day."""
+    c = np.empty_like(x)
+    if x.shape[0]:
+        c[0] = x[0]
+    for t in range(1, x.shape[0]):
+        np.add(c[t - 1], x[t], out=c[t])
+    return c
+
+
+class _Sums:
+    """Running sums of ``x`` minus its first row (kept small so windowed sums stay exact to
+    ~1e-12 yuan), shared by every moving average of the same series."""
+
+    def __init__(self, x: np.ndarray, squares: bool = False) -> None:
+        self.base = x[0] if x.shape[0] else np.zeros(x.shape[1:])
+        dev = x - self.base
+        self.s1 = _cumsum0(dev)
+        self.s2 = _cumsum0(dev * dev) if squares else None
+
+    def _window(self, c: np.ndarray, n: int) -> np.ndarray:
+        out = np.full_like(c, np.nan)
+        if c.shape[0] >= n:
+            out[n - 1] = c[n - 1]
+            np.subtract(c[n:], c[:-n], out=out[n:])
+        return out
+
+    def mean(self, n: int) -> np.ndarray:
+        """Simple moving average over ``n`` rows; NaN before row n−1 (as TA-Lib SMA)."""
+        out = self._window(self.s1, n)
+        out /= n
+        out += self.base
+        return out
+
+    def std(self, n: int, ddof: int) -> np.ndarray:
+        """Moving standard deviation over ``n`` rows with ``ddof`` (0 = population)."""
+        if self.s2 is None:
+            raise ValueError("sums built without squares")
+        m1 = self._window(self.s1, n)
+        var = self._window(self.s2, n)
+        m1 *= m1
+        m1 /= n
+        var -= m1
+        var /= n - ddof
+        np.maximum(var, 0.0, out=var)  # rounding can leave -1e-17 on flat windows
+        return np.sqrt(var, out=var)
 
 
 def _sma(x: np.ndarray, n: int) -> np.ndarray:
-    """Simple moving average over ``n`` rows; NaN before row n−1 (as TA-Lib SMA)."""
-    d = x.shape[0]
-    out = np.full_like(x, np.nan)
-    if d < n:
-        return out
-    base = x[0]
-    c = np.cumsum(x - base, axis=0)  # de-meaned so the running sum keeps its precision
-    out[n - 1] = c[n - 1] / n + base
-    out[n:] = (c[n:] - c[:-n]) / n + base
-    return out
-
-
-def _rolling_std(x: np.ndarray, mean: np.ndarray, n: int, ddof: int) -> np.ndarray:
-    """Standard deviation over ``n`` rows around a precomputed window mean (two-pass: exact)."""
-    d = x.shape[0]
-    out = np.full_like(x, np.nan)
-    if d < n:
-        return out
-    m = mean[n - 1 :]
-    acc = np.zeros_like(m)
-    for k in range(n):
-        dev = x[k : d - n + 1 + k] - m
-        acc += dev * dev
-    out[n - 1 :] = np.sqrt(acc / (n - ddof))
-    return out
+    return _Sums(x).mean(n)
 
 
 def _rolling_extreme(x: np.ndarray, n: int, fn: np.ufunc) -> np.ndarray:
@@ -97,10 +123,10 @@ def _rolling_extreme(x: np.ndarray, n: int, fn: np.ufunc) -> np.ndarray:
     out = np.full_like(x, np.nan)
     if d < n:
         return out
-    acc = x[0 : d - n + 1].copy()
+    acc = out[n - 1 :]
+    acc[...] = x[0 : d - n + 1]
     for k in range(1, n):
         fn(acc, x[k : d - n + 1 + k], out=acc)
-    out[n - 1 :] = acc
     return out
 
 
@@ -131,47 +157,48 @@ def _ema_talib(x: np.ndarray, n: int, first: int = 0) -> np.ndarray:
     return _recurse(x, 2.0 / (n + 1), first + n - 1, seed)
 
 
-def _macd_talib(close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ratio(num: np.ndarray, den: np.ndarray, *, scale: float = 1.0, when_zero: float = np.nan) -> np.ndarray:
+    """``scale × num / den``; ``when_zero`` where ``den`` is 0; NaN where either is NaN."""
+    out = np.full_like(num, when_zero)
+    np.divide(num, den, out=out, where=den != 0)
+    if scale != 1.0:
+        out *= scale
+    return out
+
+
+def _macd_talib(close: np.ndarray, ema_slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """DIF and DEA exactly as TA-Lib ``MACD(12, 26, 9)``: both EMAs start at the slow EMA's
-    first index (the fast one seeded with the mean of the 12 closes ending there), DEA is the
-    seeded EMA9 of DIF, and both outputs begin where DEA does (index 33)."""
+    first index (the fast one seeded with the mean of the 12 closes ending there, so it is not
+    ``EMA12``), DEA is the seeded EMA9 of DIF, and both outputs begin where DEA does (index 33).
+    ``ema_slow`` is TA-Lib's EMA26, which is exactly MACD's slow line."""
     d = close.shape[0]
-    nan = np.full_like(close, np.nan)
     s0 = MACD_SLOW - 1
     if d <= s0 + MACD_SIGNAL - 1:
-        return nan, nan.copy()
-    slow = _recurse(close, 2.0 / (MACD_SLOW + 1), s0, close[: s0 + 1].mean(axis=0))
+        return np.full_like(close, np.nan), np.full_like(close, np.nan)
     fast = _recurse(close, 2.0 / (MACD_FAST + 1), s0, close[s0 - MACD_FAST + 1 : s0 + 1].mean(axis=0))
-    dif = fast - slow
+    dif = fast
+    dif -= ema_slow
     dea = _ema_talib(dif, MACD_SIGNAL, first=s0)
-    first_out = s0 + MACD_SIGNAL - 1
-    dif[:first_out] = np.nan
+    dif[: s0 + MACD_SIGNAL - 1] = np.nan
     return dif, dea
 
 
-def _rsi(close: np.ndarray, n: int, convention: Convention) -> np.ndarray:
+def _rsi(close: np.ndarray, n: int, convention: Convention, moves: tuple[np.ndarray, ...]) -> np.ndarray:
     """RSI in points. ``talib``: Wilder averages seeded with the mean of the first ``n`` moves.
     ``cn``: ``SMA(MAX(C−C₋₁,0),n,1) / SMA(|C−C₋₁|,n,1) × 100`` seeded at the first move, shown
     from the same index as TA-Lib (``n``). A window without any move gives 0 (as TA-Lib)."""
-    d = close.shape[0]
-    out = np.full_like(close, np.nan)
-    if d <= n:
-        return out
-    diff = np.full_like(close, np.nan)
-    diff[1:] = close[1:] - close[:-1]
-    gain = np.maximum(diff, 0.0)
-    loss = np.maximum(-diff, 0.0)
+    gain, loss, move = moves
+    if close.shape[0] <= n:
+        return np.full_like(close, np.nan)
     if convention == "talib":
         up = _recurse(gain, 1.0 / n, n, gain[1 : n + 1].mean(axis=0))
-        down = _recurse(loss, 1.0 / n, n, loss[1 : n + 1].mean(axis=0))
-        total = up + down
+        total = _recurse(loss, 1.0 / n, n, loss[1 : n + 1].mean(axis=0))
+        total += up
     else:
         up = _recurse(gain, 1.0 / n, 1, gain[1])
-        total = _recurse(np.abs(diff), 1.0 / n, 1, np.abs(diff[1]))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rsi = np.where(total != 0, 100.0 * up / total, 0.0)
-    rsi = np.where(np.isnan(total), np.nan, rsi)
-    out[n:] = rsi[n:]
+        total = _recurse(move, 1.0 / n, 1, move[1])
+    out = _ratio(up, total, scale=100.0, when_zero=0.0)
+    out[:n] = np.nan
     return out
 
 
@@ -180,27 +207,24 @@ def _kdj(high: np.ndarray, low: np.ndarray, close: np.ndarray, convention: Conve
     full 9-bar window. ``cn``: K = SMA(RSV,3,1), D = SMA(K,3,1) seeded from K = D = 50, and RSV
     = 50 when the window has no range. ``talib``: ``STOCH(9, 5, EMA, 5, EMA)`` (RSV = 0 on no
     range, each EMA seeded with a 5-value mean). J = 3K − 2D in both."""
+    first = KDJ_N - 1
+    if close.shape[0] <= first:
+        return tuple(np.full_like(close, np.nan) for _ in range(3))
     hh = _rolling_extreme(high, KDJ_N, np.maximum)
     ll = _rolling_extreme(low, KDJ_N, np.minimum)
-    rng = hh - ll
-    first = KDJ_N - 1
+    hh -= ll  # the window's range
+    num = close - ll
     if convention == "talib":
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rsv = np.where(rng != 0, 100.0 * (close - ll) / rng, 0.0)
-        rsv = np.where(np.isnan(rng), np.nan, rsv)
+        rsv = _ratio(num, hh, scale=100.0, when_zero=0.0)
         k = _ema_talib(rsv, 5, first=first)
         d = _ema_talib(k, 5, first=first + 4)
         k[: first + 8] = np.nan
     else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rsv = np.where(rng != 0, 100.0 * (close - ll) / rng, 50.0)
-        rsv = np.where(np.isnan(rng), np.nan, rsv)
-        if rsv.shape[0] <= first:
-            nan = np.full_like(close, np.nan)
-            return nan, nan.copy(), nan.copy()
+        rsv = _ratio(num, hh, scale=100.0, when_zero=50.0)
         k = _recurse(rsv, 1.0 / KDJ_M1, first, 50.0 + (rsv[first] - 50.0) / KDJ_M1)
         d = _recurse(k, 1.0 / KDJ_M2, first, 50.0 + (k[first] - 50.0) / KDJ_M2)
-    j = 3.0 * k - 2.0 * d
+    j = k * 3.0
+    j -= 2.0 * d
     return k, d, j
 
 
@@ -208,30 +232,30 @@ def _atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, convention: Conve
     """ATR14 in yuan. True range from the second bar: max(H−L, |H−C₋₁|, |L−C₋₁|).
     ``cn``: MA(TR,14). ``talib``: Wilder average seeded with the mean of TR[1..14]."""
     d = close.shape[0]
-    tr = np.full_like(close, np.nan)
-    if d < 2:
-        return tr
-    prev = close[:-1]
-    tr[1:] = np.maximum(np.maximum(high[1:] - low[1:], np.abs(high[1:] - prev)), np.abs(low[1:] - prev))
     if d <= ATR_N:
         return np.full_like(close, np.nan)
+    prev = close[:-1]
+    tr = np.full_like(close, np.nan)
+    body = tr[1:]
+    np.subtract(high[1:], low[1:], out=body)
+    np.maximum(body, np.abs(high[1:] - prev), out=body)
+    np.maximum(body, np.abs(low[1:] - prev), out=body)
     if convention == "talib":
         return _recurse(tr, 1.0 / ATR_N, ATR_N, tr[1 : ATR_N + 1].mean(axis=0))
     out = np.full_like(close, np.nan)
-    out[1:] = _sma(tr[1:], ATR_N)
+    out[1:] = _sma(body, ATR_N)
     return out
 
 
 def _volume_ratio(volume: np.ndarray) -> np.ndarray:
     """量比 (daily): today's volume / mean volume of the previous five bars; NaN when that mean
     is 0 or missing."""
-    d = volume.shape[0]
+    n = VOLUME_RATIO_N
     out = np.full_like(volume, np.nan)
-    if d <= VOLUME_RATIO_N:
+    if volume.shape[0] <= n:
         return out
-    prev_mean = _sma(volume, VOLUME_RATIO_N)[VOLUME_RATIO_N - 1 : -1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out[VOLUME_RATIO_N:] = np.where(prev_mean > 0, volume[VOLUME_RATIO_N:] / prev_mean, np.nan)
+    prev_mean = _sma(volume, n)[n - 1 : -1]
+    out[n:] = _ratio(volume[n:], prev_mean)
     return out
 
 
@@ -239,22 +263,28 @@ def _compute_aligned(
     high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, convention: Convention
 ) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
+    sums = _Sums(close, squares=True)
     for n in MA_PERIODS:
-        out[f"ma{n}"] = _sma(close, n)
+        out[f"ma{n}"] = sums.mean(n)
     for n in EMA_PERIODS:
         out[f"ema{n}"] = _ema_talib(close, n)
-    dif, dea = _macd_talib(close)
+    ema_slow = out[f"ema{MACD_SLOW}"] if MACD_SLOW in EMA_PERIODS else _ema_talib(close, MACD_SLOW)
+    dif, dea = _macd_talib(close, ema_slow)
     out["macd_dif"] = dif
     out["macd_dea"] = dea
     out["macd_hist"] = (dif - dea) * (2.0 if convention == "cn" else 1.0)
+    move = np.full_like(close, np.nan)
+    np.subtract(close[1:], close[:-1], out=move[1:])
+    moves = (np.maximum(move, 0.0), np.maximum(-move, 0.0), np.abs(move))
     for n in RSI_PERIODS:
-        out[f"rsi{n}"] = _rsi(close, n, convention)
+        out[f"rsi{n}"] = _rsi(close, n, convention, moves)
     out["kdj_k"], out["kdj_d"], out["kdj_j"] = _kdj(high, low, close, convention)
-    mid = out["ma20"] if BOLL_N == 20 else _sma(close, BOLL_N)
-    std = _rolling_std(close, mid, BOLL_N, ddof=1 if convention == "cn" else 0)
-    out["boll_upper"] = mid + BOLL_K * std
+    mid = out[f"ma{BOLL_N}"] if BOLL_N in MA_PERIODS else sums.mean(BOLL_N)
+    width = sums.std(BOLL_N, ddof=1 if convention == "cn" else 0)
+    width *= BOLL_K
+    out["boll_upper"] = mid + width
     out["boll_mid"] = mid.copy()
-    out["boll_lower"] = mid - BOLL_K * std
+    out["boll_lower"] = mid - width
     out[f"atr{ATR_N}"] = _atr(high, low, close, convention)
     out["volume_ratio"] = _volume_ratio(volume)
     return out
@@ -267,6 +297,7 @@ def compute_indicators(
     volume: np.ndarray,
     *,
     convention: Convention = "cn",
+    last: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every indicator in :data:`INDICATOR_FIELDS` for all symbols at once.
 
@@ -274,35 +305,47 @@ def compute_indicators(
         where a symbol has no bar. A bar counts only when close, high and low are all finite.
     :param volume: symbols × days volume in shares (unadjusted); NaN allowed
     :param convention: ``"cn"`` (stored) or ``"talib"`` (TA-Lib's definitions)
-    :returns: field → symbols × days array, NaN on days without a bar and during warm-up
+    :param last: return only the last ``last`` days (the daily job needs one)
+    :returns: field → symbols × days array (× ``last`` days), NaN on days without a bar and
+        during warm-up
     """
     if convention not in ("cn", "talib"):
         raise ValueError(f"unknown indicator convention {convention!r}; use 'cn' or 'talib'")
     shape = np.shape(close)
+    if len(shape) != 2:
+        raise ValueError(f"expected symbols × days arrays, got shape {shape}")
     for name, arr in (("high", high), ("low", low), ("volume", volume)):
         if np.shape(arr) != shape:
             raise ValueError(f"{name} has shape {np.shape(arr)}, close has {shape}")
-    h, l, c, v = (np.asarray(a, dtype=float).T for a in (high, low, close, volume))
-    valid = np.isfinite(c) & np.isfinite(h) & np.isfinite(l)
+    n_sym, n_days = shape
+    keep = n_days if last is None else max(0, min(int(last), n_days))
+    h, l, c, v = (np.ascontiguousarray(np.asarray(a, dtype=float).T) for a in (high, low, close, volume))
+    valid = np.isfinite(c)
+    valid &= np.isfinite(h)
+    valid &= np.isfinite(l)
     if valid.all():
-        aligned = _compute_aligned(*(np.ascontiguousarray(a) for a in (h, l, c, v)), convention)
-        return {k: a.T for k, a in aligned.items()}
-    # Left-align each symbol's bars: position of a bar = number of bars before it.
-    pos = np.cumsum(valid, axis=0) - 1
-    di, si = np.nonzero(valid)
-    pi = pos[di, si]
+        aligned = _compute_aligned(h, l, c, v, convention)
+        return {k: a[n_days - keep :].T for k, a in aligned.items()}
+    # Left-align each symbol's bars (position = number of earlier bars), compute, put back.
+    pos = _cumsum0(valid.astype(np.intp))
+    pos -= 1
+    tail = valid[n_days - keep :]
+    src = np.flatnonzero(valid)  # flat index on the calendar, days-major
+    dst = pos.ravel()[src] * n_sym + src % n_sym
 
     def pack(a: np.ndarray) -> np.ndarray:
-        out = np.full(a.shape, np.nan)
-        out[pi, si] = a[di, si]
-        return out
+        out = np.full(a.size, np.nan)
+        out[dst] = a.ravel()[src]
+        return out.reshape(a.shape)
 
     aligned = _compute_aligned(pack(h), pack(l), pack(c), pack(v), convention)
+    tail_src = np.flatnonzero(tail)
+    tail_dst = pos[n_days - keep :].ravel()[tail_src] * n_sym + tail_src % n_sym
     result: dict[str, np.ndarray] = {}
     for k, a in aligned.items():
-        back = np.full(a.shape, np.nan)
-        back[di, si] = a[pi, si]
-        result[k] = back.T
+        back = np.full(keep * n_sym, np.nan)
+        back[tail_src] = a.ravel()[tail_dst]
+        result[k] = back.reshape(keep, n_sym).T
     return result
 
 

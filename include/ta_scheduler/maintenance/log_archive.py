@@ -11,8 +11,8 @@ every member against the manifest (size, sha256, complete gzip stream) → renam
 manifest (the commit marker) → delete each original whose size, mtime and sha256 are still those
 archived. A part without a manifest is an interrupted run and is removed; its originals are still in
 place. Re-running skips files already in a part whose archive verifies, deleting those originals
-(a crash between the manifest and the deletes); if that part fails verification, the originals are
-kept and packed into a new part, and the bad part is renamed ``*.corrupt`` and reported.
+(a crash between the manifest and the deletes); if that part fails verification, the bad part is
+renamed ``*.corrupt``, the run fails, and its originals are kept (the next run archives them anew).
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ def _candidates(log_dir: Path, archive_dir: Path, cutoff_ts: float) -> Iterator[
     archive_dir = archive_dir.resolve()
     for root, dirs, files in os.walk(log_dir):
         root_path = Path(root)
-        dirs[:] = sorted(d for d in dirs if (root_path / d).resolve() != archive_dir and not (root_path / d).is_symlink())
+        dirs[:] = sorted(
+            d for d in dirs if not (root_path / d).is_symlink() and (root_path / d).resolve() != archive_dir
+        )
         for name in sorted(files):
             path = root_path / name
             if path.is_symlink():
@@ -139,7 +141,11 @@ def _archived_index(archive_dir: Path) -> dict[str, dict[str, Path]]:
 
 
 def _next_part(archive_dir: Path, day: str) -> Path:
-    numbers = [int(m.group(2)) for p in archive_dir.iterdir() if (m := _PART_RE.match(p.name.removesuffix(".corrupt"))) and m.group(1) == day]
+    numbers = [
+        int(m.group(2))
+        for p in archive_dir.iterdir()
+        if (m := _PART_RE.match(p.name.removesuffix(".corrupt"))) and m.group(1) == day
+    ]
     return archive_dir / f"logs-{day}-{max(numbers, default=0) + 1:03d}.tar.gz"
 
 
@@ -155,7 +161,9 @@ def _remove_uncommitted(archive_dir: Path) -> list[str]:
     return removed
 
 
-def _write_part(log_dir: Path, archive: Path, day: str, files: list[tuple[Path, os.stat_result]], now: dt.datetime) -> dict[str, Any]:
+def _write_part(
+    log_dir: Path, archive: Path, day: str, files: list[tuple[Path, os.stat_result]], now: dt.datetime
+) -> dict[str, Any]:
     tmp = archive.with_name(archive.name + ".tmp")
     entries = []
     with tarfile.open(tmp, "w:gz") as tar:
@@ -211,13 +219,15 @@ def _prune_empty_dirs(log_dir: Path, dirs: set[Path]) -> None:
             d = d.parent
 
 
-def archive_logs(log_dir: str | Path, archive_dir: str | Path, *, older_than_days: int, now: dt.datetime) -> dict[str, Any]:
+def archive_logs(
+    log_dir: str | Path, archive_dir: str | Path, *, older_than_days: int, now: dt.datetime
+) -> dict[str, Any]:
     """Archive files under ``log_dir`` last modified more than ``older_than_days`` days before
     ``now``, one new part per mtime day, and delete the originals once their part verifies.
 
     Returns counts (files and bytes archived, originals deleted, files kept), the parts written
-    and any corrupt parts found. Raises ``ArchiveVerificationError`` after finishing the safe work
-    when a part failed verification (originals are then kept and re-archived, never deleted).
+    and any corrupt parts found. Raises ``ArchiveVerificationError`` after finishing the rest of
+    the work when an existing part failed verification; the originals it held are kept.
     """
     if now.tzinfo is None:
         raise ValueError(f"archive_logs needs an aware 'now' (got naive {now!r})")
@@ -236,6 +246,7 @@ def archive_logs(log_dir: str | Path, archive_dir: str | Path, *, older_than_day
     corrupt: list[str] = []
     by_day: dict[str, list[tuple[Path, os.stat_result]]] = {}
     already: list[tuple[Path, os.stat_result, str]] = []  # in a part that verifies: delete only
+    kept_for_corrupt: list[Path] = []  # in a part that fails: left alone this run
     for path, st in _candidates(log_dir, archive_dir, cutoff.timestamp()):
         rel = path.relative_to(log_dir).as_posix()
         sha = _sha256_file(path) if rel in index else ""
@@ -245,11 +256,13 @@ def archive_logs(log_dir: str | Path, archive_dir: str | Path, *, older_than_day
                 verify_archive(part)
                 part_ok[part] = True
             except ArchiveVerificationError as exc:
-                log.error("%s; its originals are kept and archived again", exc)
+                log.error("%s; its originals are kept", exc)
                 part_ok[part] = False
                 corrupt.append(part.name)
         if part is not None and part_ok[part]:
             already.append((path, st, sha))
+        elif part is not None:
+            kept_for_corrupt.append(path)
         else:
             day = dt.datetime.fromtimestamp(st.st_mtime, tz).date().isoformat()
             by_day.setdefault(day, []).append((path, st))
@@ -259,7 +272,7 @@ def archive_logs(log_dir: str | Path, archive_dir: str | Path, *, older_than_day
         os.replace(bad, bad.with_name(bad.name + ".corrupt"))
         os.replace(_manifest_path(bad), _manifest_path(bad).with_name(_manifest_path(bad).name + ".corrupt"))
 
-    result: dict[str, Any] = {"archived_files": 0, "archived_bytes": 0, "deleted": 0, "kept": 0,
+    result: dict[str, Any] = {"archived_files": 0, "archived_bytes": 0, "deleted": 0, "kept": len(kept_for_corrupt),
                               "parts": [], "corrupt_parts": corrupt, "cutoff": cutoff.isoformat()}
     touched: set[Path] = set()
     for path, st, sha in already:
@@ -285,7 +298,8 @@ def archive_logs(log_dir: str | Path, archive_dir: str | Path, *, older_than_day
     _prune_empty_dirs(log_dir, touched)
     if corrupt:
         raise ArchiveVerificationError(
-            f"log archive parts failed verification and were renamed *.corrupt: {corrupt}; their "
-            f"originals still present were archived again ({result})"
+            f"log archive parts failed verification and were renamed *.corrupt: {corrupt}; "
+            f"{len(kept_for_corrupt)} originals they held are kept and will be archived again by the "
+            f"next run ({result})"
         )
     return result

@@ -149,39 +149,119 @@ def docs_from_columns(columns: Mapping[str, Sequence[Any]], constants: Mapping[s
         yield doc
 
 
+#: Most statements we send in one ``update`` command. FerretDB 1.24 stalls indefinitely on
+#: update commands of 100 statements or more (inserts are unaffected); MongoDB does not care.
+UPDATE_BATCH = 50
+
+
 def bulk_upsert(
     coll: Collection,
     docs: Iterable[Mapping[str, Any]],
     key: Sequence[str] | None = None,
     *,
     chunk_size: int = 2000,
+    partition: str | None = None,
     set_on_insert: Mapping[str, Any] | None = None,
 ) -> UpsertResult:
-    """Upsert ``docs`` on their natural key, ``chunk_size`` operations at a time.
+    """Write ``docs`` so the collection holds exactly one document per natural ``key``.
 
-    Re-running with the same documents leaves the collection unchanged (idempotent), and a
-    retry after a crash mid-way completes the rest without duplicates because every write is
-    keyed on the unique index. Only one chunk of operations is held in memory.
+    Idempotent: re-running with the same documents changes nothing, and a retry after a crash
+    mid-way completes the rest without duplicates (the unique index on ``key`` guarantees it).
+    Only one chunk of documents is held in memory.
+
+    Each chunk is diffed against what is stored: new documents go in with ``insert_many``,
+    changed ones are updated by ``_id`` and unchanged ones are skipped. That is close to raw
+    ``insert_many`` speed for a fresh day and nearly free for a re-run, on MongoDB and on
+    FerretDB (where an upsert by a compound filter scans the collection: milliseconds per
+    document). The stored documents are looked up with one query per chunk — by ``partition``
+    equality (a key field many documents share, e.g. ``trade_date``; pass it when there is
+    one) or else by ``$in`` on the first key field. ``set_on_insert`` fields are written only
+    when a document is created.
     """
+    key = tuple(key or UNIQUE_KEYS[coll.name])
+    if partition is not None and partition not in key:
+        raise ValueError(f"partition {partition!r} must be one of the key fields {key}")
+    total = UpsertResult()
+    chunk: list[Mapping[str, Any]] = []
+    for doc in docs:
+        chunk.append(doc)
+        if len(chunk) >= chunk_size:
+            total.add(_diff_write(coll, chunk, key, partition, set_on_insert))
+            chunk = []
+    if chunk:
+        total.add(_diff_write(coll, chunk, key, partition, set_on_insert))
+    return total
+
+
+def _batches(items: list, size: int = UPDATE_BATCH) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _upsert_by_key(coll, docs, key) -> UpsertResult:
+    """Plain keyed upserts (used for the rare rows a concurrent writer inserted first)."""
     from pymongo import UpdateOne
 
-    key = tuple(key or UNIQUE_KEYS[coll.name])
     total = UpsertResult()
-    ops: list[UpdateOne] = []
-
-    def flush() -> None:
-        if not ops:
-            return
-        res = coll.bulk_write(ops, ordered=False)
+    for batch in _batches([UpdateOne({k: d[k] for k in key}, {"$set": dict(d)}, upsert=True) for d in docs]):
+        res = coll.bulk_write(batch, ordered=False)
         total.add(UpsertResult(res.matched_count, res.modified_count, res.upserted_count))
-        ops.clear()
-
-    for doc in docs:
-        update: dict[str, Any] = {"$set": doc}
-        if set_on_insert:
-            update["$setOnInsert"] = dict(set_on_insert)
-        ops.append(UpdateOne({k: doc[k] for k in key}, update, upsert=True))
-        if len(ops) >= chunk_size:
-            flush()
-    flush()
     return total
+
+
+def _same(stored: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
+    return all(k in stored and _equal(stored[k], v) for k, v in doc.items())
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:  # NaN == NaN here
+        return True
+    if hasattr(a, "tzinfo") and hasattr(b, "tzinfo") and hasattr(a, "replace") and (a.tzinfo is None) != (b.tzinfo is None):
+        return a.replace(tzinfo=None) == b.replace(tzinfo=None)
+    return a == b
+
+
+def _stored_for(coll, chunk, key, partition) -> dict[tuple, Mapping[str, Any]]:
+    if partition is not None:
+        values = sorted({d[partition] for d in chunk}, key=repr)
+        cursor = (row for v in values for row in coll.find({partition: v}))
+    else:
+        cursor = coll.find({key[0]: {"$in": sorted({d[key[0]] for d in chunk}, key=repr)}})
+    return {tuple(row.get(k) for k in key): row for row in cursor}
+
+
+def _diff_write(coll, chunk, key, partition, set_on_insert) -> UpsertResult:
+    from pymongo import UpdateOne
+    from pymongo.errors import BulkWriteError
+
+    result = UpsertResult()
+    latest: dict[tuple, Mapping[str, Any]] = {}
+    for doc in chunk:  # the same key twice in one batch: the last one wins, as with upserts
+        latest[tuple(doc[f] for f in key)] = doc
+    stored = _stored_for(coll, chunk, key, partition)
+    fresh, updates = [], []
+    for k, doc in latest.items():
+        old = stored.get(k)
+        if old is None:
+            fresh.append({**(set_on_insert or {}), **doc})
+        elif _same(old, doc):
+            result.matched += 1
+        else:
+            updates.append(UpdateOne({"_id": old["_id"]}, {"$set": dict(doc)}))
+    if fresh:
+        try:
+            coll.insert_many(fresh, ordered=False)
+            result.upserted += len(fresh)
+        except BulkWriteError as err:  # a concurrent writer inserted some first: upsert those
+            errors = err.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            dup = sorted({e["index"] for e in errors})
+            result.upserted += err.details.get("nInserted", len(fresh) - len(dup))
+            again = [{k: v for k, v in fresh[i].items() if k != "_id"} for i in dup]
+            result.add(_upsert_by_key(coll, again, key))
+    for batch in _batches(updates):
+        res = coll.bulk_write(batch, ordered=False)
+        result.matched += res.matched_count
+        result.modified += res.modified_count
+    return result

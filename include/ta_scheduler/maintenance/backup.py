@@ -1,0 +1,449 @@
+"""Verified backups of the store: dump every collection, prove the dump restores, keep the last N.
+
+Layout of ``backup_root``::
+
+    20261129T170000Z/                 one backup (UTC time of ``now``; ``-2``… if taken twice)
+        manifest.json                 database, created_at, per collection: file, count, file_sha256,
+                                      content_checksum, indexes
+        stock_daily_quotes.bson.gz    the collection's documents as raw BSON, gzip-compressed
+        ...
+        verification.json             written only once a restore into a scratch DB matched
+    20261129T170000Z.partial/         a backup being written (renamed when its manifest is complete)
+    LATEST_GOOD                       name of the newest verified backup
+
+Documents are copied as the server's raw BSON bytes, so every type (ObjectId, datetimes, Int64,
+binary) survives exactly. ``content_checksum`` is order-independent: the sum modulo 2**256 of the
+sha256 of each document re-encoded with its keys sorted, so a restored collection, read back in any
+order, must give the same value. Collections are read one after another, not as one snapshot (the
+store has no multi-collection transactions); each manifest entry describes exactly the file next to
+it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
+    from pymongo.database import Database
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+VERIFICATION = "verification.json"
+LATEST_GOOD = "LATEST_GOOD"
+_STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+_BATCH = 1000
+_BUF = 1 << 20
+
+
+class BackupVerificationError(RuntimeError):
+    """A backup is corrupted, incomplete, or does not restore to what its manifest records."""
+
+
+class RestoreRefused(RuntimeError):
+    """A restore would overwrite existing data without ``drop``."""
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_BUF):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+class _Checksum:
+    """Order-independent checksum of a set of documents: (count, sum of sha256 mod 2**256)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0
+
+    def add_raw(self, raw: bytes) -> None:
+        import bson
+
+        doc = bson.decode(raw)
+        digest = hashlib.sha256(bson.encode(_canonical(doc))).digest()
+        self.total = (self.total + int.from_bytes(digest, "big")) % (1 << 256)
+        self.count += 1
+
+    @property
+    def hexdigest(self) -> str:
+        return f"{self.total:064x}"
+
+
+def _raw_coll(db: Database, name: str):
+    from bson.codec_options import CodecOptions
+    from bson.raw_bson import RawBSONDocument
+
+    return db.get_collection(name, codec_options=CodecOptions(document_class=RawBSONDocument))
+
+
+def _index_specs(db: Database, name: str) -> list[dict[str, Any]]:
+    """Index definitions as plain JSON (``key`` as [[field, direction]]), sorted by name."""
+    specs = []
+    for spec in db[name].list_indexes():
+        d = {k: v for k, v in dict(spec).items() if k not in ("v", "ns")}
+        d["key"] = [[f, v] for f, v in dict(spec["key"]).items()]
+        specs.append(json.loads(json.dumps(d, default=str)))
+    return sorted(specs, key=lambda s: s["name"])
+
+
+def _collection_names(db: Database) -> list[str]:
+    return sorted(n for n in db.list_collection_names() if not n.startswith("system."))
+
+
+def _content_checksum(db: Database, name: str) -> _Checksum:
+    ck = _Checksum()
+    for raw in _raw_coll(db, name).find({}, batch_size=_BATCH):
+        ck.add_raw(raw.raw)
+    return ck
+
+
+def _iter_file(path: Path) -> Iterator[bytes]:
+    """Raw BSON documents of a ``.bson.gz`` file; a truncated or corrupted file raises."""
+    import bson
+    from bson.codec_options import CodecOptions
+    from bson.raw_bson import RawBSONDocument
+
+    opts = CodecOptions(document_class=RawBSONDocument)
+    with gzip.open(path, "rb") as f:
+        for doc in bson.decode_file_iter(f, opts):
+            yield doc.raw
+
+
+def _dump_collection(db: Database, name: str, path: Path) -> dict[str, Any]:
+    ck = _Checksum()
+    with gzip.open(path, "wb", compresslevel=6) as out:
+        for raw in _raw_coll(db, name).find({}, batch_size=_BATCH):
+            out.write(raw.raw)
+            ck.add_raw(raw.raw)
+    return {
+        "file": path.name,
+        "count": ck.count,
+        "file_sha256": _sha256_file(path),
+        "file_size": path.stat().st_size,
+        "content_checksum": ck.hexdigest,
+        "indexes": _index_specs(db, name),
+    }
+
+
+def _load_manifest(backup_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((backup_dir / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise BackupVerificationError(f"backup {backup_dir}: manifest unreadable ({exc})") from exc
+
+
+def _check_files(backup_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every collection file present with the recorded sha256 (no decoding)."""
+    for name, entry in manifest["collections"].items():
+        path = backup_dir / entry["file"]
+        if not path.is_file():
+            raise BackupVerificationError(f"backup {backup_dir}: file {entry['file']} of {name} is missing")
+        if _sha256_file(path) != entry["file_sha256"]:
+            raise BackupVerificationError(
+                f"backup {backup_dir}: {entry['file']} of {name} differs from its manifest sha256 "
+                "(corrupted or truncated)"
+            )
+
+
+def _stamp(now: dt.datetime) -> str:
+    if now.tzinfo is None:
+        raise ValueError(f"backup needs an aware 'now' (got naive {now!r})")
+    return now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def restore_backup(client: MongoClient, backup_dir: str | Path, target_db: str, drop: bool = False) -> dict[str, Any]:
+    """Restore every collection of ``backup_dir`` into database ``target_db`` and check it.
+
+    Files are checked against the manifest before anything is written. A collection that already
+    holds documents is refused (``RestoreRefused``) unless ``drop``, which drops the collections the
+    backup contains (others are left alone) before restoring. Documents and indexes are restored,
+    then counts, content checksums and index definitions are compared with the manifest; a
+    mismatch raises ``BackupVerificationError``. Returns counts per collection.
+    """
+    backup_dir = Path(backup_dir)
+    manifest = _load_manifest(backup_dir)
+    _check_files(backup_dir, manifest)
+    db = client[target_db]
+    existing = set(db.list_collection_names())
+    if not drop:
+        busy = [n for n in manifest["collections"] if n in existing and db[n].estimated_document_count() > 0]
+        if busy:
+            raise RestoreRefused(
+                f"restore into {target_db}: collections {busy} already hold documents; "
+                "use drop (--drop) to replace them, or choose another target database"
+            )
+
+    from bson.errors import BSONError
+    from bson.raw_bson import RawBSONDocument
+    from pymongo import IndexModel
+
+    counts: dict[str, int] = {}
+    for name, entry in sorted(manifest["collections"].items()):
+        if drop and name in existing:
+            db.drop_collection(name)
+            existing.discard(name)
+        if name not in existing:
+            db.create_collection(name)
+        raw_coll = _raw_coll(db, name)
+        batch: list[RawBSONDocument] = []
+        try:
+            for raw in _iter_file(backup_dir / entry["file"]):
+                batch.append(RawBSONDocument(raw))
+                if len(batch) >= _BATCH:
+                    raw_coll.insert_many(batch, ordered=False)
+                    batch.clear()
+        except (OSError, EOFError, BSONError) as exc:
+            raise BackupVerificationError(
+                f"backup {backup_dir}: {entry['file']} unreadable ({type(exc).__name__}: {exc})"
+            ) from exc
+        if batch:
+            raw_coll.insert_many(batch, ordered=False)
+        models = []
+        for spec in entry["indexes"]:
+            if spec["name"] == "_id_":
+                continue
+            opts = {k: v for k, v in spec.items() if k != "key"}
+            models.append(IndexModel([(f, d) for f, d in spec["key"]], **opts))
+        if models:
+            db[name].create_indexes(models)
+
+        ck = _content_checksum(db, name)
+        if ck.count != entry["count"] or ck.hexdigest != entry["content_checksum"]:
+            raise BackupVerificationError(
+                f"restore of {name} into {target_db}: {ck.count} documents / checksum {ck.hexdigest[:12]}…, "
+                f"manifest says {entry['count']} / {entry['content_checksum'][:12]}…"
+            )
+        indexes = _index_specs(db, name)
+        if indexes != entry["indexes"]:
+            raise BackupVerificationError(
+                f"restore of {name} into {target_db}: indexes {indexes} differ from the manifest {entry['indexes']}"
+            )
+        counts[name] = ck.count
+        log.info("restored %s: %d documents, %d indexes into %s", name, ck.count, len(indexes), target_db)
+    return {"backup": str(backup_dir), "target_db": target_db, "collections": counts,
+            "documents": sum(counts.values())}
+
+
+def verify_backup(client: MongoClient, backup_dir: str | Path, scratch_db_name: str) -> dict[str, Any]:
+    """Prove ``backup_dir`` restores: check files, restore into ``scratch_db_name``, compare counts,
+    checksums and indexes with the manifest, drop the scratch database, record ``verification.json``.
+
+    The scratch database must not exist (or be empty): it is dropped afterwards, so naming a real
+    database is refused. Raises ``BackupVerificationError`` on any mismatch; nothing is recorded
+    then.
+    """
+    backup_dir = Path(backup_dir)
+    manifest = _load_manifest(backup_dir)
+    if scratch_db_name == manifest.get("database"):
+        raise ValueError(f"scratch database {scratch_db_name!r} is the backed-up database itself")
+    if client[scratch_db_name].list_collection_names():
+        raise ValueError(
+            f"scratch database {scratch_db_name!r} already holds collections; choose an unused name"
+        )
+    (backup_dir / VERIFICATION).unlink(missing_ok=True)
+    try:
+        restored = restore_backup(client, backup_dir, scratch_db_name, drop=False)
+    finally:
+        client.drop_database(scratch_db_name)
+    record = {
+        "verified_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "scratch_db": scratch_db_name,
+        "manifest_sha256": _sha256_file(backup_dir / MANIFEST),
+        "collections": restored["collections"],
+    }
+    tmp = backup_dir / (VERIFICATION + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, backup_dir / VERIFICATION)
+    log.info("backup %s verified: %d collections, %d documents", backup_dir.name, len(restored["collections"]),
+             restored["documents"])
+    return {"backup": str(backup_dir), "verified": True, **record}
+
+
+def is_verified(backup_dir: str | Path) -> bool:
+    """Whether ``backup_dir`` carries a verification record for its current manifest."""
+    backup_dir = Path(backup_dir)
+    try:
+        record = json.loads((backup_dir / VERIFICATION).read_text())
+        return record["manifest_sha256"] == _sha256_file(backup_dir / MANIFEST)
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def mark_latest_good(backup_root: str | Path, backup_dir: str | Path) -> None:
+    """Point ``LATEST_GOOD`` at ``backup_dir``; refused unless it was verified."""
+    backup_root, backup_dir = Path(backup_root), Path(backup_dir)
+    if not is_verified(backup_dir):
+        raise BackupVerificationError(f"backup {backup_dir} is not verified; not marking it latest good")
+    tmp = backup_root / (LATEST_GOOD + ".tmp")
+    tmp.write_text(backup_dir.name + "\n")
+    os.replace(tmp, backup_root / LATEST_GOOD)
+
+
+def latest_good(backup_root: str | Path) -> Path | None:
+    """The backup ``LATEST_GOOD`` names, or None."""
+    try:
+        name = (Path(backup_root) / LATEST_GOOD).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return Path(backup_root) / name if name else None
+
+
+def _backups(backup_root: Path) -> list[Path]:
+    return sorted((p for p in backup_root.iterdir() if p.is_dir() and _STAMP_RE.match(p.name)),
+                  key=lambda p: (p.name.split("-")[0], int(p.name.split("-")[1]) if "-" in p.name else 1))
+
+
+def rotate_backups(backup_root: str | Path, keep: int) -> list[str]:
+    """Delete old backups: kept are the newest ``keep`` verified backups and the newest ``keep``
+    backups of any state (recent failures stay for inspection); ``LATEST_GOOD``'s target is always
+    kept, as are leftovers of interrupted runs newer than it. Returns the names removed.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    backup_root = Path(backup_root)
+    backups = _backups(backup_root)
+    good = [p for p in backups if is_verified(p)]
+    keep_set = set(good[-keep:]) | set(backups[-keep:])
+    latest = latest_good(backup_root)
+    if latest is not None:
+        keep_set.add(latest)
+    removed = []
+    for p in backups:
+        if p not in keep_set:
+            shutil.rmtree(p)
+            removed.append(p.name)
+    for p in backup_root.glob("*.partial"):
+        if latest is None or p.name.removesuffix(".partial") < latest.name:
+            shutil.rmtree(p)
+            removed.append(p.name)
+    if removed:
+        log.info("removed old backups: %s", removed)
+    return removed
+
+
+def backup_database(
+    db: Database,
+    backup_root: str | Path,
+    *,
+    keep: int = 7,
+    now: dt.datetime,
+    verify: bool = True,
+    scratch_db_name: str | None = None,
+) -> dict[str, Any]:
+    """Dump every collection of ``db`` into a new timestamped backup under ``backup_root``.
+
+    With ``verify`` (the default) the backup is restored into a scratch database
+    (``<db>_verify_<stamp>`` unless named) and compared; only then is it marked ``LATEST_GOOD``
+    and older backups rotated down to ``keep``. A failed verification raises
+    ``BackupVerificationError`` and leaves ``LATEST_GOOD`` and the older backups untouched.
+    Returns the backup directory, counts per collection, total documents and bytes written.
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    backup_root = Path(backup_root)
+    backup_root.mkdir(parents=True, exist_ok=True)
+    stamp = _stamp(now)
+    name, n = stamp, 1
+    while (backup_root / name).exists() or (backup_root / f"{name}.partial").exists():
+        n += 1
+        name = f"{stamp}-{n}"
+    partial = backup_root / f"{name}.partial"
+    partial.mkdir()
+    collections: dict[str, Any] = {}
+    for coll in _collection_names(db):
+        if "/" in coll or coll.startswith("."):
+            raise ValueError(f"collection name {coll!r} cannot be a backup file name")
+        collections[coll] = _dump_collection(db, coll, partial / f"{coll}.bson.gz")
+        log.info("dumped %s: %d documents", coll, collections[coll]["count"])
+    manifest = {
+        "format": 1,
+        "database": db.name,
+        "created_at": now.isoformat(),
+        "collections": collections,
+    }
+    (partial / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    backup_dir = backup_root / name
+    os.replace(partial, backup_dir)
+    result: dict[str, Any] = {
+        "backup_dir": str(backup_dir),
+        "collections": {c: e["count"] for c, e in collections.items()},
+        "documents": sum(e["count"] for e in collections.values()),
+        "bytes": sum(e["file_size"] for e in collections.values()),
+        "verified": False,
+        "removed": [],
+    }
+    if not verify:
+        return result
+    scratch = scratch_db_name or f"{db.name}_verify_{name.lower().replace('-', '_')}"
+    verify_backup(db.client, backup_dir, scratch)
+    mark_latest_good(backup_root, backup_dir)
+    result["verified"] = True
+    result["removed"] = rotate_backups(backup_root, keep)
+    return result
+
+
+def _resolve_backup_dir(path: Path) -> Path:
+    if (path / MANIFEST).is_file():
+        return path
+    latest = latest_good(path)
+    if latest is not None:
+        return latest
+    raise SystemExit(f"{path}: neither a backup (no {MANIFEST}) nor a backup root with {LATEST_GOOD}")
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """``scripts/restore-backup``: restore a backup into the configured store."""
+    parser = argparse.ArgumentParser(
+        prog="restore-backup",
+        description="Restore a verified backup into the store (MONGO_URI / connection mongo_default). "
+        "BACKUP is a backup directory, or a backup root whose LATEST_GOOD is used.",
+    )
+    parser.add_argument("backup", type=Path)
+    parser.add_argument("--target-db", help="database to restore into (default: the backed-up database)")
+    parser.add_argument("--drop", action="store_true", help="drop the backup's collections in the target first")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+
+    from ta_scheduler.config import mongo_target
+    from ta_scheduler.storage.mongo import get_client
+
+    backup_dir = _resolve_backup_dir(args.backup)
+    if not is_verified(backup_dir):
+        log.warning("backup %s was never verified; its files are still checked before restoring", backup_dir)
+    target = mongo_target()
+    target_db = args.target_db or _load_manifest(backup_dir)["database"]
+    try:
+        result = restore_backup(get_client(target), backup_dir, target_db, drop=args.drop)
+    except (RestoreRefused, BackupVerificationError) as exc:
+        print(f"restore-backup: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({**result, "store": target.redacted_uri}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

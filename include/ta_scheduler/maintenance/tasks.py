@@ -1,0 +1,69 @@
+"""What the ``maintenance`` DAG's tasks call: each job with its configuration resolved.
+
+Locations (override by environment):
+  backups       ``TA_BACKUP_DIR``       default ``$TA_STATE_DIR/backups`` (keep ``TA_BACKUP_KEEP``, 7)
+  log archives  ``TA_LOG_ARCHIVE_DIR``  default ``$TA_STATE_DIR/log-archive``
+  task logs     Airflow ``[logging] base_log_folder``; archived after ``TA_LOG_ARCHIVE_DAYS`` (7)
+  metadata DB retention  ``TA_METADATA_RETENTION_DAYS`` (30) for ``airflow db clean``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _state_dir() -> Path:
+    return Path(os.environ.get("TA_STATE_DIR") or Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "state")
+
+
+def backup_dir() -> Path:
+    return Path(os.environ.get("TA_BACKUP_DIR") or _state_dir() / "backups")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def run_cleanup(*, days_to_keep: int | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Store retention per collection, then Airflow metadata retention (``airflow db clean``)."""
+    from ta_scheduler.maintenance.retention import clean_airflow_metadata, cleanup_collections, load_retention_config
+    from ta_scheduler.storage.mongo import get_db
+
+    deleted = cleanup_collections(get_db(), now=_now(), retention=load_retention_config(),
+                                  dry_run=dry_run, days_to_keep=days_to_keep)
+    meta_days = int(os.environ.get("TA_METADATA_RETENTION_DAYS", "30"))
+    metadata = clean_airflow_metadata(older_than_days=meta_days, dry_run=dry_run)
+    return {"dry_run": dry_run, "store": deleted, "metadata": {k: metadata[k] for k in metadata if k != "output"}}
+
+
+def run_cache_refresh() -> dict[str, Any]:
+    from ta_scheduler.config import redis_url
+    from ta_scheduler.maintenance.cache import refresh_cache
+    from ta_scheduler.storage.mongo import get_db
+
+    return refresh_cache(get_db(), redis_url(), now=_now())
+
+
+def run_log_archive() -> dict[str, Any]:
+    from airflow.configuration import conf
+
+    from ta_scheduler.maintenance.log_archive import archive_logs
+
+    log_dir = Path(conf.get("logging", "base_log_folder"))
+    archive = Path(os.environ.get("TA_LOG_ARCHIVE_DIR") or _state_dir() / "log-archive")
+    days = int(os.environ.get("TA_LOG_ARCHIVE_DAYS", "7"))
+    return archive_logs(log_dir, archive, older_than_days=days, now=_now())
+
+
+def run_backup() -> dict[str, Any]:
+    from ta_scheduler.maintenance.backup import backup_database
+    from ta_scheduler.storage.mongo import get_db
+
+    keep = int(os.environ.get("TA_BACKUP_KEEP", "7"))
+    return backup_database(get_db(), backup_dir(), keep=keep, now=_now())

@@ -1,0 +1,288 @@
+"""The tushare pro provider: the one place that talks to tushare (STYLE habit 4).
+
+Uses the real ``tushare`` SDK's ``DataApi`` (``ts.pro_api``). Whole-market endpoints are called
+by ``trade_date`` (one call per endpoint per day), never ``pro_bar``. Every call goes through
+:meth:`TushareProvider.call`, which applies the per-endpoint rate limiter, classifies the
+server's error text and retries what is retryable:
+
+- ``最多访问该接口`` per minute -> :class:`RateLimitError`, wait for the next window and retry;
+  per day/hour (``每天``/``每小时``) -> :class:`QuotaExceeded`, fatal;
+- ``没有…权限`` -> :class:`PermissionDenied`, fatal, naming the endpoint;
+- ``token不对`` -> :class:`InvalidToken`, fatal;
+- an empty frame where rows were due -> :class:`EmptyResponse` (the SDK returns an empty,
+  column-less ``DataFrame`` for every HTTP status >= 400), retried, then raised.
+
+Configuration (first found): token from env ``TUSHARE_TOKEN``, else connection
+``tushare_default`` (password); base URL from env ``TUSHARE_API_URL``, else the connection's
+host (a full URL, or ``host:port`` -> ``http://host:port/dataapi``), else the SDK default
+``http://api.waditu.com/dataapi``. The SDK hard-codes the URL as the private class attribute
+``DataApi.__http_url``; we set ``_DataApi__http_url`` on our instance only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from ta_scheduler.constants import Conns
+from ta_scheduler.providers import normalise as N
+from ta_scheduler.providers.base import MAJOR_INDICES, STATEMENTS
+from ta_scheduler.providers.errors import (
+    EmptyResponse,
+    InvalidToken,
+    PermissionDenied,
+    ProviderConfigError,
+    ProviderError,
+    ProviderUnavailable,
+    QuotaExceeded,
+    RateLimitError,
+    RetryableProviderError,
+)
+from ta_scheduler.providers.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://api.waditu.com/dataapi"
+#: Points / permission each endpoint needs, for the PermissionDenied message.
+REQUIRED = {
+    "stock_basic": "2000 points", "trade_cal": "2000 points", "daily": "base access", "adj_factor": "2000 points",
+    "daily_basic": "2000 points", "stk_limit": "2000 points", "index_daily": "2000 points",
+    "income": "2000 points", "balancesheet": "2000 points", "cashflow": "2000 points", "fina_indicator": "2000 points",
+    "income_vip": "5000 points", "balancesheet_vip": "5000 points", "cashflow_vip": "5000 points",
+    "fina_indicator_vip": "5000 points", "news": "the separate news permission", "rt_k": "the separate rt_k permission",
+}
+#: Row cap per request (the server truncates silently above it).
+ROW_CAPS = {"news": 1500, "stock_basic": 6000, "daily": 6000, "rt_k": 6000}
+#: rt_k wildcards that together cover the whole A-share market.
+REALTIME_PATTERNS = ("60*.SH", "68*.SH", "00*.SZ", "30*.SZ", "4*.BJ", "8*.BJ", "9*.BJ")
+REALTIME_FIELDS = "ts_code,name,pre_close,high,open,low,close,vol,amount,num,bid_price1,ask_price1,trade_time"
+DEFAULT_NEWS_SOURCES = ("sina", "cls")
+
+_PER_MINUTE = re.compile(r"每分钟最多访问该接口(\d+)次")
+
+
+def classify_error(endpoint: str, params: str, message: str) -> ProviderError:
+    """The typed error for a tushare error text (pure; see the module doc)."""
+    where = f"tushare {endpoint} {params}".rstrip()
+    if "最多访问该接口" in message:
+        if "每天" in message or "每小时" in message:
+            return QuotaExceeded(
+                f"{where}: quota used up ({message}); retry after the quota resets or raise the account's points",
+                endpoint=endpoint, params=params)
+        m = _PER_MINUTE.search(message)
+        limit = int(m.group(1)) if m else None
+        return RateLimitError(f"{where}: rate limit ({limit or '?'}/min): {message}", endpoint=endpoint, params=params,
+                              limit_per_minute=limit)
+    if "token不对" in message or ("token" in message.lower() and "无效" in message):
+        return InvalidToken(f"{where}: the token was rejected ({message}); set a valid token in connection "
+                            f"{Conns.TUSHARE} (password) or env TUSHARE_TOKEN", endpoint=endpoint, params=params)
+    if "没有" in message and "权限" in message:
+        return PermissionDenied(f"{where}: no permission for endpoint '{endpoint}' (needs {REQUIRED.get(endpoint, 'more points')}): "
+                                f"{message}", endpoint=endpoint, params=params)
+    return ProviderError(f"{where}: server error: {message}", endpoint=endpoint, params=params)
+
+
+def resolve_settings() -> tuple[str | None, str]:
+    """(token, base URL) from env, then connection ``tushare_default``, then defaults."""
+    token = os.environ.get("TUSHARE_TOKEN") or None
+    url = os.environ.get("TUSHARE_API_URL") or None
+    if token is None or url is None:
+        from ta_scheduler.config import airflow_connection
+
+        conn = airflow_connection(Conns.TUSHARE)
+        if conn is not None:
+            token = token or conn.password or None
+            if url is None and conn.host:
+                host = conn.host
+                if "://" in host:
+                    url = host.rstrip("/")
+                else:
+                    url = f"http://{host}{':' + str(conn.port) if conn.port else ''}/dataapi"
+    return token, url or DEFAULT_URL
+
+
+class TushareProvider:
+    """Market data from tushare pro, normalised to our units (see ``providers.base``)."""
+
+    name = "tushare"
+
+    def __init__(
+        self,
+        token: str | None = None,
+        url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        limiter: RateLimiter | None = None,
+        max_attempts: int = 4,
+        rate_limit_wait: float = 61.0,
+        backoff: float = 2.0,
+        news_sources: Sequence[str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if token is None or url is None:
+            env_token, env_url = resolve_settings()
+            token, url = token or env_token, url or env_url
+        if not token:
+            raise ProviderConfigError(
+                f"tushare: no token configured; set connection {Conns.TUSHARE} (password) or env TUSHARE_TOKEN, "
+                "or use the demo provider (TA_DATA_PROVIDER=demo)")
+        import tushare as ts
+
+        self.url = url
+        self._api = ts.pro_api(token=token, timeout=timeout)
+        self._api._DataApi__http_url = url  # the SDK has no public way to set it
+        self.limiter = limiter or RateLimiter()
+        self.max_attempts = max_attempts
+        self.rate_limit_wait = rate_limit_wait
+        self.backoff = backoff
+        env_sources = os.environ.get("TA_TUSHARE_NEWS_SOURCES")
+        self.news_sources = tuple(news_sources or (env_sources.split(",") if env_sources else DEFAULT_NEWS_SOURCES))
+        self._sleep = sleep
+        self.calls = 0
+
+    # ------------------------------------------------------------------ the one call path
+    def call(self, endpoint: str, *, fields: str = "", expect_rows: bool = True, **params: Any) -> pd.DataFrame:
+        """One tushare request with rate limiting, error classification and retries."""
+        desc = " ".join(f"{k}={v}" for k, v in params.items() if v not in (None, ""))
+        attempt = 0
+        while True:
+            attempt += 1
+            self.limiter.acquire(endpoint)
+            self.calls += 1
+            try:
+                frame = self._query(endpoint, fields, desc, params)
+                if frame.empty and expect_rows:
+                    raise EmptyResponse(
+                        f"tushare {endpoint} {desc}: empty reply where rows were due (HTTP error or no data published "
+                        "yet); retry later, and check the date is a trading day", endpoint=endpoint, params=desc)
+                return frame
+            except RetryableProviderError as exc:
+                if attempt >= self.max_attempts:
+                    log.error("tushare %s %s: giving up after %d attempts: %s", endpoint, desc, attempt, exc)
+                    raise
+                wait = self.rate_limit_wait if isinstance(exc, RateLimitError) else self.backoff * 2 ** (attempt - 1)
+                log.warning("%s; retrying in %.0f s (attempt %d/%d)", exc, wait, attempt + 1, self.max_attempts)
+                self._sleep(wait)
+
+    def _query(self, endpoint: str, fields: str, desc: str, params: dict[str, Any]) -> pd.DataFrame:
+        import requests
+
+        try:
+            frame = self._api.query(endpoint, fields=fields, **{k: v for k, v in params.items() if v is not None})
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"tushare {endpoint} {desc}: cannot reach {self.url}: {exc}",
+                                      endpoint=endpoint, params=desc) from exc
+        except (json.JSONDecodeError, TypeError, KeyError) as exc:
+            raise ProviderUnavailable(f"tushare {endpoint} {desc}: unreadable reply ({exc!r})",
+                                      endpoint=endpoint, params=desc) from exc
+        except Exception as exc:  # noqa: BLE001 - the SDK raises bare Exception(msg) for code != 0
+            raise classify_error(endpoint, desc, str(exc)) from exc
+        if len(frame.columns) == 0:
+            raise ProviderUnavailable(f"tushare {endpoint} {desc}: HTTP error from {self.url} (the SDK returned an "
+                                      "empty frame without columns)", endpoint=endpoint, params=desc)
+        return frame
+
+    # ------------------------------------------------------------------ endpoints
+    def stock_basic(self) -> pd.DataFrame:
+        raw = self.call("stock_basic", list_status="L",
+                        fields="ts_code,symbol,name,area,industry,market,exchange,list_status,list_date,is_hs")
+        return N.normalise_stock_basic(raw)
+
+    def trade_cal(self, start: str, end: str, exchange: str = "SSE") -> pd.DataFrame:
+        raw = self.call("trade_cal", exchange=exchange, start_date=N.compact_date(start), end_date=N.compact_date(end),
+                        fields="exchange,cal_date,is_open,pretrade_date")
+        return N.normalise_trade_cal(raw)
+
+    def daily(self, trade_date: str) -> pd.DataFrame:
+        return N.normalise_daily(self.call("daily", trade_date=N.compact_date(trade_date)))
+
+    def adj_factor(self, trade_date: str) -> pd.DataFrame:
+        return N.normalise_adj_factor(self.call("adj_factor", trade_date=N.compact_date(trade_date)))
+
+    def daily_basic(self, trade_date: str) -> pd.DataFrame:
+        return N.normalise_daily_basic(self.call("daily_basic", trade_date=N.compact_date(trade_date)))
+
+    def stk_limit(self, trade_date: str) -> pd.DataFrame:
+        return N.normalise_stk_limit(self.call("stk_limit", trade_date=N.compact_date(trade_date)))
+
+    def index_daily(self, ts_codes: Sequence[str] = tuple(MAJOR_INDICES), start: str = "", end: str = "") -> pd.DataFrame:
+        frames = [N.normalise_index_daily(self.call("index_daily", ts_code=code, start_date=N.compact_date(start),
+                                                    end_date=N.compact_date(end)))
+                  for code in ts_codes]
+        return pd.concat(frames, ignore_index=True)
+
+    def financial_statements(self, statement: str, start: str, end: str,
+                             ts_codes: Sequence[str] | None = None) -> pd.DataFrame:
+        """Whole market: ``<statement>_vip`` once per announcement day; ``ts_codes``: per stock."""
+        if statement not in STATEMENTS:
+            raise ValueError(f"unknown statement {statement!r}; expected one of {', '.join(STATEMENTS)}")
+        frames = []
+        if ts_codes is None:
+            day, last = date.fromisoformat(start), date.fromisoformat(end)
+            while day <= last:
+                frames.append(self.call(f"{statement}_vip", ann_date=day.strftime("%Y%m%d"), expect_rows=False))
+                day += timedelta(days=1)
+        else:
+            for code in ts_codes:
+                # per stock, fetch everything and keep the announcement window (fina_indicator's own
+                # start/end filter report periods, not announcements)
+                raw = self.call(statement, ts_code=code, expect_rows=False)
+                if len(raw):
+                    ann = raw["ann_date"].astype(str)
+                    raw = raw[(ann >= N.compact_date(start)) & (ann <= N.compact_date(end))]
+                frames.append(raw)
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=["ts_code", "code", "ann_date", "report_period", "report_type"])
+        return N.normalise_financial(pd.concat(frames, ignore_index=True), statement)
+
+    def news(self, start: datetime, end: datetime) -> pd.DataFrame:
+        frames = []
+        for src in self.news_sources:
+            frames += self._news_window(src.strip(), start, end)
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=["title", "content", "source", "url", "publish_time", "channels"])
+        return pd.concat(frames, ignore_index=True)
+
+    def _news_window(self, src: str, start: datetime, end: datetime) -> list[pd.DataFrame]:
+        fmt = "%Y-%m-%d %H:%M:%S"
+        local_start, local_end = start.astimezone(N.TZ), (end - timedelta(seconds=1)).astimezone(N.TZ)
+        raw = self.call("news", src=src, start_date=local_start.strftime(fmt), end_date=local_end.strftime(fmt),
+                        fields="datetime,content,title,channels", expect_rows=False)
+        if len(raw) >= ROW_CAPS["news"] and end - start > timedelta(minutes=2):
+            mid = start + (end - start) / 2  # the reply was truncated: split the window
+            return self._news_window(src, start, mid) + self._news_window(src, mid, end)
+        return [N.normalise_news(raw, src)] if len(raw) else []
+
+    def realtime_quotes(self, codes: Sequence[str] | None = None, at: datetime | None = None) -> pd.DataFrame:
+        """Whole market via ``rt_k`` wildcards (7 calls), or ``codes`` in batches of 500."""
+        fetched_at = datetime.now(N.TZ)
+        if codes:
+            ts_codes = [c if "." in c else _ts_code(c) for c in codes]
+            batches = [",".join(ts_codes[i:i + 500]) for i in range(0, len(ts_codes), 500)]
+        else:
+            batches = list(REALTIME_PATTERNS)
+        frames = [self.call("rt_k", ts_code=b, fields=REALTIME_FIELDS, expect_rows=False) for b in batches]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            raise EmptyResponse(f"tushare rt_k {len(batches)} batches: no quotes at all; retry later",
+                                endpoint="rt_k", params=f"{len(batches)} batches")
+        return N.normalise_rt_k(pd.concat(frames, ignore_index=True), fetched_at)
+
+
+def _ts_code(code: str) -> str:
+    """6-digit code -> ts_code by board prefix (6/9xx SH... BSE 4/8/92)."""
+    if code.startswith(("60", "68", "90")):
+        return f"{code}.SH"
+    if code.startswith(("4", "8", "92")):
+        return f"{code}.BJ"
+    return f"{code}.SZ"

@@ -1,0 +1,94 @@
+"""Weekly financial statements, incremental by announcement date (``weekly_financials``).
+
+``sync_state`` holds ``{job: "financials", key: <data_source>, last_complete_date}``: the last
+day whose announcements are all stored. A run fetches ``last_complete_date + 1 .. as_of`` for
+each statement and then moves the marker to ``as_of - 1`` (``as_of`` itself may still receive
+announcements, so it is fetched again next time; upserts make that harmless).
+
+The four statements of one report merge into one ``stock_financial_data`` document (key symbol,
+report_period, report_type, data_source): headline fields at the top level plus each
+statement's full field set under its own name (``income``, ``balancesheet``, ``cashflow``,
+``fina_indicator``). Amounts in yuan, ratios in percent, per-share values in yuan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ta_scheduler.constants import Collections as C
+from ta_scheduler.providers.base import FINANCIAL_KEY_COLUMNS, STATEMENTS
+from ta_scheduler.sync.store import columns_from_frame, write_docs
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
+    from ta_scheduler.providers.base import MarketDataProvider
+
+log = logging.getLogger(__name__)
+
+JOB = "financials"
+DEFAULT_FIRST_LOOKBACK_DAYS = 120
+
+#: statement -> {top-level field: statement field}
+HEADLINE_FIELDS: dict[str, dict[str, str]] = {
+    "income": {"revenue": "total_revenue", "operate_profit": "operate_profit", "total_profit": "total_profit",
+               "net_profit": "n_income_attr_p", "basic_eps": "basic_eps"},
+    "balancesheet": {"total_assets": "total_assets", "total_liab": "total_liab",
+                     "total_equity": "total_hldr_eqy_exc_min_int"},
+    "cashflow": {"operating_cash_flow": "n_cashflow_act", "free_cashflow": "free_cashflow"},
+    "fina_indicator": {"eps": "eps", "bps": "bps", "roe": "roe", "roa": "roa", "gross_margin": "grossprofit_margin",
+                       "net_margin": "netprofit_margin", "debt_to_assets": "debt_to_assets", "revenue_yoy": "or_yoy",
+                       "net_profit_yoy": "netprofit_yoy"},
+}
+
+
+def financial_docs(frame, statement: str, data_source: str):
+    """Documents (one per report) carrying the key, the headline fields and the statement sub-document."""
+    detail = [c for c in frame.columns if c not in FINANCIAL_KEY_COLUMNS]
+    cols = columns_from_frame(frame)
+    for i in range(len(frame)):
+        sub = {c: cols[c][i] for c in detail}
+        doc = {"symbol": cols["code"][i], "code": cols["code"][i], "ts_code": cols["ts_code"][i],
+               "report_period": cols["report_period"][i], "report_type": cols["report_type"][i],
+               "ann_date": cols["ann_date"][i], "data_source": data_source, statement: sub}
+        for top, field in HEADLINE_FIELDS.get(statement, {}).items():
+            if field in sub:
+                doc[top] = sub[field]
+        yield doc
+
+
+def sync_financials(
+    provider: MarketDataProvider,
+    db: Database,
+    as_of: str,
+    *,
+    statements: Sequence[str] = STATEMENTS,
+    ts_codes: Sequence[str] | None = None,
+    first_lookback_days: int = DEFAULT_FIRST_LOOKBACK_DAYS,
+) -> dict[str, Any]:
+    """Fetch statements announced since the last run (or ``first_lookback_days`` on the first)."""
+    state_coll = db[C.SYNC_STATE]
+    state = state_coll.find_one({"job": JOB, "key": provider.name}) or {}
+    end = date.fromisoformat(as_of)
+    if state.get("last_complete_date"):
+        start = date.fromisoformat(state["last_complete_date"]) + timedelta(days=1)
+    else:
+        start = end - timedelta(days=first_lookback_days)
+    counts: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "data_source": provider.name}
+    if start > end:
+        log.info("%s financials: nothing to do (last complete day %s, as_of %s)", provider.name, state.get("last_complete_date"), as_of)
+        return {**counts, "reports": 0}
+    total = 0
+    for statement in statements:
+        frame = provider.financial_statements(statement, start.isoformat(), end.isoformat(), ts_codes)
+        res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name),
+                         partition=("report_period", "data_source"), writer=statement)
+        counts[statement] = {"reports": len(frame), **res.as_dict()}
+        total += len(frame)
+        log.info("%s %s announced %s..%s: %d reports (%s)", provider.name, statement, start, end, len(frame), res.as_dict())
+    if ts_codes is None:  # a partial (per-stock) run does not move the whole-market marker
+        write_docs(state_coll, [{"job": JOB, "key": provider.name, "last_complete_date": (end - timedelta(days=1)).isoformat()}])
+    return {**counts, "reports": total}

@@ -1,0 +1,94 @@
+"""Intraday snapshot of the whole market (``intraday_prices``, every 5 minutes in sessions).
+
+One provider call set per tick; writes the latest quote per code (``market_quotes``, replaced
+whole), appends the tick's snapshot (``market_quotes_intraday``, key code+snapshot_time) and
+swaps the Redis latest-quote cache atomically.
+
+Redis layout (read by the analysis and report jobs):
+  ``ta:quotes:latest``       hash code -> JSON quote (prices yuan, volume shares, amount yuan)
+  ``ta:quotes:latest:meta``  hash snapshot_time (ISO), count, data_source
+Both expire after ``ttl`` seconds (default 900: a missed tick or two leaves no stale cache
+behind for long).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ta_scheduler.constants import Collections as C
+from ta_scheduler.storage.mongo import docs_from_columns
+from ta_scheduler.sync.store import columns_from_frame, write_docs
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+
+    from ta_scheduler.providers.base import MarketDataProvider
+
+log = logging.getLogger(__name__)
+
+REDIS_LATEST_KEY = "ta:quotes:latest"
+REDIS_META_KEY = "ta:quotes:latest:meta"
+QUOTE_FIELDS = ("code", "symbol", "ts_code", "name", "price", "open", "high", "low", "pre_close", "pct_chg", "volume",
+                "amount", "bid1", "ask1", "trade_date", "quote_time")
+
+
+def sync_realtime_quotes(
+    provider: MarketDataProvider,
+    db: Database,
+    redis_url: str | None,
+    snapshot_time: datetime,
+    *,
+    ttl: int = 900,
+) -> dict[str, Any]:
+    """Take one whole-market snapshot at ``snapshot_time`` (the run's tick, timezone-aware)."""
+    if snapshot_time.tzinfo is None:
+        raise ValueError(f"snapshot_time {snapshot_time!r} must be timezone-aware (the run's logical tick)")
+    snapshot_time = snapshot_time.replace(microsecond=snapshot_time.microsecond // 1000 * 1000)
+    frame = provider.realtime_quotes(at=snapshot_time)
+    frame = frame.drop_duplicates("code", keep="last").reset_index(drop=True)
+    pre = frame["pre_close"].to_numpy(dtype=float)
+    price = frame["price"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["pct_chg"] = np.where(pre > 0, np.round((price / pre - 1) * 100, 4), np.nan)
+    frame["symbol"] = frame["code"]
+    cols = columns_from_frame(frame, QUOTE_FIELDS)
+    constants = {"data_source": provider.name, "snapshot_time": snapshot_time}
+    latest = write_docs(db[C.MARKET_QUOTES], docs_from_columns(cols, constants), mode="replace", partition=("data_source",))
+    snap = write_docs(db[C.INTRADAY_SNAPSHOTS], docs_from_columns(cols, constants), mode="insert")
+    cached = refresh_quote_cache(redis_url, cols, snapshot_time, provider.name, ttl) if redis_url else 0
+    log.info("%s quotes %s: %d codes; latest %s; snapshot %s; redis %d", provider.name, snapshot_time.isoformat(),
+             len(frame), latest.as_dict(), snap.as_dict(), cached)
+    return {"snapshot_time": snapshot_time.isoformat(), "quotes": len(frame), "data_source": provider.name,
+            "latest": latest.as_dict(), "snapshot": snap.as_dict(), "redis_cached": cached}
+
+
+def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: datetime, data_source: str, ttl: int) -> int:
+    """Replace the Redis latest-quote hash in one atomic RENAME (readers never see half a tick)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    names = list(cols)
+    mapping = {}
+    for values in zip(*(cols[n] for n in names)):
+        row = dict(zip(names, values))
+        row["quote_time"] = row["quote_time"].isoformat() if row.get("quote_time") else None
+        mapping[row["code"]] = json.dumps(row, ensure_ascii=False)
+    if not mapping:
+        return 0
+    tmp = f"{REDIS_LATEST_KEY}:tmp:{snapshot_time.timestamp():.0f}"
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(tmp)
+    pipe.hset(tmp, mapping=mapping)
+    pipe.rename(tmp, REDIS_LATEST_KEY)
+    pipe.expire(REDIS_LATEST_KEY, ttl)
+    pipe.hset(REDIS_META_KEY, mapping={"snapshot_time": snapshot_time.isoformat(), "count": len(mapping),
+                                       "data_source": data_source})
+    pipe.expire(REDIS_META_KEY, ttl)
+    pipe.execute()
+    client.close()
+    return len(mapping)

@@ -1,0 +1,92 @@
+"""intraday_prices, news_sync and weekly_financials logic against FerretDB, Redis and the fake."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+
+from ta_scheduler.constants import Collections as C
+from ta_scheduler.providers.demo import DemoProvider
+from ta_scheduler.storage.mongo import ensure_indexes
+from ta_scheduler.sync import sync_financials, sync_news, sync_realtime_quotes, sync_stock_basic
+from ta_scheduler.sync.realtime import REDIS_LATEST_KEY, REDIS_META_KEY
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def db(mongo_db):
+    ensure_indexes(mongo_db, [C.STOCK_BASIC_INFO, C.MARKET_QUOTES, C.INTRADAY_SNAPSHOTS, C.STOCK_NEWS,
+                              C.STOCK_FINANCIAL_DATA, C.SYNC_STATE])
+    return mongo_db
+
+
+def test_realtime_writes_latest_snapshot_and_redis_cache(make_tushare, db, tushare_server, redis_url):
+    provider = make_tushare()
+    client = redis.Redis.from_url(redis_url)
+    client.delete(REDIS_LATEST_KEY, REDIS_META_KEY)
+    ticks = [datetime(2026, 11, 27, 10, 30, tzinfo=TZ), datetime(2026, 11, 27, 10, 35, tzinfo=TZ)]
+    for tick in ticks:
+        tushare_server.now = tick
+        counts = sync_realtime_quotes(provider, db, redis_url, tick, ttl=120)
+        assert counts["quotes"] == 300 and counts["redis_cached"] == 300
+    assert db[C.MARKET_QUOTES].count_documents({}) == 300
+    assert db[C.INTRADAY_SNAPSHOTS].count_documents({}) == 600
+    latest = db[C.MARKET_QUOTES].find_one({"code": "600000"})
+    assert latest["snapshot_time"] == ticks[1] and latest["name"] == "浦发银行"
+    assert latest["pct_chg"] == pytest.approx((latest["price"] / latest["pre_close"] - 1) * 100, abs=1e-4)
+    cached = json.loads(client.hget(REDIS_LATEST_KEY, "600000"))
+    assert cached["price"] == latest["price"] and cached["quote_time"] == "2026-11-27T10:35:00+08:00"
+    assert 0 < client.ttl(REDIS_LATEST_KEY) <= 120
+    assert client.hget(REDIS_META_KEY, "snapshot_time").decode() == ticks[1].isoformat()
+    # the same tick again (a retry) changes nothing
+    again = sync_realtime_quotes(provider, db, redis_url, ticks[1])
+    assert again["latest"]["unchanged"] == 300 and again["snapshot"]["unchanged"] == 300
+    client.delete(REDIS_LATEST_KEY, REDIS_META_KEY)
+
+
+def test_news_is_deduplicated_and_linked_to_the_stocks_it_names(make_tushare, db, tushare_server):
+    provider = make_tushare(news_sources=["sina"])
+    sync_stock_basic(provider, db)
+    first = sync_news(provider, db, datetime(2026, 11, 27, 9, tzinfo=TZ), datetime(2026, 11, 27, 11, tzinfo=TZ))
+    overlap = sync_news(provider, db, datetime(2026, 11, 27, 10, tzinfo=TZ), datetime(2026, 11, 27, 12, tzinfo=TZ))
+    assert first["inserted"] == first["unique"] > 0
+    assert overlap["unchanged"] > 0 and overlap["inserted"] < overlap["unique"]
+    assert db[C.STOCK_NEWS].count_documents({}) == first["inserted"] + overlap["inserted"]
+    names = {d["code"]: d["name"] for d in db[C.STOCK_BASIC_INFO].find({})}
+    for doc in db[C.STOCK_NEWS].find({}):
+        assert doc["symbols"], doc["title"]
+        for code, name in zip(doc["symbols"], doc["stock_names"]):
+            assert names[code] == name
+            assert name in doc["title"] + doc["content"] or code in doc["title"] + doc["content"]
+        assert doc["publish_time"].tzinfo is not None and doc["source"] == "sina"
+
+
+def test_financials_are_incremental_by_announcement_date(make_tushare, db, tushare_server):
+    provider = make_tushare()
+    first = sync_financials(provider, db, "2026-10-20", first_lookback_days=3)
+    assert first["start"] == "2026-10-17" and first["reports"] > 0
+    doc = db[C.STOCK_FINANCIAL_DATA].find_one({})
+    assert {"income", "balancesheet", "cashflow", "fina_indicator"} <= set(doc)
+    assert doc["report_period"] == "2026-09-30" and doc["report_type"] == "1"
+    assert doc["revenue"] == doc["income"]["total_revenue"] and doc["roe"] == doc["fina_indicator"]["roe"]
+    tushare_server.reset()
+    second = sync_financials(provider, db, "2026-10-22")
+    assert second["start"] == "2026-10-20"  # the last, possibly incomplete, day is fetched again
+    assert [c["ann_date"] for c in tushare_server.calls_to("income_vip")] == ["20261020", "20261021", "20261022"]
+    per_report = db[C.STOCK_FINANCIAL_DATA].count_documents({})
+    assert per_report == first["income"]["reports"] + second["income"]["inserted"]
+
+
+def test_demo_provider_documents_are_labelled_demo(db, redis_url):
+    demo = DemoProvider(300)
+    sync_stock_basic(demo, db)
+    tick = datetime(2026, 11, 27, 14, 0, tzinfo=TZ)
+    sync_realtime_quotes(demo, db, None, tick)
+    sync_news(demo, db, datetime(2026, 11, 27, 9, tzinfo=TZ), datetime(2026, 11, 27, 10, tzinfo=TZ))
+    for name in (C.STOCK_BASIC_INFO, C.MARKET_QUOTES, C.STOCK_NEWS):
+        assert set(db[name].distinct("data_source")) == {"demo"}, name
