@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-DAGS_DIR = PROJECT_DIR / "dags"
 PLUGINS_DIR = PROJECT_DIR / "plugins"
 
 # Airflow puts the plugins folder on sys.path; tests import plugins the same way.

@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import PROJECT_DIR
+from paths import PROJECT_DIR
 from ta_scheduler.constants import Queues
 
 COMPOSE = yaml.safe_load((PROJECT_DIR / "docker-compose.yaml").read_text())

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import DAGS_DIR, PROJECT_DIR
+from paths import DAGS_DIR, PROJECT_DIR
 
 #: dag_id -> (logical date, conf)
 RUNS: dict[str, tuple[str, dict]] = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DAGS_DIR, PLUGINS_DIR, PROJECT_DIR
+from paths import DAGS_DIR, PLUGINS_DIR, PROJECT_DIR
 from ta_scheduler.constants import TAGS, TIMEZONE, Queues
 
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import DAGS_DIR, PROJECT_DIR
+from paths import DAGS_DIR, PROJECT_DIR
 from ta_scheduler.constants import Queues
 
 E2E_DAGS = Path(__file__).resolve().parent / "dags"

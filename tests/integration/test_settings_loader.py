@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import PROJECT_DIR
+from paths import PROJECT_DIR
 from ta_scheduler.settings_loader import SettingsError, expand_env, load_settings
 
 
