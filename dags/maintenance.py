@@ -1,46 +1,117 @@
 """
 ### maintenance — keeps the platform healthy
 
-Housekeeping jobs of the seed scheduler (SPEC §3 jobs 9–13), on queue `maintenance`.
+Housekeeping jobs of the seed scheduler (SPEC §3 jobs 9–13), on queue `maintenance`. One DAG,
+one schedule per job: each run executes only the jobs due at its time; the others show as
+*skipped*. A manual run executes the jobs named in the `jobs` param (default: all).
 
 | job | schedule (Asia/Shanghai) | what it does |
 |---|---|---|
-| `health_check` | every 10 minutes | pings MongoDB, Redis and the metadata DB, checks a Celery worker answers for every queue (cluster mode) and free disk; **fails naming what is down**, which fires the failure alert |
+| `cleanup` | Sunday 01:00 | deletes intraday snapshots, news and quarantined rows past their retention (Variable `ta_retention_days`), never daily bars, financials or reports; then `airflow db clean` of old metadata. Params: `days_to_keep`, `dry_run` |
+| `cache_refresh` | hourly at :30 | rebuilds the Redis keys analysis and reports read (latest quotes, stock list, indicators, hot stocks), switched in atomically |
+| `log_archive` | daily 00:30 | packs task logs older than 7 days into dated archives with a manifest; deletes originals only after re-reading the archive |
+| `backup` | daily 02:00 | dumps every collection with a manifest, proves it by restoring into a scratch database, keeps the last 7 |
+| `health_check` | every 10 minutes | MongoDB, Redis, metadata DB, Celery workers per queue (cluster), disk, data freshness, calendar coverage, backup age; **fails naming what is down** (which alerts) |
 
-Manual runs execute every job.
+Details: `docs/maintenance.md`.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronTriggerTimetable, dag, task
+from airflow.sdk import Param, dag, task
+from ta_timetables import MultiScheduleTimetable
 
+from ta_scheduler.category import jobs_param_schema
 from ta_scheduler.constants import TIMEZONE, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 
+SCHEDULES = {
+    "cleanup": "0 1 * * 0",
+    "cache_refresh": "30 * * * *",
+    "log_archive": "30 0 * * *",
+    "backup": "0 2 * * *",
+    "health_check": "*/10 * * * *",
+}
+
 
 @dag(
-    schedule=CronTriggerTimetable("*/10 * * * *", timezone=TIMEZONE),
+    schedule=MultiScheduleTimetable(SCHEDULES, timezone=TIMEZONE),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     doc_md=__doc__,
     tags=["maintenance", "health"],
-    default_args=default_args(queue=Queues.MAINTENANCE, retries=1, retry_delay=timedelta(seconds=30),
-                              execution_timeout=timedelta(minutes=5)),
+    params={
+        "jobs": Param([], **jobs_param_schema(SCHEDULES)),
+        "days_to_keep": Param(None, type=["null", "integer"], minimum=1, maximum=3650,
+                              description="cleanup: keep this many days in every cleaned collection instead of the configured retention"),
+        "dry_run": Param(False, type="boolean", description="cleanup: only count what would be deleted"),
+    },
+    default_args=default_args(queue=Queues.MAINTENANCE, retries=2, retry_delay=timedelta(seconds=30),
+                              execution_timeout=timedelta(minutes=30)),
 )
 def maintenance():
+    @task(retries=1, execution_timeout=timedelta(minutes=2))
+    def plan_jobs(**context) -> list[str]:
+        """Which jobs this run executes (due ones, or the `jobs` param of a manual run)."""
+        from ta_scheduler.category import jobs_for_run
+
+        return jobs_for_run(SCHEDULES, context)
+
     @task
-    def health_check() -> list[dict]:
+    def cleanup(due: list[str], params=None) -> dict:
+        from ta_scheduler.category import skip_unless_due
+        from ta_scheduler.maintenance.tasks import run_cleanup
+
+        skip_unless_due("cleanup", due)
+        return run_cleanup(days_to_keep=params["days_to_keep"], dry_run=params["dry_run"])
+
+    @task(execution_timeout=timedelta(minutes=10))
+    def cache_refresh(due: list[str]) -> dict:
+        from ta_scheduler.category import skip_unless_due
+        from ta_scheduler.maintenance.tasks import run_cache_refresh
+
+        skip_unless_due("cache_refresh", due)
+        return run_cache_refresh()
+
+    @task
+    def log_archive(due: list[str]) -> dict:
+        from ta_scheduler.category import skip_unless_due
+        from ta_scheduler.maintenance.tasks import run_log_archive
+
+        skip_unless_due("log_archive", due)
+        return run_log_archive()
+
+    @task(execution_timeout=timedelta(hours=1))
+    def backup(due: list[str]) -> dict:
+        from ta_scheduler.category import skip_unless_due
+        from ta_scheduler.maintenance.tasks import run_backup
+
+        skip_unless_due("backup", due)
+        return run_backup()
+
+    @task(retries=1, execution_timeout=timedelta(minutes=5))
+    def health_check(due: list[str]) -> list[dict]:
         """Fails with a message naming every component that is down."""
         from airflow.sdk import Variable
 
-        from ta_scheduler.health import run_health_check
+        from ta_scheduler.category import skip_unless_due
+        from ta_scheduler.health import check_backup_age, check_calendar, check_freshness, run_health_check
 
-        return run_health_check(min_free_gb=float(Variable.get("ta_disk_min_free_gb", default="1")))
+        skip_unless_due("health_check", due)
+        return run_health_check(
+            min_free_gb=float(Variable.get("ta_disk_min_free_gb", default="1")),
+            extra=[check_freshness, check_calendar, check_backup_age],
+        )
 
-    health_check()
+    due = plan_jobs()
+    cleanup(due)
+    cache_refresh(due)
+    log_archive(due)
+    backup(due)
+    health_check(due)
 
 
 maintenance()

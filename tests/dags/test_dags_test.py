@@ -1,22 +1,41 @@
-"""`airflow dags test` of every DAG against the running services (the store, Redis, metadata DB).
-
-Each DAG lists the run it is tested with (a logical date and conf); a DAG without an entry
-fails this test, so a new DAG cannot slip in untested.
+"""`airflow dags test` of every DAG against the running services (the store, Redis, metadata DB),
+in the order data flows: sync → analysis → reports → maintenance (whose health check then
+finds fresh data). Each DAG lists the run it is tested with; a DAG without one fails this test.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from paths import DAGS_DIR, PROJECT_DIR
+from ta_scheduler.health import expected_bars_date
 
-#: dag_id -> (logical date, conf)
-RUNS: dict[str, tuple[str, dict]] = {
-    "maintenance": ("2026-11-27T10:00:00+08:00", {}),
-}
+#: the trading day the maintenance health check expects bars for, right now
+DAY = expected_bars_date(datetime.now(ZoneInfo("Asia/Shanghai")))
+
+
+def _demo_symbols(n: int) -> list[str]:
+    from ta_scheduler.providers import get_provider
+
+    return sorted(get_provider("demo").stock_basic()["code"].tolist())[:n]
+
+
+#: (dag_id, logical date, conf) in execution order
+RUNS: list[tuple[str, str, dict]] = [
+    ("daily_sync", f"{DAY}T16:30:00+08:00", {"date": DAY}),
+    ("intraday_prices", f"{DAY}T10:05:00+08:00", {}),
+    ("news_sync", f"{DAY}T15:00:00+08:00", {}),
+    ("weekly_financials", f"{DAY}T02:00:00+08:00", {}),
+    ("analysis_pipeline", f"{DAY}T17:00:00+08:00", {"date": DAY}),
+    ("analysis_pipeline", f"{DAY}T17:30:00+08:00", {"symbols": "DEMO", "llm_provider": "offline", "research_depth": 1}),
+    ("reports", f"{DAY}T20:00:00+08:00", {"date": DAY}),
+    ("maintenance", f"{DAY}T21:00:00+08:00", {}),
+]
 
 
 def dags_test(dag_id: str, logical_date: str, conf: dict, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -27,13 +46,15 @@ def dags_test(dag_id: str, logical_date: str, conf: dict, timeout: int = 900) ->
 
 
 def test_every_dag_has_a_test_run():
-    assert sorted(RUNS) == sorted(p.stem for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
+    assert sorted({dag_id for dag_id, _, _ in RUNS}) == sorted(p.stem for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
 
 
-@pytest.mark.parametrize("dag_id", sorted(RUNS))
-def test_dag_run_succeeds(dag_id):
-    logical_date, conf = RUNS[dag_id]
+@pytest.mark.parametrize(("dag_id", "logical_date", "conf"), RUNS, ids=[f"{i}-{r[0]}" for i, r in enumerate(RUNS)])
+def test_dag_run_succeeds(dag_id, logical_date, conf):
+    if conf.get("symbols") == "DEMO":
+        conf = dict(conf, symbols=_demo_symbols(3))
     res = dags_test(dag_id, logical_date, conf)
-    tail = (res.stdout + res.stderr)[-4000:]
-    assert res.returncode == 0, tail
-    assert "state=success" in res.stdout + res.stderr, tail
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    assert "state=success" in out, out[-4000:]
+    assert "Task failed with exception" not in out, out[-6000:]

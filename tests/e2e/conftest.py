@@ -1,14 +1,47 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from e2e.cluster import Cluster
+from fakes.http_sink import HttpSink
+from fakes.smtp_sink import SmtpSink
+from fakes.tushare_server import FakeTushareServer
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory):
+def e2e_world(mongo_uri):
+    """Outside services of the deployment: fake tushare, a Slack webhook sink, an SMTP sink,
+    and a database of its own on the store."""
+    tushare = FakeTushareServer(n_stocks=120).start()
+    slack = HttpSink().start()
+    smtp = SmtpSink().start()
+    db_name = f"ta_e2e_{uuid.uuid4().hex[:8]}"
+    yield {"tushare": tushare, "slack": slack, "smtp": smtp, "db_name": db_name,
+           "mongo_uri": mongo_uri.rstrip("/") + "/" + db_name}
+    from pymongo import MongoClient
+
+    MongoClient(mongo_uri).drop_database(db_name)
+    for service in (tushare, slack, smtp):
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory, e2e_world):
     """One CeleryExecutor deployment shared by the end-to-end tests; stopped by PID at the end."""
-    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    c = Cluster(
+        tmp_path_factory.mktemp("cluster"),
+        extra_env={
+            "MONGO_URI": e2e_world["mongo_uri"],
+            "TA_CALENDAR_DIR": str(tmp_path_factory.mktemp("calendar")),
+            "TA_DATA_PROVIDER": "tushare",
+            "TUSHARE_TOKEN": e2e_world["tushare"].token,
+            "TUSHARE_API_URL": e2e_world["tushare"].url,
+            "AIRFLOW_CONN_SLACK_ALERTS": e2e_world["slack"].slack_webhook_connection(),
+            "AIRFLOW_CONN_SMTP_ALERTS": e2e_world["smtp"].airflow_connection(to=("ops@example.com",)),
+        },
+    )
     try:
         c.start()
         yield c

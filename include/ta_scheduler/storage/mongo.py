@@ -198,15 +198,20 @@ def _batches(items: list, size: int = UPDATE_BATCH) -> Iterator[list]:
         yield items[i : i + size]
 
 
+def bulk_write_batched(coll: Collection, ops: list) -> UpsertResult:
+    """``bulk_write`` in batches of at most :data:`UPDATE_BATCH` operations (see there why)."""
+    total = UpsertResult()
+    for batch in _batches(ops):
+        res = coll.bulk_write(batch, ordered=False)
+        total.add(UpsertResult(res.matched_count, res.modified_count, res.upserted_count))
+    return total
+
+
 def _upsert_by_key(coll, docs, key) -> UpsertResult:
     """Plain keyed upserts (used for the rare rows a concurrent writer inserted first)."""
     from pymongo import UpdateOne
 
-    total = UpsertResult()
-    for batch in _batches([UpdateOne({k: d[k] for k in key}, {"$set": dict(d)}, upsert=True) for d in docs]):
-        res = coll.bulk_write(batch, ordered=False)
-        total.add(UpsertResult(res.matched_count, res.modified_count, res.upserted_count))
-    return total
+    return bulk_write_batched(coll, [UpdateOne({k: d[k] for k in key}, {"$set": dict(d)}, upsert=True) for d in docs])
 
 
 def _same(stored: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
@@ -260,8 +265,7 @@ def _diff_write(coll, chunk, key, partition, set_on_insert) -> UpsertResult:
             result.upserted += err.details.get("nInserted", len(fresh) - len(dup))
             again = [{k: v for k, v in fresh[i].items() if k != "_id"} for i in dup]
             result.add(_upsert_by_key(coll, again, key))
-    for batch in _batches(updates):
-        res = coll.bulk_write(batch, ordered=False)
-        result.matched += res.matched_count
-        result.modified += res.modified_count
+    done = bulk_write_batched(coll, updates)
+    result.matched += done.matched
+    result.modified += done.modified
     return result

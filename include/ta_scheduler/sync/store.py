@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.storage.mongo import UNIQUE_KEYS
+from ta_scheduler.storage.mongo import UNIQUE_KEYS, bulk_write_batched
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -210,8 +210,8 @@ def write_docs(
                 result.inserted -= moved
                 result.updated += moved
         if to_update:
-            coll.bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}})
-                             for d in to_update], ordered=False)
+            bulk_write_batched(coll, [UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}})
+                                      for d in to_update])
         if partition:
             for i, d in by_id.items():
                 manifests[natural_id(d, partition)][i] = hashes[i]
@@ -237,8 +237,8 @@ def _rewrite(coll: Collection, docs: list[dict[str, Any]], key: Sequence[str], m
     from pymongo.errors import BulkWriteError
 
     def upsert_on_key(batch: list[dict[str, Any]]) -> None:
-        coll.bulk_write([UpdateOne({k: d[k] for k in key}, {"$set": {k: v for k, v in d.items() if k != "_id"}},
-                                   upsert=True) for d in batch], ordered=False)
+        bulk_write_batched(coll, [UpdateOne({k: d[k] for k in key}, {"$set": {k: v for k, v in d.items() if k != "_id"}},
+                                            upsert=True) for d in batch])
 
     if mode == "replace":
         coll.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
@@ -247,9 +247,9 @@ def _rewrite(coll: Collection, docs: list[dict[str, Any]], key: Sequence[str], m
         except BulkWriteError as exc:
             upsert_on_key([docs[e["index"]] for e in exc.details.get("writeErrors", []) if e.get("code") == 11000])
         return
-    res = coll.bulk_write([UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}})
-                           for d in docs], ordered=False)
-    if res.matched_count < len(docs):
+    res = bulk_write_batched(coll, [UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}})
+                                    for d in docs])
+    if res.matched < len(docs):
         upsert_on_key(docs)
 
 

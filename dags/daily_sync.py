@@ -1,0 +1,94 @@
+"""
+### daily_sync — the day's market data for the whole A-share market
+
+Trading days at **16:30 Asia/Shanghai** (after the close), queue `data`, provider = tushare when
+a token is configured, else the deterministic demo market (`data_source: "demo"`).
+
+1. `plan` — which trading day(s) and symbols this run covers (the run's day, `date`, or a
+   `start_date`..`end_date` backfill); refuses bad combinations.
+2. `sync_calendar` — refreshes this and next year's exchange calendar from tushare `trade_cal`
+   (the file the timetables read).
+3. `sync_stock_basic` — the stock list (`stock_basic_info`).
+4. `sync_daily_bars` — `daily` + `adj_factor` + `daily_basic` + limit prices for the whole market
+   by trade date → `stock_daily_quotes` (unadjusted OHLC, `pre_close`, `adj_factor`; volume in
+   shares, amount in yuan). Rows failing validation go to `quarantine`; too many fail the run.
+   Emits the `daily_bars` asset, which starts `analysis_pipeline`.
+5. `sync_index_daily` — CSI 300, SSE Composite, SZSE Component, ChiNext → `index_daily_quotes`.
+
+**Manual runs** (the seed API's `data/sync-daily`): `symbols` (codes like `600000` or
+`000001.SZ`), `date` (a trading day), or `start_date` + `end_date` for a backfill (at most 260
+trading days a run). Backfills resume: a re-run fetches only the days still missing.
+Non-trading dates, bad codes and reversed ranges are refused when you trigger.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, task
+from ta_timetables import TradingDayTimetable
+
+from ta_scheduler.assets import DAILY_BARS
+from ta_scheduler.constants import TIMEZONE, Pools, Queues
+from ta_scheduler.dag_defaults import START_DATE, default_args
+from ta_scheduler.params import symbols_schema, trading_date_schema
+
+
+@dag(
+    schedule=TradingDayTimetable(at="16:30", timezone=TIMEZONE),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["data", "daily", "tushare"],
+    params={
+        "symbols": Param(None, **symbols_schema(description="Only these codes (default: the whole market)")),
+        "date": Param(None, **trading_date_schema("Sync this trading day (YYYY-MM-DD) instead of the run's day")),
+        "start_date": Param(None, **trading_date_schema("Backfill: first trading day (with end_date)")),
+        "end_date": Param(None, **trading_date_schema("Backfill: last trading day (with start_date)")),
+    },
+    default_args=default_args(queue=Queues.DATA, retries=3, retry_delay=timedelta(minutes=2),
+                              execution_timeout=timedelta(minutes=30)),
+)
+def daily_sync():
+    @task(execution_timeout=timedelta(minutes=2))
+    def plan(params=None, **context) -> dict:
+        from ta_scheduler.sync.tasks import plan_daily_sync
+
+        return plan_daily_sync(params, context)
+
+    @task(pool=Pools.TUSHARE_API)
+    def sync_calendar() -> dict:
+        from ta_scheduler.sync.tasks import run_calendar_sync
+
+        return run_calendar_sync()
+
+    @task(pool=Pools.TUSHARE_API)
+    def sync_stock_basic() -> dict:
+        from ta_scheduler.sync.tasks import run_stock_basic
+
+        return run_stock_basic()
+
+    @task(pool=Pools.TUSHARE_API, outlets=[DAILY_BARS], execution_timeout=timedelta(hours=2))
+    def sync_daily_bars(the_plan: dict, **context) -> dict:
+        from ta_scheduler.sync.tasks import run_daily_bars
+
+        result = run_daily_bars(the_plan, run_id=context["run_id"])
+        context["outlet_events"][DAILY_BARS].extra = {"trade_dates": the_plan["dates"], "symbols": the_plan["symbols"]}
+        return result
+
+    @task(pool=Pools.TUSHARE_API)
+    def sync_index_daily(the_plan: dict) -> dict:
+        from ta_scheduler.sync.tasks import run_index_daily
+
+        return run_index_daily(the_plan)
+
+    the_plan = plan()
+    calendar = sync_calendar()
+    basics = sync_stock_basic()
+    the_plan >> calendar >> basics
+    basics >> sync_daily_bars(the_plan)
+    basics >> sync_index_daily(the_plan)
+
+
+daily_sync()

@@ -1,0 +1,48 @@
+"""
+### intraday_prices — whole-market quotes every 5 minutes in trading sessions
+
+Runs at 09:30, 09:35 … 11:30 and 13:00 … 15:00 Asia/Shanghai on trading days only (50 runs a
+day; none in the lunch break, none on holidays), queue `data`. Each run takes one snapshot of
+the whole market (tushare `rt_k`, batched; or the demo market) and:
+
+- upserts the latest quote per code into `market_quotes`;
+- appends the snapshot to `market_quotes_intraday` (one document per code and tick; a re-run
+  of the same tick changes nothing);
+- refreshes the Redis latest-quote cache (`ta:quotes:latest`, swapped in atomically).
+
+Snapshots older than the retention (30 days by default) are removed by `maintenance`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import dag, task
+from ta_timetables import TradingSessionsTimetable
+
+from ta_scheduler.assets import INTRADAY_QUOTES
+from ta_scheduler.constants import TIMEZONE, Pools, Queues
+from ta_scheduler.dag_defaults import START_DATE, default_args
+
+
+@dag(
+    schedule=TradingSessionsTimetable(every_minutes=5, timezone=TIMEZONE),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["data", "intraday", "tushare"],
+    default_args=default_args(queue=Queues.DATA, retries=2, retry_delay=timedelta(seconds=20),
+                              max_retry_delay=timedelta(minutes=2), execution_timeout=timedelta(minutes=4)),
+)
+def intraday_prices():
+    @task(pool=Pools.TUSHARE_API, outlets=[INTRADAY_QUOTES])
+    def snapshot_quotes(**context) -> dict:
+        from ta_scheduler.sync.tasks import run_intraday_snapshot
+
+        return run_intraday_snapshot(context)
+
+    snapshot_quotes()
+
+
+intraday_prices()

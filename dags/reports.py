@@ -1,0 +1,91 @@
+"""
+### reports — daily market report and weekly portfolio report, delivered
+
+Queue `analysis`. One DAG, two jobs on their own schedules (the other is *skipped*):
+
+| job | schedule (Asia/Shanghai) | what it does |
+|---|---|---|
+| `daily` | trading days 20:00 | waits (deferrably, up to 2 h) for the day's analysis, then builds the daily market report: indices, breadth, turnover vs 20-day mean, sectors, top movers, limit-ups/downs, hot stocks, sentiment, news — HTML with embedded charts + Markdown |
+| `weekly` | Sunday 21:00 | the weekly portfolio report for every portfolio in `portfolios`: weekly/YTD return vs benchmark, contribution by holding, volatility, VaR/CVaR, drawdown, beta, NAV and drawdown charts |
+
+Reports are stored in MongoDB `reports` and as files (`TA_REPORTS_DIR`), then delivered by email
+(`smtp_reports`, else `smtp_alerts`) and Slack (`slack_reports`, else `slack_alerts`) when
+configured; a failed delivery is retried and never loses the stored report.
+
+**Manual runs** (the seed API's `reports/daily`): `kind` (`daily` or `weekly`) and `date` (a
+trading day; default: the run's day). Details: `docs/reports.md`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Param, dag, task
+from ta_timetables import MultiScheduleTimetable
+
+from ta_scheduler.constants import TIMEZONE, Queues
+from ta_scheduler.dag_defaults import START_DATE, default_args
+from ta_scheduler.params import trading_date_schema
+
+SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
+
+
+@dag(
+    schedule=MultiScheduleTimetable(SCHEDULES, timezone=TIMEZONE),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["reports", "daily", "weekly"],
+    params={
+        "kind": Param(None, type=["null", "string"], enum=[None, "daily", "weekly"],
+                      description="Manual runs: which report (default: both)"),
+        "date": Param(None, **trading_date_schema("Report date (a trading day; default: the run's day)")),
+    },
+    default_args=default_args(queue=Queues.ANALYSIS, retries=2, retry_delay=timedelta(minutes=2),
+                              execution_timeout=timedelta(minutes=20)),
+)
+def reports():
+    @task(execution_timeout=timedelta(minutes=2))
+    def plan(params=None, **context) -> dict:
+        from ta_scheduler.reports.tasks import plan_reports
+
+        return plan_reports(SCHEDULES, params, context)
+
+    @task.sensor(poke_interval=300, timeout=2 * 3600, mode="reschedule", retries=1)
+    def wait_for_analysis(the_plan: dict):
+        """Waits without holding a worker slot; fails loudly after 2 hours."""
+        from ta_scheduler.reports.tasks import analysis_ready
+
+        return analysis_ready(the_plan)
+
+    @task
+    def build_daily(the_plan: dict) -> dict:
+        from ta_scheduler.reports.tasks import run_build_daily
+
+        return run_build_daily(the_plan)
+
+    @task
+    def build_weekly(the_plan: dict) -> dict:
+        from ta_scheduler.reports.tasks import run_build_weekly
+
+        return run_build_weekly(the_plan)
+
+    @task(retries=4, retry_delay=timedelta(minutes=1))
+    def deliver_daily(the_plan: dict) -> dict:
+        from ta_scheduler.reports.tasks import run_deliver
+
+        return run_deliver(the_plan, "daily")
+
+    @task(retries=4, retry_delay=timedelta(minutes=1))
+    def deliver_weekly(the_plan: dict) -> dict:
+        from ta_scheduler.reports.tasks import run_deliver
+
+        return run_deliver(the_plan, "weekly")
+
+    the_plan = plan()
+    wait_for_analysis(the_plan) >> build_daily(the_plan) >> deliver_daily(the_plan)
+    build_weekly(the_plan) >> deliver_weekly(the_plan)
+
+
+reports()

@@ -1,0 +1,116 @@
+"""What the ``analysis_pipeline`` DAG's tasks call: which jobs and days a run covers, then each job.
+
+Runs and their jobs:
+- asset-triggered (``daily_sync`` landed bars): ``indicators`` → ``sentiment`` + ``hot_stocks``
+  for the day(s) in the asset event;
+- scheduled (Sunday 03:00): ``risk`` as of the last trading day with bars;
+- manual: the ``jobs`` param; by default ``research`` when ``symbols`` are given (the seed
+  API's ``analysis/batch``), else the four market jobs for ``date`` (default: the latest day
+  with bars).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ta_scheduler.constants import TIMEZONE
+
+log = logging.getLogger(__name__)
+
+DAILY_JOBS = ["indicators", "sentiment", "hot_stocks"]
+MARKET_JOBS = [*DAILY_JOBS, "risk"]
+ALL_JOBS = [*MARKET_JOBS, "research"]
+SCHEDULES = {"risk": "0 3 * * 0"}
+
+
+def _db():
+    from ta_scheduler.storage.mongo import ensure_indexes, get_db
+
+    db = get_db()
+    ensure_indexes(db)
+    return db
+
+
+def _event_dates(context: Mapping[str, Any]) -> list[str]:
+    dates: set[str] = set()
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            dates.update((event.extra or {}).get("trade_dates") or [])
+    return sorted(dates)
+
+
+def plan_analysis(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    from ta_scheduler.analytics.jobs import BarsMissingError, latest_trade_date_with_bars
+    from ta_scheduler.calendar.jobs import jobs_due
+    from ta_scheduler.category import run_time
+
+    dag_run = context["dag_run"]
+    kind = str(getattr(dag_run.run_type, "value", dag_run.run_type)).lower()
+    db = _db()
+    local_day = run_time(context).astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    symbols = list(params.get("symbols") or [])
+    if kind in ("scheduled", "backfill"):
+        jobs = jobs_due(SCHEDULES, run_time(context))
+        dates = [latest_trade_date_with_bars(db, on_or_before=local_day)]
+    elif kind == "asset_triggered":
+        jobs, dates = list(DAILY_JOBS), _event_dates(context)
+    else:
+        jobs = [j for j in ALL_JOBS if j in (params.get("jobs") or [])] or (["research"] if symbols else list(MARKET_JOBS))
+        dates = [params.get("date") or latest_trade_date_with_bars(db, on_or_before=local_day)]
+    if "research" in jobs and not symbols:
+        raise ValueError("the research job needs 'symbols' (1-50 codes)")
+    if any(d is None for d in dates) or not dates:
+        raise BarsMissingError(f"no daily bars on or before {local_day}: run daily_sync first")
+    plan = {"jobs": jobs, "trade_dates": dates, "symbols": symbols if "research" in jobs else []}
+    log.info("%s run: jobs %s for %s", kind, ", ".join(jobs) or "none", ", ".join(dates))
+    return plan
+
+
+def run_indicators(plan: Mapping[str, Any]) -> dict[str, Any]:
+    from ta_scheduler.analytics.jobs import compute_indicators_for_date
+
+    db = _db()
+    return {d: compute_indicators_for_date(db, d) for d in plan["trade_dates"]}
+
+
+def run_sentiment(plan: Mapping[str, Any]) -> dict[str, Any]:
+    from ta_scheduler.analytics.jobs import compute_market_sentiment
+    from ta_scheduler.llm.sentiment import sentiment_scorer_from_config
+
+    db, scorer = _db(), sentiment_scorer_from_config()
+    return {d: compute_market_sentiment(db, d, scorer=scorer) for d in plan["trade_dates"]}
+
+
+def run_hot_stocks(plan: Mapping[str, Any]) -> dict[str, Any]:
+    from ta_scheduler.analytics.jobs import compute_hot_stocks
+
+    db = _db()
+    return {d: compute_hot_stocks(db, d) for d in plan["trade_dates"]}
+
+
+def run_risk(plan: Mapping[str, Any]) -> dict[str, Any]:
+    from ta_scheduler.analytics.jobs import compute_risk
+
+    return compute_risk(_db(), plan["trade_dates"][-1])
+
+
+def research_symbols(plan: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    """The symbols to map research tasks over (empty when research is not in this run)."""
+    from ta_scheduler.llm.params import validate_research_params
+
+    if "research" not in plan["jobs"]:
+        return []
+    return validate_research_params(plan["symbols"], params["llm_provider"], params["research_depth"])
+
+
+def run_research(symbol: str, plan: Mapping[str, Any], params: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    from ta_scheduler.llm.research import run_stock_research
+
+    return run_stock_research(
+        _db(), symbol, analysis_date=plan["trade_dates"][-1], llm_provider=params["llm_provider"],
+        research_depth=int(params["research_depth"]), quick_model=params.get("quick_model") or None,
+        deep_model=params.get("deep_model") or None, run_id=run_id,
+    )

@@ -1,0 +1,481 @@
+"""The daily market report (每日市场报告) of one trading day, built from the store.
+
+Reads the day's ``market_sentiment`` and ``technical_indicators`` (required: the report waits
+for the analysis), ``hot_stocks``, ``stock_daily_quotes``, ``index_daily_quotes``,
+``stock_basic_info`` and ``stock_news``; every number shown comes from those collections.
+Loading (:func:`load_daily_inputs`) is separate from the pure figure computations
+(:func:`daily_figures`, :func:`change_buckets`, :func:`sector_table`, :func:`top_movers`),
+which work on small pandas frames. Definitions are in ``docs/reports.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ta_scheduler.constants import Collections as C
+from ta_scheduler.reports import charts
+from ta_scheduler.reports.errors import AnalysisMissingError
+from ta_scheduler.reports.render import (
+    Bullets,
+    Chart,
+    Metric,
+    Metrics,
+    Section,
+    Table,
+    Text,
+    fmt_num,
+    fmt_pct,
+    fmt_yi,
+    render_html,
+    render_markdown,
+    sign_class,
+)
+from ta_scheduler.reports.store import check_kind_and_date, save_report
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pymongo.database import Database
+
+log = logging.getLogger(__name__)
+
+#: The four major indices, in display order.
+MAJOR_INDICES: dict[str, str] = {
+    "000300.SH": "沪深300",
+    "000001.SH": "上证指数",
+    "399001.SZ": "深证成指",
+    "399006.SZ": "创业板指",
+}
+INDEX_CHART_DAYS = 60
+TURNOVER_CHART_DAYS = 60
+TOP_MOVERS = 10
+HOT_SHOWN = 10
+NEWS_SHOWN = 10
+LIMIT_NAMES_SHOWN = 30
+SECTORS_CHARTED = 30  # more industries than this: chart the best and worst 15
+SOURCE_PREFERENCE = ("tushare", "demo")
+UNCLASSIFIED = "未分类"
+
+#: Percent-change buckets of the distribution chart: (label, lower, upper); see change_buckets. Limit moves of 20 % boards fall in the outer buckets.
+BUCKETS: tuple[tuple[str, float, float], ...] = (
+    ("≤-9%", -np.inf, -9), ("-9~-7", -9, -7), ("-7~-5", -7, -5), ("-5~-3", -5, -3), ("-3~-1", -3, -1),
+    ("-1~0", -1, 0), ("0", 0, 0), ("0~1", 0, 1), ("1~3", 1, 3), ("3~5", 3, 5), ("5~7", 5, 7),
+    ("7~9", 7, 9), ("≥9%", 9, np.inf),
+)
+
+
+@dataclass
+class DailyInputs:
+    """Everything the daily report shows, as read from the store for ``trade_date``."""
+
+    trade_date: str
+    data_source: str
+    sentiment: dict[str, Any]
+    indicators: dict[str, int]  # stocks, above_ma20, with_ma20, above_ma60, with_ma60
+    bars: pd.DataFrame  # symbol, name, industry, close, pre_close, pct_chg, amount, up_limit, down_limit
+    indices: pd.DataFrame  # ts_code, trade_date, close, pct_chg (last INDEX_CHART_DAYS days per index)
+    turnover: pd.DataFrame  # trade_date, amount (yuan, the market's daily total), stocks
+    hot: list[dict[str, Any]]
+    news: list[dict[str, Any]]  # title, symbols, publish_time, source: the session's news window
+
+
+def require_analysis(db: Database, trade_date: str) -> dict[str, Any]:
+    """The day's ``market_sentiment`` document, after checking the day's indicators exist.
+
+    :raises AnalysisMissingError: either is missing (names the day and what to run)
+    """
+    sentiment = db[C.MARKET_SENTIMENT].find_one({"trade_date": trade_date}, {"_id": 0})
+    has_indicators = db[C.TECHNICAL_INDICATORS].find_one({"trade_date": trade_date}, {"_id": 1}) is not None
+    missing = [name for name, ok in ((C.MARKET_SENTIMENT, sentiment is not None), (C.TECHNICAL_INDICATORS, has_indicators)) if not ok]
+    if missing:
+        latest = db[C.MARKET_SENTIMENT].find_one({}, {"_id": 0, "trade_date": 1}, sort=[("trade_date", -1)])
+        raise AnalysisMissingError(
+            f"daily report {trade_date}: no {' / '.join(missing)} for {trade_date} "
+            f"(latest {C.MARKET_SENTIMENT}: {latest['trade_date'] if latest else 'none'}); "
+            f"run analysis_pipeline for {trade_date} first"
+        )
+    return sentiment
+
+
+def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:
+    """Read the store for the daily report of ``trade_date`` (one query per collection).
+
+    :raises AnalysisMissingError: the day's market sentiment or indicators are missing, or the
+        day has no bars
+    """
+    import pandas as pd
+
+    sentiment = require_analysis(db, trade_date)
+    source = sentiment.get("data_source") or _preferred_source(db, trade_date)
+
+    fields = ["symbol", "close", "pre_close", "pct_chg", "amount", "up_limit", "down_limit", "turnover_rate"]
+    bars = pd.DataFrame(list(db[C.STOCK_DAILY_QUOTES].find(
+        {"trade_date": trade_date, "period": "daily", "data_source": source}, {"_id": 0, **{f: 1 for f in fields}})))
+    if bars.empty:
+        raise AnalysisMissingError(f"daily report {trade_date}: no {source} bars in {C.STOCK_DAILY_QUOTES}; run daily_sync first")
+    for f in fields:
+        if f not in bars:
+            bars[f] = np.nan
+    info = {d["code"]: d for d in db[C.STOCK_BASIC_INFO].find(
+        {"code": {"$in": bars["symbol"].tolist()}}, {"_id": 0, "code": 1, "name": 1, "industry": 1})}
+    bars["name"] = [info.get(s, {}).get("name") or s for s in bars["symbol"]]
+    bars["industry"] = [info.get(s, {}).get("industry") or UNCLASSIFIED for s in bars["symbol"]]
+    for f in fields[1:]:
+        bars[f] = pd.to_numeric(bars[f], errors="coerce")
+
+    ind = list(db[C.TECHNICAL_INDICATORS].find(
+        {"trade_date": trade_date}, {"_id": 0, "close_qfq": 1, "ma20": 1, "ma60": 1}))
+    indicators = {"stocks": len(ind)}
+    for n in (20, 60):
+        with_ma = [d for d in ind if d.get(f"ma{n}") is not None and d.get("close_qfq") is not None]
+        indicators[f"with_ma{n}"] = len(with_ma)
+        indicators[f"above_ma{n}"] = sum(1 for d in with_ma if d["close_qfq"] > d[f"ma{n}"])
+
+    start = (date.fromisoformat(trade_date) - timedelta(days=int(INDEX_CHART_DAYS * 1.6) + 15)).isoformat()
+    idx = pd.DataFrame(list(db[C.INDEX_DAILY].find(
+        {"ts_code": {"$in": list(MAJOR_INDICES)}, "trade_date": {"$gte": start, "$lte": trade_date}},
+        {"_id": 0, "ts_code": 1, "trade_date": 1, "close": 1, "pct_chg": 1, "data_source": 1})))
+    indices = _prefer_source(idx, ["ts_code", "trade_date"]) if not idx.empty else pd.DataFrame(
+        columns=["ts_code", "trade_date", "close", "pct_chg"])
+
+    t_start = (date.fromisoformat(trade_date) - timedelta(days=int(TURNOVER_CHART_DAYS * 1.6) + 15)).isoformat()
+    turnover = pd.DataFrame([
+        {"trade_date": r["_id"], "amount": r["amount"], "stocks": r["stocks"]}
+        for r in db[C.STOCK_DAILY_QUOTES].aggregate([
+            {"$match": {"trade_date": {"$gte": t_start, "$lte": trade_date}, "period": "daily", "data_source": source}},
+            {"$group": {"_id": "$trade_date", "amount": {"$sum": "$amount"}, "stocks": {"$sum": 1}}},
+        ])
+    ], columns=["trade_date", "amount", "stocks"]).sort_values("trade_date").tail(TURNOVER_CHART_DAYS)
+
+    hot = list(db[C.HOT_STOCKS].find({"trade_date": trade_date}, {"_id": 0}, sort=[("rank", 1)]))
+    news: list[dict[str, Any]] = []
+    if sentiment.get("news_window_start") and sentiment.get("news_window_end"):
+        news = list(db[C.STOCK_NEWS].find(
+            {"publish_time": {"$gt": sentiment["news_window_start"], "$lte": sentiment["news_window_end"]}},
+            {"_id": 0, "title": 1, "symbols": 1, "publish_time": 1, "source": 1}))
+    return DailyInputs(trade_date, source, sentiment, indicators, bars, indices, turnover, hot, news)
+
+
+def _preferred_source(db: Database, trade_date: str) -> str:
+    sources = db[C.STOCK_DAILY_QUOTES].distinct("data_source", {"trade_date": trade_date, "period": "daily"})
+    for s in SOURCE_PREFERENCE:
+        if s in sources:
+            return s
+    return sorted(sources)[0] if sources else "demo"
+
+
+def _prefer_source(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """One row per ``key``: tushare over demo when both sources are stored."""
+    rank = {s: i for i, s in enumerate(SOURCE_PREFERENCE)}
+    src = frame["data_source"] if "data_source" in frame else None
+    frame = frame.assign(_pref=src.map(rank).fillna(len(rank)) if src is not None else 0)
+    return frame.sort_values([*key, "_pref"]).drop_duplicates(key, keep="first").drop(columns="_pref")
+
+
+# --- pure figures --------------------------------------------------------------------------------
+
+
+def change_buckets(pct_chg: np.ndarray) -> list[tuple[str, int]]:
+    """Counts of stocks per percent-change bucket (:data:`BUCKETS`), NaN ignored.
+
+    Down buckets hold ``lower < x ≤ upper``, up buckets ``lower ≤ x < upper`` (so −9 and +9
+    fall in the outer buckets); exactly 0 is its own bucket.
+    """
+    x = np.asarray(pct_chg, dtype=float)
+    x = x[np.isfinite(x)]
+    out = []
+    for label, lo, hi in BUCKETS:
+        if lo == hi == 0:
+            mask = x == 0
+        elif hi <= 0:
+            mask = (x > lo) & ((x < 0) if hi == 0 else (x <= hi))
+        else:
+            mask = ((x > 0) if lo == 0 else (x >= lo)) & (x < hi)
+        out.append((label, int(mask.sum())))
+    return out
+
+
+def sector_table(bars: pd.DataFrame) -> pd.DataFrame:
+    """Per industry: stocks, mean and median pct_chg (%), advancers, amount (yuan); best first."""
+    b = bars[np.isfinite(bars["pct_chg"])]
+    grouped = b.groupby("industry", sort=False)
+    out = grouped.agg(
+        stocks=("pct_chg", "size"),
+        mean_pct_chg=("pct_chg", "mean"),
+        median_pct_chg=("pct_chg", "median"),
+        advancers=("pct_chg", lambda s: int((s > 0).sum())),
+        amount=("amount", "sum"),
+    ).reset_index()
+    return out.sort_values(["mean_pct_chg", "industry"], ascending=[False, True]).reset_index(drop=True)
+
+
+def top_movers(bars: pd.DataFrame, n: int = TOP_MOVERS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` largest gainers and losers by pct_chg (ties: larger amount first, then code)."""
+    b = bars[np.isfinite(bars["pct_chg"])]
+    gainers = b.sort_values(["pct_chg", "amount", "symbol"], ascending=[False, False, True]).head(n)
+    losers = b.sort_values(["pct_chg", "amount", "symbol"], ascending=[True, False, True]).head(n)
+    return gainers.reset_index(drop=True), losers.reset_index(drop=True)
+
+
+def limit_lists(bars: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stocks closing at limit-up / limit-down, by the ``market_sentiment`` rule (analytics.market)."""
+    from ta_scheduler.analytics.market import board_limit_pct, limit_flags
+
+    pct = board_limit_pct(bars["symbol"].tolist(), bars["name"].tolist())
+    up, down = limit_flags(bars["close"].to_numpy(float), bars["pre_close"].to_numpy(float),
+                           bars["up_limit"].to_numpy(float), bars["down_limit"].to_numpy(float), pct)
+    order = ["amount", "symbol"]
+    return (bars[up].sort_values(order, ascending=[False, True]).reset_index(drop=True),
+            bars[down].sort_values(order, ascending=[False, True]).reset_index(drop=True))
+
+
+def notable_news(news: list[dict[str, Any]], focus: set[str], n: int = NEWS_SHOWN) -> list[dict[str, Any]]:
+    """The window's news naming a stock in ``focus`` (movers, limit lists, hot list) first, then
+    the rest; newest first within each group; at most ``n``; one per title."""
+    seen: set[str] = set()
+    unique = []
+    for d in sorted(news, key=lambda d: d.get("publish_time") or 0, reverse=True):
+        title = (d.get("title") or "").strip()
+        if title and title not in seen:
+            seen.add(title)
+            unique.append(d)
+    return sorted(unique, key=lambda d: not (set(d.get("symbols") or []) & focus))[:n]
+
+
+def daily_figures(inputs: DailyInputs) -> dict[str, Any]:
+    """The report's tables and headline numbers from the loaded inputs (no I/O)."""
+    bars = inputs.bars
+    gainers, losers = top_movers(bars)
+    lim_up, lim_down = limit_lists(bars)
+    sectors = sector_table(bars)
+    focus = set(gainers["symbol"]) | set(losers["symbol"]) | set(lim_up["symbol"]) | set(lim_down["symbol"]) | {
+        h["symbol"] for h in inputs.hot[:HOT_SHOWN]}
+    index_rows = []
+    for code, label in MAJOR_INDICES.items():
+        rows = inputs.indices[inputs.indices["ts_code"] == code].sort_values("trade_date").tail(INDEX_CHART_DAYS)
+        today = rows[rows["trade_date"] == inputs.trade_date]
+        close = float(today["close"].iloc[0]) if len(today) else None
+        pct = today["pct_chg"].iloc[0] if len(today) and "pct_chg" in today else None
+        if (pct is None or not np.isfinite(pct)) and close is not None and len(rows) > 1:
+            pct = (close / float(rows["close"].iloc[-2]) - 1) * 100
+        index_rows.append({"ts_code": code, "name": label, "close": close,
+                           "pct_chg": None if pct is None or not np.isfinite(pct) else float(pct),
+                           "dates": rows["trade_date"].tolist(), "closes": rows["close"].astype(float).tolist()})
+    return {
+        "indices": index_rows,
+        "buckets": change_buckets(bars["pct_chg"].to_numpy(float)),
+        "sectors": sectors,
+        "gainers": gainers,
+        "losers": losers,
+        "limit_up": lim_up,
+        "limit_down": lim_down,
+        "news": notable_news(inputs.news, focus),
+    }
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def _stock_rows(frame: pd.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
+    rows, tones = [], []
+    for r in frame.itertuples():
+        rows.append([r.symbol, r.name, r.industry, fmt_num(r.close), fmt_pct(r.pct_chg), fmt_yi(r.amount)])
+        tones.append(["", "", "", "", sign_class(r.pct_chg), ""])
+    return rows, tones
+
+
+def _names(frame: pd.DataFrame, limit: int = LIMIT_NAMES_SHOWN) -> str:
+    names = [f"{r.name}({r.symbol})" for r in frame.head(limit).itertuples()]
+    more = len(frame) - limit
+    return "、".join(names) + (f" 等 {len(frame)} 只" if more > 0 else "") if names else "无"
+
+
+def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Section]:
+    s = inputs.sentiment
+    sections = []
+
+    idx = fig["indices"]
+    sections.append(Section("主要指数", [
+        Metrics([Metric(f"{r['name']} {r['ts_code']}", f"{fmt_num(r['close'])}  {fmt_pct(r['pct_chg'])}", sign_class(r["pct_chg"])) for r in idx]),
+        Chart(charts.index_panels([(r["name"], r["dates"], r["closes"]) for r in idx]), "主要指数走势",
+              f"近 {INDEX_CHART_DAYS} 个交易日收盘点位"),
+    ]))
+
+    ind = inputs.indicators
+    breadth_metrics = [
+        Metric("上涨", fmt_num(s.get("advancers"), 0), "up"),
+        Metric("下跌", fmt_num(s.get("decliners"), 0), "down"),
+        Metric("平盘", fmt_num(s.get("unchanged"), 0)),
+        Metric("涨跌比", fmt_num(s.get("advance_decline_ratio"))),
+        Metric("涨停 / 跌停", f"{fmt_num(s.get('limit_up'), 0)} / {fmt_num(s.get('limit_down'), 0)}"),
+        Metric("20日新高 / 新低", f"{fmt_num(s.get('new_high_20'), 0)} / {fmt_num(s.get('new_low_20'), 0)}"),
+        Metric("60日新高 / 新低", f"{fmt_num(s.get('new_high_60'), 0)} / {fmt_num(s.get('new_low_60'), 0)}"),
+        Metric("站上20日均线", f"{ind['above_ma20']} / {ind['with_ma20']}"),
+        Metric("站上60日均线", f"{ind['above_ma60']} / {ind['with_ma60']}"),
+    ]
+    labels, counts = zip(*fig["buckets"])
+    colours = [charts.DOWN if lab.startswith(("≤-", "-")) else charts.FLAT if lab == "0" else charts.UP for lab in labels]
+    sections.append(Section("市场宽度", [
+        Metrics(breadth_metrics),
+        Chart(charts.bar_chart(labels, counts, title="涨跌幅分布（只）", unit="股票数", colours=colours), "涨跌幅分布",
+              f"{s.get('stocks')} 只有行情的股票按涨跌幅（%）分组"),
+    ]))
+
+    turn = inputs.turnover
+    amounts = turn["amount"].to_numpy(float)
+    mean20 = turn["amount"].rolling(20, min_periods=1).mean().shift(1).to_numpy(float) / 1e8
+    sections.append(Section("成交额", [
+        Metrics([
+            Metric("两市成交额", fmt_yi(s.get("amount_total"))),
+            Metric(f"前{s.get('amount_mean_days', 20)}日均值", fmt_yi(s.get("amount_mean_20"))),
+            Metric("量能比（今日 / 20日均值）", fmt_num(s.get("amount_ratio_20")), sign_class((s.get("amount_ratio_20") or 1) - 1)),
+        ]),
+        Chart(charts.bar_chart([d[5:] for d in turn["trade_date"]], amounts / 1e8, title="每日成交额（亿元）", unit="亿元",
+                               colours=[charts.LINE] * len(amounts), mean_line=np.nan_to_num(mean20, nan=amounts[0] / 1e8),
+                               mean_label="前20日均值"), "成交额走势", f"近 {len(turn)} 个交易日"),
+    ]))
+
+    sec = fig["sectors"]
+    shown = sec if len(sec) <= SECTORS_CHARTED else sec.iloc[list(range(15)) + list(range(len(sec) - 15, len(sec)))]
+    sec_rows = [[r.industry, f"{r.stocks}", fmt_pct(r.mean_pct_chg), fmt_pct(r.median_pct_chg), f"{r.advancers}/{r.stocks}", fmt_yi(r.amount)]
+                for r in sec.itertuples()]
+    sec_tones = [["", "", sign_class(r.mean_pct_chg), sign_class(r.median_pct_chg), "", ""] for r in sec.itertuples()]
+    sections.append(Section("行业表现", [
+        Chart(charts.bar_chart(shown["industry"].tolist(), shown["mean_pct_chg"].round(4).tolist(), title="行业平均涨跌幅（%）",
+                               unit="%", horizontal=True), "行业平均涨跌幅",
+              "按 stock_basic_info.industry 分组的等权平均涨跌幅" + ("（前 15 与后 15）" if len(sec) > SECTORS_CHARTED else "")),
+        Table(["行业", "股票数", "平均涨跌幅", "涨跌幅中位数", "上涨家数", "成交额"], sec_rows, sec_tones),
+    ]))
+
+    cols = ["代码", "名称", "行业", "收盘", "涨跌幅", "成交额"]
+    g_rows, g_tones = _stock_rows(fig["gainers"])
+    l_rows, l_tones = _stock_rows(fig["losers"])
+    sections.append(Section("涨跌幅榜", [
+        Table(cols, g_rows, g_tones, caption=f"涨幅前 {len(g_rows)}"),
+        Table(cols, l_rows, l_tones, caption=f"跌幅前 {len(l_rows)}"),
+    ]))
+
+    sections.append(Section("涨停与跌停", [
+        Metrics([Metric("涨停", fmt_num(s.get("limit_up"), 0), "up"), Metric("跌停", fmt_num(s.get("limit_down"), 0), "down")]),
+        Text(f"涨停：{_names(fig['limit_up'])}"),
+        Text(f"跌停：{_names(fig['limit_down'])}"),
+    ]))
+
+    hot = inputs.hot[:HOT_SHOWN]
+    if hot:
+        hot_rows = [[str(h["rank"]), h["symbol"], h.get("name") or h["symbol"], fmt_num(h.get("hot_score")), fmt_pct(h.get("pct_chg")),
+                     fmt_yi(h.get("amount")), str(h.get("news_mentions", 0))] for h in hot]
+        hot_tones = [["", "", "", "", sign_class(h.get("pct_chg")), "", ""] for h in hot]
+        sections.append(Section("热门股票", [
+            Chart(charts.bar_chart([h.get("name") or h["symbol"] for h in hot], [h.get("hot_score") or 0 for h in hot],
+                                   title="热度得分（0–100）", unit="热度", horizontal=True, colours=[charts.UP] * len(hot)),
+                  "热门股票", "hot_stocks 排名前 10"),
+            Table(["排名", "代码", "名称", "热度", "涨跌幅", "成交额", "新闻数"], hot_rows, hot_tones),
+        ]))
+    else:
+        sections.append(Section("热门股票", [Text(f"{inputs.trade_date} 没有 hot_stocks 排名。")]))
+
+    names = dict(zip(inputs.bars["symbol"], inputs.bars["name"]))
+    per_stock = (s.get("stock_news_sentiment") or [])[:10]
+    blocks: list = [Metrics([
+        Metric("新闻情绪（-1~1）", fmt_num(s.get("news_sentiment"), 3), sign_class(s.get("news_sentiment"))),
+        Metric("新闻数", fmt_num(s.get("news_count"), 0)),
+        Metric("正面 / 负面", f"{fmt_num(s.get('news_positive'), 0)} / {fmt_num(s.get('news_negative'), 0)}"),
+        Metric("涉及股票", fmt_num(s.get("news_stocks"), 0)),
+    ])]
+    if per_stock:
+        blocks.append(Table(["代码", "名称", "新闻数", "情绪"],
+                            [[r["symbol"], names.get(r["symbol"], r["symbol"]), str(r["news_count"]), fmt_num(r["sentiment"], 3)] for r in per_stock],
+                            [["", "", "", sign_class(r["sentiment"])] for r in per_stock], caption="新闻最多的股票"))
+    sections.append(Section("市场与新闻情绪", blocks))
+
+    items = [f"{_news_time(d)} {d['title']}" + (f"（{'、'.join(names.get(x, x) for x in d['symbols'][:3])}）" if d.get("symbols") else "")
+             for d in fig["news"]]
+    sections.append(Section("要闻", [Bullets(items) if items else Text("本交易时段没有新闻。")]))
+    return sections
+
+
+def _news_time(doc: dict[str, Any]) -> str:
+    from zoneinfo import ZoneInfo
+
+    from ta_scheduler.constants import TIMEZONE
+
+    t = doc.get("publish_time")
+    return t.astimezone(ZoneInfo(TIMEZONE)).strftime("%m-%d %H:%M") if t is not None and hasattr(t, "astimezone") else ""
+
+
+def daily_summary(inputs: DailyInputs, fig: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers stored in the report document (``summary``), in store units."""
+    s = inputs.sentiment
+
+    def mover(frame):
+        if frame.empty:
+            return None
+        r = frame.iloc[0]
+        return {"symbol": r["symbol"], "name": r["name"], "pct_chg": float(r["pct_chg"])}
+
+    sec = fig["sectors"]
+    return {
+        "indices": [{"ts_code": r["ts_code"], "name": r["name"], "close": r["close"], "pct_chg": r["pct_chg"]} for r in fig["indices"]],
+        **{k: s.get(k) for k in ("stocks", "advancers", "decliners", "unchanged", "limit_up", "limit_down",
+                                 "amount_total", "amount_mean_20", "amount_ratio_20", "news_count", "news_sentiment")},
+        "above_ma20": inputs.indicators["above_ma20"],
+        "top_gainer": mover(fig["gainers"]),
+        "top_loser": mover(fig["losers"]),
+        "best_sector": None if sec.empty else {"industry": sec.iloc[0]["industry"], "mean_pct_chg": float(sec.iloc[0]["mean_pct_chg"])},
+        "worst_sector": None if sec.empty else {"industry": sec.iloc[-1]["industry"], "mean_pct_chg": float(sec.iloc[-1]["mean_pct_chg"])},
+        "hot_top": inputs.hot[0]["symbol"] if inputs.hot else None,
+        "limit_up_symbols": fig["limit_up"]["symbol"].tolist(),
+        "limit_down_symbols": fig["limit_down"]["symbol"].tolist(),
+    }
+
+
+def daily_digest(trade_date: str, summary: dict[str, Any]) -> list[str]:
+    """A few plain-text lines for chat messages (Slack)."""
+    idx = "，".join(f"{v['name']} {fmt_num(v['close'])}（{fmt_pct(v['pct_chg'])}）" for v in summary["indices"] if v["close"] is not None)
+    lines = [
+        idx or "指数：无数据",
+        f"上涨 {summary['advancers']} / 下跌 {summary['decliners']} / 平盘 {summary['unchanged']}，涨停 {summary['limit_up']}，跌停 {summary['limit_down']}",
+        f"成交额 {fmt_yi(summary['amount_total'])}，为前20日均值的 {fmt_num(summary['amount_ratio_20'])} 倍",
+    ]
+    if summary["top_gainer"]:
+        g = summary["top_gainer"]
+        lines.append(f"领涨 {g['name']}({g['symbol']}) {fmt_pct(g['pct_chg'])}")
+    if summary["best_sector"]:
+        lines.append(f"最强行业 {summary['best_sector']['industry']} {fmt_pct(summary['best_sector']['mean_pct_chg'])}")
+    lines.append(f"新闻情绪 {fmt_num(summary['news_sentiment'], 3)}（{summary['news_count']} 条）")
+    return lines
+
+
+def build_daily_report(db: Database, trade_date: str) -> dict[str, Any]:
+    """Build, store and write the daily market report of ``trade_date``; idempotent.
+
+    :returns: small facts for XCom: kind, report_date, title, files, summary headline numbers
+    :raises AnalysisMissingError: the day's market sentiment / indicators are not stored yet
+    """
+    check_kind_and_date("daily", trade_date)
+    inputs = load_daily_inputs(db, trade_date)
+    fig = daily_figures(inputs)
+    title = f"每日市场报告 {trade_date}"
+    subtitle = f"交易日 {trade_date} · 数据源 {inputs.data_source} · {inputs.sentiment.get('stocks')} 只股票"
+    footer = "数据来自 TradingAgents 行情库（stock_daily_quotes、index_daily_quotes、market_sentiment、technical_indicators、hot_stocks、stock_news）。红涨绿跌。"
+    sections = build_daily_sections(inputs, fig)
+    summary = daily_summary(inputs, fig)
+    doc = save_report(db, {
+        "kind": "daily",
+        "report_date": trade_date,
+        "as_of": trade_date,
+        "title": title,
+        "html": render_html(title, subtitle, sections, footer),
+        "markdown": render_markdown(title, subtitle, sections, footer),
+        "summary": summary,
+        "digest": daily_digest(trade_date, summary),
+        "data_source": inputs.data_source,
+    })
+    log.info("daily report %s stored: %s (%s bytes html)", trade_date, doc["files"]["html"]["path"], doc["files"]["html"]["bytes"])
+    return {"kind": "daily", "report_date": trade_date, "title": title, "files": {k: v["path"] for k, v in doc["files"].items()},
+            "advancers": summary["advancers"], "decliners": summary["decliners"]}
