@@ -67,6 +67,8 @@ class FakeTushareServer:
         self.market = market or SyntheticMarket(n_stocks)
         self.token = token
         self.now = datetime.now(TZ)
+        #: last year whose trade_cal is served (later years come back empty: "not published")
+        self.published_through = 2026
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -219,6 +221,8 @@ class FakeTushareServer:
                             "pretrade_date": f.pretrade_date.str.replace("-", "")})
         if params.get("is_open") not in (None, ""):
             out = out[out.is_open == int(params["is_open"])]
+        # like tushare: a year is published only once the exchange has announced its holidays
+        out = out[out.cal_date.str[:4].astype(int) <= self.published_through]
         return out.iloc[::-1].reset_index(drop=True)
 
     def _api_daily(self, params: dict[str, Any], _: str) -> pd.DataFrame:
