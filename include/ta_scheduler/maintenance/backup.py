@@ -35,6 +35,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.maintenance.log_archive import sha256_file
+
 if TYPE_CHECKING:
     from pymongo import MongoClient
     from pymongo.database import Database
@@ -46,7 +48,6 @@ VERIFICATION = "verification.json"
 LATEST_GOOD = "LATEST_GOOD"
 _STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 _BATCH = 1000
-_BUF = 1 << 20
 
 
 class BackupVerificationError(RuntimeError):
@@ -55,14 +56,6 @@ class BackupVerificationError(RuntimeError):
 
 class RestoreRefused(RuntimeError):
     """A restore would overwrite existing data without ``drop``."""
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_BUF):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _canonical(value: Any) -> Any:
@@ -142,7 +135,7 @@ def _dump_collection(db: Database, name: str, path: Path) -> dict[str, Any]:
     return {
         "file": path.name,
         "count": ck.count,
-        "file_sha256": _sha256_file(path),
+        "file_sha256": sha256_file(path),
         "file_size": path.stat().st_size,
         "content_checksum": ck.hexdigest,
         "indexes": _index_specs(db, name),
@@ -162,7 +155,7 @@ def _check_files(backup_dir: Path, manifest: dict[str, Any]) -> None:
         path = backup_dir / entry["file"]
         if not path.is_file():
             raise BackupVerificationError(f"backup {backup_dir}: file {entry['file']} of {name} is missing")
-        if _sha256_file(path) != entry["file_sha256"]:
+        if sha256_file(path) != entry["file_sha256"]:
             raise BackupVerificationError(
                 f"backup {backup_dir}: {entry['file']} of {name} differs from its manifest sha256 "
                 "(corrupted or truncated)"
@@ -272,7 +265,7 @@ def verify_backup(client: MongoClient, backup_dir: str | Path, scratch_db_name: 
     record = {
         "verified_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "scratch_db": scratch_db_name,
-        "manifest_sha256": _sha256_file(backup_dir / MANIFEST),
+        "manifest_sha256": sha256_file(backup_dir / MANIFEST),
         "collections": restored["collections"],
     }
     tmp = backup_dir / (VERIFICATION + ".tmp")
@@ -288,7 +281,7 @@ def is_verified(backup_dir: str | Path) -> bool:
     backup_dir = Path(backup_dir)
     try:
         record = json.loads((backup_dir / VERIFICATION).read_text())
-        return record["manifest_sha256"] == _sha256_file(backup_dir / MANIFEST)
+        return record["manifest_sha256"] == sha256_file(backup_dir / MANIFEST)
     except (OSError, ValueError, KeyError):
         return False
 

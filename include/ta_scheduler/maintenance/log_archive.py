@@ -41,7 +41,8 @@ class ArchiveVerificationError(RuntimeError):
     """An archive does not match its manifest (truncated, corrupted or incomplete)."""
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         while chunk := f.read(_BUF):
@@ -82,7 +83,7 @@ def verify_archive(archive: Path, manifest: dict[str, Any] | Path | None = None)
             raise ArchiveVerificationError(f"{archive}: manifest {manifest} unreadable: {exc}") from exc
     expected = {f["path"]: f for f in manifest["files"]}
     recorded = manifest.get("archive_sha256")
-    if recorded and _sha256_file(archive) != recorded:
+    if recorded and sha256_file(archive) != recorded:
         raise ArchiveVerificationError(f"{archive}: file sha256 differs from the manifest (corrupted or truncated)")
     seen: set[str] = set()
     try:
@@ -183,7 +184,7 @@ def _write_part(
         "format": 1,
         "day": day,
         "archive": archive.name,
-        "archive_sha256": _sha256_file(tmp),
+        "archive_sha256": sha256_file(tmp),
         "archive_size": tmp.stat().st_size,
         "created_at": now.isoformat(),
         "log_dir": str(log_dir),
@@ -202,7 +203,7 @@ def _delete_if_unchanged(path: Path, st: os.stat_result, sha256: str) -> bool:
         now_st = path.stat()
     except FileNotFoundError:
         return False
-    if now_st.st_size != st.st_size or now_st.st_mtime != st.st_mtime or _sha256_file(path) != sha256:
+    if now_st.st_size != st.st_size or now_st.st_mtime != st.st_mtime or sha256_file(path) != sha256:
         log.warning("%s changed after it was archived; kept for the next run", path)
         return False
     path.unlink()
@@ -249,7 +250,7 @@ def archive_logs(
     kept_for_corrupt: list[Path] = []  # in a part that fails: left alone this run
     for path, st in _candidates(log_dir, archive_dir, cutoff.timestamp()):
         rel = path.relative_to(log_dir).as_posix()
-        sha = _sha256_file(path) if rel in index else ""
+        sha = sha256_file(path) if rel in index else ""
         part = index.get(rel, {}).get(sha)
         if part is not None and part not in part_ok:
             try:
