@@ -32,6 +32,13 @@ if [ "$mode" = cluster ]; then
 fi
 wait_http "http://127.0.0.1:$TA_API_PORT/api/v2/monitor/health" 120
 
+# First start: fill the store with the last trading day so the health check's freshness test
+# and the analysis have data at once (the asset event then starts analysis_pipeline).
+if [ -z "${TA_NO_INITIAL_SYNC:-}" ] && [ ! -f "$TA_RUN_DIR/.initial-sync" ]; then
+  airflow dags trigger daily_sync >"$TA_LOG_DIR/initial-sync.log" 2>&1 && touch "$TA_RUN_DIR/.initial-sync" \
+    && echo "[up] triggered daily_sync for the last trading day (first start)" >&2
+fi
+
 cat <<MSG
 
 Airflow is up ($TA_EXECUTOR) in $(( $(date +%s) - t0 )) s.
