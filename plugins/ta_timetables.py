@@ -89,12 +89,12 @@ class _CalendarTimetable(Timetable):
         self._tz_name = timezone_name(timezone)
         self._tz = get_timezone(self._tz_name)
 
-    # -- ticks ---------------------------------------------------------------------------
+    # -- ticks: subclasses set ``_ticks`` (anything with next_tick/prev_tick) ---------------
     def _next_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        raise NotImplementedError
+        return self._ticks.next_tick(local, cal, inclusive=inclusive)
 
     def _prev_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        raise NotImplementedError
+        return self._ticks.prev_tick(local, cal, inclusive=inclusive)
 
     def _utc(self, local: datetime) -> DateTime:
         return _pendulum(local_to_utc(local, self._tz))
@@ -186,12 +186,6 @@ class TradingDayTimetable(_CalendarTimetable):
     def summary(self) -> str:
         return f"trading_day@{self._at}"
 
-    def _next_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        return self._ticks.next_tick(local, cal, inclusive=inclusive)
-
-    def _prev_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        return self._ticks.prev_tick(local, cal, inclusive=inclusive)
-
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         cal = get_calendar()
         day = to_local(run_after, self._tz).date()
@@ -235,12 +229,6 @@ class TradingSessionsTimetable(_CalendarTimetable):
     def summary(self) -> str:
         return f"trading_sessions/{self._every}min"
 
-    def _next_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        return self._ticks.next_tick(local, cal, inclusive=inclusive)
-
-    def _prev_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        return self._ticks.prev_tick(local, cal, inclusive=inclusive)
-
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         cal = get_calendar()
         tick = self._prev_local(to_local(run_after, self._tz), cal, inclusive=True)
@@ -272,24 +260,18 @@ class MultiScheduleTimetable(_CalendarTimetable):
 
     def __init__(self, schedules: dict[str, str], timezone: str | tzinfo = DEFAULT_TIMEZONE) -> None:
         super().__init__(timezone)
-        self._set = ScheduleSet(schedules)
-        self.schedules = dict(self._set.specs)
+        self._ticks = ScheduleSet(schedules)
+        self.schedules = dict(self._ticks.specs)
 
     @property
     def description(self) -> str:  # type: ignore[override]
         """Human-readable schedules (built on demand: cron_descriptor costs ~25 ms to import)."""
-        parts = "; ".join(f"{name}: {ticks.describe()}" for name, ticks in self._set.ticks.items())
+        parts = "; ".join(f"{name}: {ticks.describe()}" for name, ticks in self._ticks.ticks.items())
         return f"Runs when any of its jobs is due, once per instant: {parts} ({self._tz_name})"
 
     @property
     def summary(self) -> str:
         return ", ".join(f"{name}={spec}" for name, spec in self.schedules.items())
-
-    def _next_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        return self._set.next_tick(local, cal, inclusive=inclusive)
-
-    def _prev_local(self, local: datetime, cal: TradingCalendar, *, inclusive: bool) -> datetime | None:
-        return self._set.prev_tick(local, cal, inclusive=inclusive)
 
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:
         return DataInterval.exact(run_after)
