@@ -34,19 +34,13 @@ def run_time(context: Mapping[str, Any]):
     return getattr(dag_run, "run_after", None) or context.get("data_interval_end") or context["logical_date"]
 
 
-def jobs_for_run(schedules: Mapping[str, str], context: Mapping[str, Any], *, default: list[str] | None = None) -> list[str]:
-    """Jobs this run executes: due ones for scheduled runs, requested ones otherwise.
-
-    ``default`` replaces "all jobs" for runs that are neither scheduled nor name jobs (e.g.
-    asset-triggered runs of ``analysis_pipeline`` run the daily jobs, not the weekly one).
-    """
+def jobs_for_run(schedules: Mapping[str, str], context: Mapping[str, Any]) -> list[str]:
+    """Jobs this run executes: due ones for scheduled runs, the ``jobs`` param otherwise."""
     from ta_scheduler.calendar.jobs import select_jobs
 
     dag_run = context["dag_run"]
     kind = str(getattr(dag_run.run_type, "value", dag_run.run_type)).lower()
     requested = list(context["params"].get("jobs") or [])
-    if default is not None and kind not in ("scheduled", "backfill") and not requested:
-        requested = list(default)
     jobs = select_jobs(schedules, run_type=kind, run_time=run_time(context), requested_jobs=requested)
     log.info("%s run at %s executes: %s", kind, run_time(context), ", ".join(jobs) or "nothing")
     return jobs
