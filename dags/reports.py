@@ -5,15 +5,15 @@ Queue `analysis`. One DAG, two jobs on their own schedules (the other is *skippe
 
 | job | schedule (Asia/Shanghai) | what it does |
 |---|---|---|
-| `daily` | trading days 20:00 | waits (deferrably, up to 2 h) for the day's analysis, then builds the daily market report: indices, breadth, turnover vs 20-day mean, sectors, top movers, limit-ups/downs, hot stocks, sentiment, news — HTML with embedded charts + Markdown |
+| `daily` | trading days 20:00 | waits for the day's analysis (deferred in the triggerer, no worker slot held; fails loudly after `analysis_wait_minutes`, default 120), then builds the daily market report: indices, breadth, turnover vs 20-day mean, sectors, top movers, limit-ups/downs, hot stocks, sentiment, news — HTML with embedded charts + Markdown |
 | `weekly` | Sunday 21:00 | the weekly portfolio report for every portfolio in `portfolios`: weekly/YTD return vs benchmark, contribution by holding, volatility, VaR/CVaR, drawdown, beta, NAV and drawdown charts |
 
 Reports are stored in MongoDB `reports` and as files (`TA_REPORTS_DIR`), then delivered by email
 (`smtp_reports`, else `smtp_alerts`) and Slack (`slack_reports`, else `slack_alerts`) when
 configured; a failed delivery is retried and never loses the stored report.
 
-**Manual runs** (the seed API's `reports/daily`): `kind` (`daily` or `weekly`) and `date` (a
-trading day; default: the run's day). Details: `docs/reports.md`.
+**Manual runs** (the seed API's `reports/daily`): `kind` (`daily` or `weekly`), `date` (a
+trading day; default: the run's day) and `analysis_wait_minutes`. Details: `docs/reports.md`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ta_timetables import MultiScheduleTimetable
 from ta_scheduler.constants import TIMEZONE, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import trading_date_schema
+from ta_scheduler.reports.wait import WaitForAnalysisOperator
 
 SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
 
@@ -41,6 +42,8 @@ SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
         "kind": Param(None, type=["null", "string"], enum=[None, "daily", "weekly"],
                       description="Manual runs: which report (default: both)"),
         "date": Param(None, **trading_date_schema("Report date (a trading day; default: the run's day)")),
+        "analysis_wait_minutes": Param(120, type="number", minimum=0, maximum=720,
+                                       description="Daily report: how long to wait for the day's analysis (0 = not at all)"),
     },
     default_args=default_args(queue=Queues.ANALYSIS, retries=2, retry_delay=timedelta(minutes=2),
                               execution_timeout=timedelta(minutes=20)),
@@ -51,13 +54,6 @@ def reports():
         from ta_scheduler.reports.tasks import plan_reports
 
         return plan_reports(SCHEDULES, params, context)
-
-    @task.sensor(poke_interval=300, timeout=2 * 3600, mode="reschedule", retries=1)
-    def wait_for_analysis(the_plan: dict):
-        """Waits without holding a worker slot; fails loudly after 2 hours."""
-        from ta_scheduler.reports.tasks import analysis_ready
-
-        return analysis_ready(the_plan)
 
     @task
     def build_daily(the_plan: dict) -> dict:
@@ -84,7 +80,9 @@ def reports():
         return run_deliver(the_plan, "weekly")
 
     the_plan = plan()
-    wait_for_analysis(the_plan) >> build_daily(the_plan) >> deliver_daily(the_plan)
+    # deferred in the triggerer (no worker slot held); fails without retry past the deadline
+    wait = WaitForAnalysisOperator(task_id="wait_for_analysis", plan=the_plan, execution_timeout=timedelta(minutes=5))
+    wait >> build_daily(the_plan) >> deliver_daily(the_plan)
     build_weekly(the_plan) >> deliver_weekly(the_plan)
 
 

@@ -38,6 +38,7 @@ def cluster(tmp_path_factory, e2e_world):
             "TA_DATA_PROVIDER": "tushare",
             "TUSHARE_TOKEN": e2e_world["tushare"].token,
             "TUSHARE_API_URL": e2e_world["tushare"].url,
+            "TA_REPORTS_ANALYSIS_POLL_SECONDS": "2",
             "AIRFLOW_CONN_SLACK_ALERTS": e2e_world["slack"].slack_webhook_connection(),
             "AIRFLOW_CONN_SMTP_ALERTS": e2e_world["smtp"].airflow_connection(to=("ops@example.com",)),
         },

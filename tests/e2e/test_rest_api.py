@@ -58,6 +58,7 @@ def test_daily_sync_through_the_api(cluster, e2e_world):
 
 def test_failure_alerts_then_clear_reruns(cluster, e2e_world):
     tushare, slack, smtp = e2e_world["tushare"], e2e_world["slack"], e2e_world["smtp"]
+    posts_before, mails_before = len(slack.requests), len(smtp.messages)
     tushare.inject("index_daily", "permission", times=1)  # fatal: fails at once, no retry
     status, run = cluster.trigger("daily_sync", {"date": "2026-11-26"})
     assert status == 200, run
@@ -66,10 +67,10 @@ def test_failure_alerts_then_clear_reruns(cluster, e2e_world):
     tis = cluster.task_instances("daily_sync", run_id)
     assert tis["sync_index_daily"]["state"] == "failed"
 
-    posted = slack.wait_for(1, timeout=60)[-1].json()["text"]
+    posted = slack.wait_for(posts_before + 1, timeout=60)[-1].json()["text"]
     assert "daily_sync.sync_index_daily" in posted and run_id in posted and "index_daily" in posted
     assert e2e_world["tushare"].token not in posted
-    mail = smtp.wait_for(1, timeout=60)[-1]
+    mail = smtp.wait_for(mails_before + 1, timeout=60)[-1]
     assert "daily_sync.sync_index_daily failed" in mail["Subject"]
 
     status, body = cluster.request("POST", "/api/v2/dags/daily_sync/clearTaskInstances",

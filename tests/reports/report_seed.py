@@ -52,9 +52,14 @@ def seed_market(db, *, with_analysis: bool = True) -> None:
         news("r4", DAYS[-5], 10, "旧闻：不应出现在今日要闻", ["600001"]),
     ])
     if with_analysis:
-        compute_indicators_for_date(db, T, lookback=60)
-        compute_market_sentiment(db, T)
-        compute_hot_stocks(db, T, top_n=15)
+        seed_analysis(db)
+
+
+def seed_analysis(db) -> None:
+    """The day's analysis (indicators, market sentiment, hot stocks) by the analytics jobs."""
+    compute_indicators_for_date(db, T, lookback=60)
+    compute_market_sentiment(db, T)
+    compute_hot_stocks(db, T, top_n=15)
 
 
 def seed_portfolio(db, *, with_risk: bool = True) -> dict:

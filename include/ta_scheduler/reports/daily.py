@@ -20,6 +20,7 @@ import numpy as np
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports import charts
 from ta_scheduler.reports.errors import AnalysisMissingError
+from ta_scheduler.reports.readiness import require_analysis
 from ta_scheduler.reports.render import (
     Bullets,
     Chart,
@@ -81,24 +82,6 @@ class DailyInputs:
     turnover: pd.DataFrame  # trade_date, amount (yuan, the market's daily total), stocks
     hot: list[dict[str, Any]]
     news: list[dict[str, Any]]  # title, symbols, publish_time, source: the session's news window
-
-
-def require_analysis(db: Database, trade_date: str) -> dict[str, Any]:
-    """The day's ``market_sentiment`` document, after checking the day's indicators exist.
-
-    :raises AnalysisMissingError: either is missing (names the day and what to run)
-    """
-    sentiment = db[C.MARKET_SENTIMENT].find_one({"trade_date": trade_date}, {"_id": 0})
-    has_indicators = db[C.TECHNICAL_INDICATORS].find_one({"trade_date": trade_date}, {"_id": 1}) is not None
-    missing = [name for name, ok in ((C.MARKET_SENTIMENT, sentiment is not None), (C.TECHNICAL_INDICATORS, has_indicators)) if not ok]
-    if missing:
-        latest = db[C.MARKET_SENTIMENT].find_one({}, {"_id": 0, "trade_date": 1}, sort=[("trade_date", -1)])
-        raise AnalysisMissingError(
-            f"daily report {trade_date}: no {' / '.join(missing)} for {trade_date} "
-            f"(latest {C.MARKET_SENTIMENT}: {latest['trade_date'] if latest else 'none'}); "
-            f"run analysis_pipeline for {trade_date} first"
-        )
-    return sentiment
 
 
 def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:

@@ -21,8 +21,9 @@ def _db():
 
 
 def plan_reports(schedules: Mapping[str, str], params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"jobs": [...], "date": ...}``: the daily report's trading day (the run's day, or the last
-    session before it), also the week-end date of the weekly report."""
+    """``{"jobs": [...], "date": ..., "week_end": ..., "analysis_wait_minutes": ...}``: the daily
+    report's trading day (the run's day, or the last session before it), the week-end date of the
+    weekly report, and how long the daily report waits for the day's analysis."""
     from ta_scheduler.calendar.core import get_calendar
     from ta_scheduler.category import jobs_for_run, run_time
 
@@ -36,27 +37,14 @@ def plan_reports(schedules: Mapping[str, str], params: Mapping[str, Any], contex
         day = date.fromisoformat(params["date"])
     cal = get_calendar()
     trading_day = day if cal.is_session(day) else cal.previous_session(day)
-    return {"jobs": jobs, "date": trading_day.isoformat(), "week_end": day.isoformat()}
+    return {"jobs": jobs, "date": trading_day.isoformat(), "week_end": day.isoformat(),
+            "analysis_wait_minutes": float(params.get("analysis_wait_minutes", 120))}
 
 
 def _skip_unless(job: str, plan: Mapping[str, Any]) -> None:
     from ta_scheduler.category import skip_unless_due
 
     skip_unless_due(job, plan["jobs"])
-
-
-def analysis_ready(plan: Mapping[str, Any]) -> bool:
-    """Sensor poke: the day's indicators and market sentiment are stored."""
-    from ta_scheduler.reports.daily import require_analysis
-    from ta_scheduler.reports.errors import AnalysisMissingError
-
-    _skip_unless("daily", plan)
-    try:
-        require_analysis(_db(), plan["date"])
-    except AnalysisMissingError as exc:
-        log.info("waiting: %s", exc)
-        return False
-    return True
 
 
 def run_build_daily(plan: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""The daily report's wait for the day's analysis, as a deferrable operator.
+
+``execute`` checks the store once; if the analysis is not there yet the task defers to
+:class:`~ta_scheduler.reports.triggers.AnalysisReadyTrigger` and frees its worker slot. When the
+trigger fires, ``execute_complete`` either returns (the report is built next) or fails the task
+without retries, naming what is missing: a report that would wait another two hours on a retry
+helps nobody, and the failure alert tells operators to run ``analysis_pipeline``.
+
+This module is imported by the DAG file, so it imports only the Task SDK at top level.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+#: how often the trigger checks the store (seconds); ``TA_REPORTS_ANALYSIS_POLL_SECONDS`` overrides
+DEFAULT_POLL_SECONDS = 60.0
+#: Airflow's own deferral timeout = our deadline + this margin (our trigger answers first, clearly)
+DEFERRAL_MARGIN = timedelta(minutes=10)
+
+
+def poll_seconds() -> float:
+    return float(os.environ.get("TA_REPORTS_ANALYSIS_POLL_SECONDS") or DEFAULT_POLL_SECONDS)
+
+
+class WaitForAnalysisOperator(BaseOperator):
+    """Wait (deferred, in the triggerer) until the analysis of ``plan["date"]`` is stored.
+
+    :param plan: the ``plan`` task's result: ``jobs`` (skips unless ``daily`` is due), ``date``
+        and ``analysis_wait_minutes`` (the deadline, counted from the first check; 0 = do not wait)
+    """
+
+    template_fields = ("plan",)
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, plan: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.plan = plan
+
+    def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
+        from ta_scheduler.category import skip_unless_due
+        from ta_scheduler.config import mongo_target
+        from ta_scheduler.reports.readiness import analysis_missing
+        from ta_scheduler.reports.triggers import AnalysisReadyTrigger
+        from ta_scheduler.storage.mongo import get_db
+
+        skip_unless_due("daily", self.plan["jobs"])
+        day = self.plan["date"]
+        missing = analysis_missing(get_db(), day)
+        if missing is None:
+            return {"trade_date": day, "deferred": False}
+        wait = timedelta(minutes=float(self.plan.get("analysis_wait_minutes", 120)))
+        if wait <= timedelta(0):
+            self._fail(day, wait, missing)
+        deadline = datetime.now(timezone.utc) + wait
+        self.log.info("analysis for %s not stored yet (%s); deferring until %s", day, missing, deadline.isoformat())
+        target = mongo_target()
+        self.defer(
+            trigger=AnalysisReadyTrigger(trade_date=day, mongo_uri=target.uri, database=target.database,
+                                         deadline=deadline.isoformat(), poll_seconds=poll_seconds()),
+            method_name="execute_complete",
+            timeout=wait + DEFERRAL_MARGIN,
+        )
+
+    def execute_complete(self, context: Mapping[str, Any], event: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        event = event or {}
+        day = self.plan["date"]
+        if event.get("status") != "ready":
+            self._fail(day, timedelta(minutes=float(self.plan.get("analysis_wait_minutes", 120))),
+                       event.get("detail", f"unexpected trigger event {event!r}"))
+        return {"trade_date": day, "deferred": True, "checks": event.get("checks")}
+
+    @staticmethod
+    def _fail(day: str, wait: timedelta, missing: str) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(
+            f"daily report {day}: the day's analysis was not stored within {wait} — {missing}. "
+            f"Run analysis_pipeline for {day}, then clear this task (or trigger reports with "
+            f'{{"kind": "daily", "date": "{day}"}}).'
+        )

@@ -1,0 +1,48 @@
+"""The daily report waits for the day's analysis in the real triggerer (task state ``deferred``,
+no worker slot held) and continues once the data pipeline has produced it: reports → (deferred)
+→ daily_sync → analysis_pipeline (started by the daily_bars asset) → the trigger fires → the
+report is built and delivered."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pymongo import MongoClient
+
+pytestmark = pytest.mark.slow
+
+DAY = "2026-11-25"  # no other end-to-end test syncs this day
+
+
+def _wait_state(cluster, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 180) -> str:
+    deadline = time.time() + timeout
+    state = None
+    while time.time() < deadline:
+        state = cluster.task_instances(dag_id, run_id)[task_id]["state"]
+        if state in states:
+            return state
+        time.sleep(1)
+    raise AssertionError(f"{dag_id}.{task_id} still {state} after {timeout} s\n{cluster.logs('triggerer', 3000)}")
+
+
+def test_daily_report_defers_until_the_analysis_exists(cluster, e2e_world):
+    db = MongoClient(e2e_world["mongo_uri"])[e2e_world["db_name"]]
+    cluster.wait_dag("reports")
+    status, run = cluster.trigger("reports", {"kind": "daily", "date": DAY, "analysis_wait_minutes": 15})
+    assert status == 200, run
+    run_id = run["dag_run_id"]
+    assert _wait_state(cluster, "reports", run_id, "wait_for_analysis", {"deferred", "failed", "success"}) == "deferred"
+    assert db["reports"].count_documents({"report_date": DAY}) == 0
+
+    status, sync = cluster.trigger("daily_sync", {"date": DAY})
+    assert status == 200, sync
+    assert cluster.wait_run("daily_sync", sync["dag_run_id"], timeout=300) == "success"
+
+    assert cluster.wait_run("reports", run_id, timeout=600) == "success"
+    assert cluster.xcom("reports", run_id, "wait_for_analysis")["deferred"] is True
+    tis = cluster.task_instances("reports", run_id)
+    assert tis["build_daily"]["state"] == "success" and tis["build_weekly"]["state"] == "skipped"
+    assert db["market_sentiment"].count_documents({"trade_date": DAY}) == 1
+    report = db["reports"].find_one({"kind": "daily", "report_date": DAY})
+    assert report is not None and report["markdown"]
