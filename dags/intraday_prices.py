@@ -10,7 +10,10 @@ the whole market (tushare `rt_k`, batched; or the demo market) and:
   of the same tick changes nothing);
 - refreshes the Redis latest-quote cache (`ta:quotes:latest`, swapped in atomically).
 
-Snapshots older than the retention (30 days by default) are removed by `maintenance`.
+Snapshots are stored only for session ticks: a manual run's interval ends at the last tick
+(triggered at 12:00 it takes the 11:30 tick; on a holiday, the last close), and a run whose
+interval was set by hand outside the sessions refreshes the latest quotes but stores no
+snapshot. Snapshots older than the retention (30 days by default) are removed by `maintenance`.
 """
 
 from __future__ import annotations

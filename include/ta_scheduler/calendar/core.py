@@ -338,6 +338,20 @@ class TradingCalendar:
                 return flag == _OPEN
         return d.weekday() < 5
 
+    def is_trading_time(self, moment: datetime) -> bool:
+        """Whether the continuous auction runs at ``moment`` (naive = exchange-local time): a
+        session day, 09:30–11:30 or 13:00–15:00, both ends included (the ticks the
+        ``intraday_prices`` timetable fires at)."""
+        if moment.tzinfo is not None:
+            from zoneinfo import ZoneInfo
+
+            from ta_scheduler.constants import TIMEZONE
+
+            moment = moment.astimezone(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
+        t = moment.time()
+        in_hours = SESSION_OPEN <= t <= BREAK_START or BREAK_END <= t <= SESSION_CLOSE
+        return in_hours and self.is_session(moment.date())
+
     def status(self, d: date) -> str:
         """``"verified"`` when a source covers ``d``, else ``"assumed"`` (weekday rule)."""
         i = d.toordinal() - self._base

@@ -44,8 +44,13 @@ def sync_realtime_quotes(
     snapshot_time: datetime,
     *,
     ttl: int = 900,
+    store_snapshot: bool = True,
 ) -> dict[str, Any]:
-    """Take one whole-market snapshot at ``snapshot_time`` (the run's tick, timezone-aware)."""
+    """Take one whole-market snapshot at ``snapshot_time`` (the run's tick, timezone-aware).
+
+    ``store_snapshot=False`` (a tick outside the trading sessions) refreshes the latest quotes
+    and the cache but appends nothing to ``market_quotes_intraday``.
+    """
     if snapshot_time.tzinfo is None:
         raise ValueError(f"snapshot_time {snapshot_time!r} must be timezone-aware (the run's logical tick)")
     snapshot_time = snapshot_time.replace(microsecond=snapshot_time.microsecond // 1000 * 1000)
@@ -59,12 +64,15 @@ def sync_realtime_quotes(
     cols = columns_from_frame(frame, QUOTE_FIELDS)
     constants = {"data_source": provider.name, "snapshot_time": snapshot_time}
     latest = write_docs(db[C.MARKET_QUOTES], docs_from_columns(cols, constants), mode="replace", partition=("data_source",))
-    snap = write_docs(db[C.INTRADAY_SNAPSHOTS], docs_from_columns(cols, constants), mode="insert")
+    if store_snapshot:
+        snap = write_docs(db[C.INTRADAY_SNAPSHOTS], docs_from_columns(cols, constants), mode="insert").as_dict()
+    else:
+        snap = {"skipped": "outside trading sessions"}
     cached = refresh_quote_cache(redis_url, cols, snapshot_time, provider.name, ttl) if redis_url else 0
     log.info("%s quotes %s: %d codes; latest %s; snapshot %s; redis %d", provider.name, snapshot_time.isoformat(),
-             len(frame), latest.as_dict(), snap.as_dict(), cached)
+             len(frame), latest.as_dict(), snap, cached)
     return {"snapshot_time": snapshot_time.isoformat(), "quotes": len(frame), "data_source": provider.name,
-            "latest": latest.as_dict(), "snapshot": snap.as_dict(), "redis_cached": cached}
+            "latest": latest.as_dict(), "snapshot": snap, "redis_cached": cached}
 
 
 def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: datetime, data_source: str, ttl: int) -> int:

@@ -132,7 +132,12 @@ def run_index_daily(plan: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
-    """One whole-market snapshot at the run's tick (the end of its data interval)."""
+    """One whole-market snapshot at the run's tick (the end of its data interval).
+
+    Scheduled ticks are always in a session; a manual run at any other time (lunch break,
+    after the close, a holiday) refreshes the latest quotes but stores no intraday snapshot.
+    """
+    from ta_scheduler.calendar.core import get_calendar
     from ta_scheduler.config import redis_url
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_realtime_quotes
@@ -140,8 +145,11 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     tick: datetime = context.get("data_interval_end") or context["logical_date"]
     tick = local(tick)
     warn_if_assumed([tick.date().isoformat()])
+    in_session = get_calendar().is_trading_time(tick)
+    if not in_session:
+        log.warning("%s is outside the trading sessions: latest quotes only, no intraday snapshot", tick.isoformat())
     provider = get_provider()
-    return fail_fast(lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick))
+    return fail_fast(lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session))
 
 
 def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
