@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 import uuid
 
 import pytest
@@ -8,23 +9,23 @@ from e2e.cluster import Cluster
 from fakes.http_sink import HttpSink
 from fakes.smtp_sink import SmtpSink
 from fakes.tushare_server import FakeTushareServer
+from private_store import PrivateFerretDB
 
 
 @pytest.fixture(scope="session")
-def e2e_world(mongo_uri):
+def e2e_world(tmp_path_factory):
     """Outside services of the deployment: fake tushare, a Slack webhook sink, an SMTP sink,
-    and a database of its own on the store."""
+    and a store of its own (a private FerretDB the crash tests may kill and restart)."""
+    store = PrivateFerretDB(tmp_path_factory.mktemp("store")).start()
     tushare = FakeTushareServer(n_stocks=120).start()
     slack = HttpSink().start()
     smtp = SmtpSink().start()
     db_name = f"ta_e2e_{uuid.uuid4().hex[:8]}"
-    yield {"tushare": tushare, "slack": slack, "smtp": smtp, "db_name": db_name,
-           "mongo_uri": mongo_uri.rstrip("/") + "/" + db_name}
-    from pymongo import MongoClient
-
-    MongoClient(mongo_uri).drop_database(db_name)
+    yield {"tushare": tushare, "slack": slack, "smtp": smtp, "db_name": db_name, "store": store,
+           "mongo_uri": store.uri + db_name}
     for service in (tushare, slack, smtp):
         service.stop()
+    store.kill(signal.SIGTERM)
 
 
 @pytest.fixture(scope="session")
