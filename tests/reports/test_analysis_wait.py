@@ -48,6 +48,12 @@ def test_trigger_serializes_to_an_importable_class(mongo_target):
     json.dumps(kwargs)  # plain JSON: the triggerer rebuilds it from the metadata DB
 
 
+def test_trigger_repr_keeps_credentials_out_of_logs():
+    trigger = AnalysisReadyTrigger(trade_date=T, mongo_uri="mongodb://ta:s3cretpw@db.example:27017/prod", database="prod",
+                                   deadline="2026-11-27T14:00:00+00:00")
+    assert "s3cretpw" not in repr(trigger) and T in repr(trigger) and "db.example" in repr(trigger)
+
+
 def test_trigger_fires_at_once_when_the_analysis_is_stored(mongo_target, mongo_db):
     seed_market(mongo_db)
     event = asyncio.run(_first_event(_trigger(mongo_target, 30)))

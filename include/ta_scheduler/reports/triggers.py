@@ -16,9 +16,9 @@ class AnalysisReadyTrigger(BaseTrigger):
     of ``trade_date`` are stored, else ``{"status": "timeout", "detail": <what is missing>}`` at
     ``deadline`` (ISO 8601, timezone-aware).
 
-    The store is reached with the URI the task resolved on the worker (the trigger's kwargs are
-    encrypted in the metadata DB with the Fernet key), so the triggerer needs no store settings of
-    its own. Each check runs in a thread (pymongo is blocking); a store that is down or restarting
+    The store is reached with the URI the task resolved on the worker (Airflow encrypts trigger
+    kwargs in the metadata DB with the Fernet key and leaves them out of REST responses; our
+    ``repr`` redacts the URI), so the triggerer needs no store settings of its own. Each check runs in a thread (pymongo is blocking); a store that is down or restarting
     is logged and polled again until the deadline.
     """
 
@@ -36,6 +36,12 @@ class AnalysisReadyTrigger(BaseTrigger):
             {"trade_date": self.trade_date, "mongo_uri": self.mongo_uri, "database": self.database,
              "deadline": self.deadline, "poll_seconds": self.poll_seconds},
         )
+
+    def __repr__(self) -> str:  # Airflow's default shows the kwargs: keep the URI's credentials out of logs
+        from ta_scheduler.config import redact_url
+
+        return (f"<AnalysisReadyTrigger {self.trade_date} store={redact_url(self.mongo_uri)} db={self.database} "
+                f"deadline={self.deadline} poll={self.poll_seconds:g}s>")
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from pymongo import MongoClient

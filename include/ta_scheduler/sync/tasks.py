@@ -134,8 +134,9 @@ def run_index_daily(plan: Mapping[str, Any]) -> dict[str, Any]:
 def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     """One whole-market snapshot at the run's tick (the end of its data interval).
 
-    Scheduled ticks are always in a session; a manual run at any other time (lunch break,
-    after the close, a holiday) refreshes the latest quotes but stores no intraday snapshot.
+    Scheduled ticks are session ticks, and so is a manual run's (its interval ends at the last
+    tick before it). A run whose tick is outside the sessions anyway (an interval set by hand
+    through the REST API) refreshes the latest quotes but stores no intraday snapshot.
     """
     from ta_scheduler.calendar.core import get_calendar
     from ta_scheduler.config import redis_url
