@@ -1,12 +1,12 @@
-"""Run a two-day backfill of daily bars and die (SIGKILL) at a chosen write to the store.
+"""Run a two-day backfill of daily bars and die (SIGKILL) right after a chosen write to the store.
 
-Fault injection for ``test_crash_points.py``: every pymongo write call of this process is
-counted; at call number ``CRASH_AT`` the process kills itself — ``after`` the call was
-executed, or with ``half`` after sending only the first half of an ``insert_many`` (the
-server applied part of a batch when the client died). ``CRASH_AT=0`` runs to the end and
-prints the write calls, one JSON line each.
+Fault injection for ``test_crash_points.py`` through pymongo's public command-monitoring API (no
+patching): every write command this process sends (insert, update, delete) is counted, and when
+the server has acknowledged write number ``CRASH_AT`` the process kills itself — as if the worker
+died at that instant. ``CRASH_AT=0`` runs to the end and prints the write commands, one JSON
+line each.
 
-Usage: ``python crash_sync.py <tushare url> <token> <day> <day>`` with ``MONGO_URI`` set.
+Usage: ``python crash_sync.py <tushare url> <token> <day> <day> ...`` with ``MONGO_URI`` set.
 """
 
 from __future__ import annotations
@@ -16,42 +16,40 @@ import os
 import signal
 import sys
 
-from pymongo.collection import Collection
+from pymongo import monitoring
 
-WRITES = ("insert_one", "insert_many", "bulk_write", "replace_one", "update_one", "update_many", "delete_one",
-          "delete_many")
+WRITE_COMMANDS = {"insert", "update", "delete", "findAndModify"}
 CRASH_AT = int(os.environ.get("CRASH_AT", "0"))
-MODE = os.environ.get("CRASH_MODE", "after")
-calls: list[dict] = []
 
 
-def _die() -> None:
-    sys.stdout.flush()
-    os.kill(os.getpid(), signal.SIGKILL)
+class KillAfterWrite(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.pending: dict[int, dict] = {}
+        self.done: list[dict] = []
 
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in WRITE_COMMANDS:
+            docs = event.command.get("documents") or event.command.get("updates") or event.command.get("deletes") or []
+            self.pending[event.request_id] = {"command": event.command_name, "collection": event.command[event.command_name],
+                                              "statements": len(docs)}
 
-def _wrap(name: str) -> None:
-    original = getattr(Collection, name)
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        write = self.pending.pop(event.request_id, None)
+        if write is None:
+            return
+        write["n"] = len(self.done) + 1
+        self.done.append(write)
+        if write["n"] == CRASH_AT:
+            os.kill(os.getpid(), signal.SIGKILL)
 
-    def write(self, *args, **kwargs):
-        size = len(args[0]) if name in ("insert_many", "bulk_write") else 1
-        calls.append({"n": len(calls) + 1, "call": name, "collection": self.name, "size": size})
-        if len(calls) != CRASH_AT:
-            return original(self, *args, **kwargs)
-        if MODE == "half" and name == "insert_many" and len(args[0]) > 1:
-            docs = list(args[0])
-            original(self, docs[: len(docs) // 2], *args[1:], **kwargs)
-        else:
-            original(self, *args, **kwargs)
-        _die()
-
-    setattr(Collection, name, write)
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self.pending.pop(event.request_id, None)
 
 
 def main() -> None:
     url, token, *days = sys.argv[1:]
-    for name in WRITES:
-        _wrap(name)
+    listener = KillAfterWrite()
+    monitoring.register(listener)  # before any client exists: applies to every client made later
     from ta_scheduler.providers.ratelimit import RateLimiter
     from ta_scheduler.providers.tushare_pro import TushareProvider
     from ta_scheduler.storage.mongo import get_db
@@ -59,8 +57,8 @@ def main() -> None:
 
     provider = TushareProvider(token, url, limiter=RateLimiter({"*": 10_000}))
     backfill_daily(provider, get_db(), days)
-    for call in calls:
-        print(json.dumps(call))
+    for write in listener.done:
+        print(json.dumps(write))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """A sync killed (SIGKILL) at any write, then retried, leaves exactly the rows of a clean run.
 
-``crash_sync.py`` runs a two-day backfill in its own process and kills itself at write call
-number k — after the call, or halfway through an ``insert_many`` batch — for every k of a clean
-run. The retry is the same backfill in this process. The store is the real one; only the
-process dies. (A task process killed by Airflow's worker, and the store restarted under a
+``crash_sync.py`` runs a two-day backfill in its own process and kills itself right after write
+command number k, for every k of a clean run. The market has 4,500 stocks, so a day's bars go in
+as three batches and some kills leave a day half written. The retry is the same backfill in this
+process. The store is the real one; only the process dies. (A task process killed by Airflow's worker, and the store restarted under a
 running task, are tested end to end in ``tests/e2e/test_crash_recovery.py``.)
 """
 
@@ -39,8 +39,17 @@ def _fresh_db(mongo_target, provider):
     return target, db
 
 
-def _run_script(target, tushare_server, crash_at: int, mode: str = "after") -> subprocess.CompletedProcess:
-    env = {**os.environ, "MONGO_URI": target.uri, "CRASH_AT": str(crash_at), "CRASH_MODE": mode}
+@pytest.fixture(scope="module")
+def tushare_server():
+    """The fake tushare with a market big enough to be written in several batches a day."""
+    from fakes.tushare_server import FakeTushareServer
+
+    with FakeTushareServer(n_stocks=4500) as server:
+        yield server
+
+
+def _run_script(target, tushare_server, crash_at: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MONGO_URI": target.uri, "CRASH_AT": str(crash_at)}
     return subprocess.run([sys.executable, str(SCRIPT), tushare_server.url, tushare_server.token, *DAYS],
                           env=env, capture_output=True, text=True, timeout=300)
 
@@ -70,19 +79,19 @@ def reference(mongo_target, make_tushare, tushare_server):
 
 def test_killed_at_any_write_then_retried_stores_each_row_once(reference, mongo_target, make_tushare, tushare_server):
     expected, calls = reference
-    assert len(expected[C.STOCK_DAILY_QUOTES]) > 500
+    assert len(expected[C.STOCK_DAILY_QUOTES]) == 2 * (4500 - 2)
     assert len(expected["markers"]) == len(DAYS) and len(expected[C.QUARANTINE]) == 2 * len(DAYS)
-    crash_points = [(c["n"], "after") for c in calls] + [(c["n"], "half") for c in calls if c["call"] == "insert_many" and c["size"] > 1]
-    assert len(crash_points) > len(DAYS) * 3, calls
+    bar_batches = [c for c in calls if c["command"] == "insert" and c["collection"] == C.STOCK_DAILY_QUOTES]
+    assert len(bar_batches) == 3 * len(DAYS), calls  # so some kills land between a day's batches
     provider = make_tushare()
-    for crash_at, mode in crash_points:
+    for call in calls:
         target, db = _fresh_db(mongo_target, provider)
         try:
-            crashed = _run_script(target, tushare_server, crash_at, mode)
-            assert crashed.returncode == -signal.SIGKILL, (crash_at, mode, crashed.stderr[-2000:])
+            crashed = _run_script(target, tushare_server, call["n"])
+            assert crashed.returncode == -signal.SIGKILL, (call, crashed.stderr[-2000:])
             backfill_daily(provider, db, DAYS)  # the retry
             got = _contents(db)
             for name in expected:
-                assert got[name] == expected[name], f"after a kill at write {crash_at} ({mode}, {calls[crash_at - 1]}): {name} differs"
+                assert got[name] == expected[name], f"after a kill following write {call}: {name} differs"
         finally:
             get_client(target).drop_database(target.database)
