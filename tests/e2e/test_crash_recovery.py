@@ -1,11 +1,11 @@
 """Crashes in the middle of a sync, on the real CeleryExecutor deployment, recovered by
-Airflow's own retry: the task process SIGKILLed while it writes a backfill, and the store
-killed and restarted under a running backfill. Afterwards every day holds exactly one copy of
+Airflow's own retry: the task process SIGKILLed halfway through a backfill (some days written,
+others not), and the store killed and restarted under a running backfill. Afterwards every day holds exactly one copy of
 each row, and every day is complete.
 
 Each test waits for Airflow's retry delay of ``daily_sync`` (2 minutes, backed off), so they are
-the slowest tests here; the write path's behaviour at every single crash point is tested faster
-in ``tests/sync/test_crash_points.py``.
+the slowest tests here. Where exactly the kill lands is left to timing here; a kill right after
+each single write is tested in ``tests/sync/test_crash_points.py``.
 """
 
 from __future__ import annotations
