@@ -12,7 +12,7 @@ from fakes.tushare_server import FakeTushareServer
 from private_store import PrivateFerretDB
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def e2e_world(tmp_path_factory):
     """Outside services of the deployment: fake tushare, a Slack webhook sink, an SMTP sink,
     and a store of its own (a private FerretDB the crash tests may kill and restart)."""
@@ -28,9 +28,11 @@ def e2e_world(tmp_path_factory):
     store.kill(signal.SIGTERM)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory, e2e_world):
-    """One CeleryExecutor deployment shared by the end-to-end tests; stopped by PID at the end."""
+    """One CeleryExecutor deployment shared by the end-to-end tests; stopped by PID when the last
+    of them is done (package scope: its scheduler shares the test metadata DB, so it must not
+    outlive them and pick up the runs that later tests start with ``airflow dags test``)."""
     c = Cluster(
         tmp_path_factory.mktemp("cluster"),
         extra_env={
