@@ -13,13 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from fakes import free_port
 from paths import PROJECT_DIR
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ferretdb_binary() -> str:
@@ -34,7 +29,7 @@ class PrivateFerretDB:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.data_dir = workdir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.uri = f"mongodb://127.0.0.1:{self.port}/"
         self.proc: subprocess.Popen | None = None
         self._binary = ferretdb_binary()

@@ -5,14 +5,13 @@ finds fresh data). Each DAG lists the run it is tested with; a DAG without one f
 
 from __future__ import annotations
 
-import json
-import subprocess
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from paths import DAGS_DIR, PROJECT_DIR
+from airflow_cli import dags_test
+from paths import DAGS_DIR
 from ta_scheduler.health import expected_bars_date
 
 #: the trading day the maintenance health check expects bars for, right now
@@ -36,13 +35,6 @@ RUNS: list[tuple[str, str, dict]] = [
     ("reports", f"{DAY}T20:00:00+08:00", {"date": DAY}),
     ("maintenance", f"{DAY}T21:00:00+08:00", {}),
 ]
-
-
-def dags_test(dag_id: str, logical_date: str, conf: dict, timeout: int = 900) -> subprocess.CompletedProcess:
-    cmd = [str(PROJECT_DIR / "scripts" / "airflow"), "dags", "test", dag_id, logical_date]
-    if conf:
-        cmd += ["-c", json.dumps(conf)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
 def test_every_dag_has_a_test_run():

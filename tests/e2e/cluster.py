@@ -10,23 +10,28 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from fakes import free_port
 from paths import DAGS_DIR, PROJECT_DIR
 from ta_scheduler.constants import Queues
 
 E2E_DAGS = Path(__file__).resolve().parent / "dags"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
+    """The first truthy value ``predicate()`` returns, polled; AssertionError naming ``what``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 class Cluster:
@@ -172,6 +177,11 @@ class Cluster:
         status, body = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         assert status == 200, body
         return {ti["task_id"]: ti for ti in body["task_instances"]}
+
+    def wait_task_state(self, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 180) -> dict:
+        """The task instance once its state is one of ``states``."""
+        return wait_until(lambda: (ti := self.task_instances(dag_id, run_id)[task_id])["state"] in states and ti,
+                          timeout, f"{dag_id}.{task_id} {run_id} in {sorted(states)}", interval=0.5)
 
     def xcom(self, dag_id: str, run_id: str, task_id: str):
         status, body = self.request(

@@ -11,11 +11,11 @@ each single write is tested in ``tests/sync/test_crash_points.py``.
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 from pymongo import MongoClient
 
+from e2e.cluster import wait_until
 from ta_scheduler.calendar.core import get_calendar
 
 pytestmark = pytest.mark.slow
@@ -45,16 +45,6 @@ def _start_backfill(cluster, e2e_world, days: list[str], seconds_per_day: float)
     return run["dag_run_id"]
 
 
-def _wait_until(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 def _ti(cluster, run_id: str) -> dict:
     return cluster.task_instances("daily_sync", run_id)["sync_daily_bars"]
 
@@ -79,16 +69,16 @@ def test_task_killed_mid_write_is_retried_and_stores_each_row_once(cluster, e2e_
     db = _db(e2e_world)
     cluster.wait_dag("daily_sync")
     run_id = _start_backfill(cluster, e2e_world, days, seconds_per_day=1.5)
-    ti = _wait_until(lambda: (t := _ti(cluster, run_id))["state"] == "running" and t, 240, "sync_daily_bars running")
-    _wait_until(lambda: _days_stored(db, days) >= 2, 120, "two days stored")
+    ti = cluster.wait_task_state("daily_sync", run_id, "sync_daily_bars", {"running"}, 240)
+    wait_until(lambda: _days_stored(db, days) >= 2, 120, "two days stored")
 
     killed = subprocess.run(["pkill", "-KILL", "-f", f"airflow worker -- {ti['id']}"], capture_output=True)
     assert killed.returncode == 0, "the task process was not found"
     partial = _days_stored(db, days)
     assert 2 <= partial < len(days)
 
-    _wait_until(lambda: _ti(cluster, run_id)["state"] in ("up_for_retry", "scheduled", "queued", "running")
-                and _ti(cluster, run_id)["try_number"] >= 1, 120, "the killed try recorded")
+    killed_try = cluster.wait_task_state("daily_sync", run_id, "sync_daily_bars", {"up_for_retry", "failed"}, 120)
+    assert killed_try["state"] == "up_for_retry", killed_try
     assert cluster.wait_run("daily_sync", run_id, timeout=600) == "success"
     final = _ti(cluster, run_id)
     assert final["state"] == "success" and final["try_number"] == 2, final
@@ -103,11 +93,10 @@ def test_store_restarted_during_a_backfill_the_retry_completes(cluster, e2e_worl
     db = _db(e2e_world)
     cluster.wait_dag("daily_sync")
     run_id = _start_backfill(cluster, e2e_world, days, seconds_per_day=1.5)
-    _wait_until(lambda: _days_stored(db, days) >= 2, 240, "two days stored")
+    wait_until(lambda: _days_stored(db, days) >= 2, 240, "two days stored")
 
     store.kill()  # the store crashes under the running task ...
-    failed_try = _wait_until(lambda: (t := _ti(cluster, run_id))["state"] in ("up_for_retry", "failed") and t, 120,
-                             "the task failing while the store is down")
+    failed_try = cluster.wait_task_state("daily_sync", run_id, "sync_daily_bars", {"up_for_retry", "failed"}, 120)
     assert failed_try["state"] == "up_for_retry", failed_try
     store.start()  # ... and comes back before Airflow retries
 

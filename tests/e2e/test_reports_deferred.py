@@ -5,8 +5,6 @@ report is built and delivered."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pymongo import MongoClient
 
@@ -15,24 +13,14 @@ pytestmark = pytest.mark.slow
 DAY = "2026-11-25"  # no other end-to-end test syncs this day
 
 
-def _wait_state(cluster, dag_id: str, run_id: str, task_id: str, states: set[str], timeout: float = 180) -> str:
-    deadline = time.time() + timeout
-    state = None
-    while time.time() < deadline:
-        state = cluster.task_instances(dag_id, run_id)[task_id]["state"]
-        if state in states:
-            return state
-        time.sleep(1)
-    raise AssertionError(f"{dag_id}.{task_id} still {state} after {timeout} s\n{cluster.logs('triggerer', 3000)}")
-
-
 def test_daily_report_defers_until_the_analysis_exists(cluster, e2e_world):
     db = MongoClient(e2e_world["mongo_uri"])[e2e_world["db_name"]]
     cluster.wait_dag("reports")
     status, run = cluster.trigger("reports", {"kind": "daily", "date": DAY, "analysis_wait_minutes": 15})
     assert status == 200, run
     run_id = run["dag_run_id"]
-    assert _wait_state(cluster, "reports", run_id, "wait_for_analysis", {"deferred", "failed", "success"}) == "deferred"
+    waiting = cluster.wait_task_state("reports", run_id, "wait_for_analysis", {"deferred", "failed", "success"})
+    assert waiting["state"] == "deferred"
     assert db["reports"].count_documents({"report_date": DAY}) == 0
 
     status, sync = cluster.trigger("daily_sync", {"date": DAY})

@@ -4,10 +4,10 @@ re-run (the seed's task API replaced, SPEC §7)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pymongo import MongoClient
+
+from e2e.cluster import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -16,13 +16,7 @@ DAY = "2026-11-27"
 
 def _wait_for_match(texts, needle: str, timeout: float = 60) -> list[str]:
     """The texts (from ``texts()``, polled) that contain ``needle``, once there is one."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = [t for t in texts() if needle in t]
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"nothing containing {needle!r} within {timeout} s: {texts()}")
+    return wait_until(lambda: [t for t in texts() if needle in t], timeout, f"a message containing {needle!r}")
 
 
 def _runs(cluster, dag_id: str) -> list[str]:

@@ -9,19 +9,14 @@ import time
 
 import pytest
 
+from fakes import free_port
 from ta_scheduler.health import HealthCheckFailed, check_disk, run_health_check
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def own_redis(tmp_path):
     """A Redis server of this test's own, so stopping it disturbs nobody."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp_path), "--save", ""],
         stdout=subprocess.DEVNULL,
@@ -59,7 +54,7 @@ def test_stopped_redis_fails_naming_redis(own_redis):
 
 def test_unreachable_store_fails_naming_mongodb(monkeypatch, own_redis):
     _, url = own_redis
-    monkeypatch.setenv("MONGO_URI", f"mongodb://127.0.0.1:{_free_port()}/x")
+    monkeypatch.setenv("MONGO_URI", f"mongodb://127.0.0.1:{free_port()}/x")
     monkeypatch.setattr("ta_scheduler.health.TIMEOUT_S", 1.0)
     with pytest.raises(HealthCheckFailed, match=r"mongodb DOWN"):
         run_health_check(redis=url, min_free_gb=0.001)

@@ -11,11 +11,11 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from pymongo import MongoClient
 from report_seed import T, seed_analysis, seed_market
 
-from paths import PROJECT_DIR
+from airflow_cli import AIRFLOW
+from fakes import free_port
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.readiness import analysis_missing
 from ta_scheduler.reports.triggers import AnalysisReadyTrigger
@@ -81,8 +81,6 @@ def test_trigger_times_out_at_the_deadline_naming_what_is_missing(mongo_target, 
 
 
 def test_an_unreachable_store_is_a_reason_to_keep_waiting():
-    from fakes.smtp_sink import free_port
-
     client = MongoClient(f"mongodb://127.0.0.1:{free_port()}/", serverSelectionTimeoutMS=300)
     assert analysis_missing(client["nothing"], T).startswith("store not reachable: ServerSelectionTimeoutError")
 
@@ -93,7 +91,7 @@ def test_an_unreachable_store_is_a_reason_to_keep_waiting():
 def _dags_test_reports(conf: dict, log_path, poll_seconds: float = 1.0) -> subprocess.Popen:
     env = {**os.environ, "TA_REPORTS_ANALYSIS_POLL_SECONDS": str(poll_seconds)}
     return subprocess.Popen(
-        [str(PROJECT_DIR / "scripts" / "airflow"), "dags", "test", "reports", f"{T}T20:00:00+08:00", "-c", json.dumps(conf)],
+        [AIRFLOW, "dags", "test", "reports", f"{T}T20:00:00+08:00", "-c", json.dumps(conf)],
         stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, env=env,
     )
 

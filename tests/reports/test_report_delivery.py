@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from fakes.http_sink import HttpSink
-from fakes.smtp_sink import SmtpSink, airflow_smtp_connection, free_port
+from fakes import free_port
+from fakes.smtp_sink import SmtpSink, airflow_smtp_connection
 from report_seed import T
 
 from ta_scheduler.constants import Collections as C

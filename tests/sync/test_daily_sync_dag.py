@@ -3,19 +3,15 @@ SDK) and a database of its own on the real store — a whole trading day, then t
 
 from __future__ import annotations
 
-import json
-import subprocess
-
-from paths import PROJECT_DIR
+from airflow_cli import dags_test
 from ta_scheduler.constants import Collections as C
 
 DAY = "2026-11-27"
 SYNCED = (C.STOCK_BASIC_INFO, C.STOCK_DAILY_QUOTES, C.INDEX_DAILY, C.QUARANTINE)
 
 
-def _dags_test(conf: dict) -> str:
-    res = subprocess.run([str(PROJECT_DIR / "scripts" / "airflow"), "dags", "test", "daily_sync", f"{DAY}T16:30:00+08:00",
-                          "-c", json.dumps(conf)], capture_output=True, text=True, timeout=900)
+def _sync_day(conf: dict) -> str:
+    res = dags_test("daily_sync", f"{DAY}T16:30:00+08:00", conf)
     out = res.stdout + res.stderr
     assert res.returncode == 0 and "state=success" in out, out[-6000:]
     return out
@@ -32,7 +28,7 @@ def test_a_trading_day_through_dags_test_twice(mongo_db, tushare_server, tmp_pat
     monkeypatch.setenv("TUSHARE_API_URL", tushare_server.url)
     monkeypatch.setenv("TA_CALENDAR_DIR", str(tmp_path / "calendar"))
 
-    _dags_test({"date": DAY})
+    _sync_day({"date": DAY})
     first = _contents(mongo_db)
     assert len(first[C.STOCK_BASIC_INFO]) == 300
     assert len(first[C.STOCK_DAILY_QUOTES]) == 300 and {d["trade_date"] for d in first[C.STOCK_DAILY_QUOTES]} == {DAY}
@@ -43,5 +39,5 @@ def test_a_trading_day_through_dags_test_twice(mongo_db, tushare_server, tmp_pat
     assert {name for name, _ in tushare_server.calls} >= {"trade_cal", "stock_basic", "daily", "adj_factor", "daily_basic",
                                                            "stk_limit", "index_daily"}
 
-    _dags_test({"date": DAY})
+    _sync_day({"date": DAY})
     assert _contents(mongo_db) == first  # byte for byte, updated_at included

@@ -4,7 +4,6 @@ after the close or on a holiday) refreshes the latest quotes but appends no snap
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,7 +11,8 @@ import pendulum
 import pytest
 from airflow.timetables.base import TimeRestriction
 
-from paths import DAGS_DIR, PROJECT_DIR
+from airflow_cli import dags_test
+from paths import DAGS_DIR
 from ta_scheduler.calendar.core import get_calendar
 from ta_scheduler.constants import Collections as C
 
@@ -59,11 +59,6 @@ def test_the_dags_timetable_fires_only_at_trading_times():
     assert {t.in_timezone("Asia/Shanghai").date() for t in ticks} == set(sessions)
 
 
-def _dags_test(logical_date: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(PROJECT_DIR / "scripts" / "airflow"), "dags", "test", "intraday_prices", logical_date],
-                          capture_output=True, text=True, timeout=600)
-
-
 def test_manual_runs_at_any_time_store_snapshots_only_at_session_ticks(mongo_db, monkeypatch):
     """Through ``airflow dags test`` on a database of its own (demo market): a manual run's
     interval ends at the last session tick, so its snapshot is labelled with that tick."""
@@ -75,7 +70,7 @@ def test_manual_runs_at_any_time_store_snapshots_only_at_session_ticks(mongo_db,
         "2026-10-07T10:05:00+08:00": "2026-09-30T15:00:00+08:00",  # National Day holiday: the last close before it
     }
     for logical_date, tick in runs.items():
-        res = _dags_test(logical_date)
+        res = dags_test("intraday_prices", logical_date)
         out = res.stdout + res.stderr
         assert res.returncode == 0 and "state=success" in out, out[-5000:]
         assert mongo_db[C.INTRADAY_SNAPSHOTS].count_documents({"snapshot_time": datetime.fromisoformat(tick)}) > 100, out[-3000:]

@@ -44,29 +44,24 @@ class AnalysisReadyTrigger(BaseTrigger):
                 f"deadline={self.deadline} poll={self.poll_seconds:g}s>")
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from pymongo import MongoClient
-
+        from ta_scheduler.config import MongoTarget
         from ta_scheduler.reports.readiness import analysis_missing
+        from ta_scheduler.storage.mongo import get_db
 
         deadline = datetime.fromisoformat(self.deadline)
-        client = MongoClient(self.mongo_uri, serverSelectionTimeoutMS=10_000, connectTimeoutMS=10_000, tz_aware=True)
-        try:
-            db = client[self.database]
-            checks = 0
-            while True:
-                missing = await asyncio.to_thread(analysis_missing, db, self.trade_date)
-                checks += 1
-                if missing is None:
-                    self.log.info("analysis for %s is stored (check %d)", self.trade_date, checks)
-                    yield TriggerEvent({"status": "ready", "trade_date": self.trade_date, "checks": checks})
-                    return
-                remaining = (deadline - datetime.now(timezone.utc)).total_seconds()
-                if remaining <= 0:
-                    yield TriggerEvent({"status": "timeout", "trade_date": self.trade_date, "checks": checks,
-                                        "detail": missing})
-                    return
-                self.log.info("waiting for the analysis of %s (%s); next check in %.0f s", self.trade_date, missing,
-                              min(self.poll_seconds, remaining))
-                await asyncio.sleep(min(self.poll_seconds, remaining))
-        finally:
-            await asyncio.to_thread(client.close)
+        db = get_db(MongoTarget(self.mongo_uri, self.database, "trigger"))  # pooled client, shared by the process
+        checks = 0
+        while True:
+            missing = await asyncio.to_thread(analysis_missing, db, self.trade_date)
+            checks += 1
+            if missing is None:
+                self.log.info("analysis for %s is stored (check %d)", self.trade_date, checks)
+                yield TriggerEvent({"status": "ready", "trade_date": self.trade_date, "checks": checks})
+                return
+            remaining = (deadline - datetime.now(timezone.utc)).total_seconds()
+            if remaining <= 0:
+                yield TriggerEvent({"status": "timeout", "trade_date": self.trade_date, "checks": checks, "detail": missing})
+                return
+            self.log.info("waiting for the analysis of %s (%s); next check in %.0f s", self.trade_date, missing,
+                          min(self.poll_seconds, remaining))
+            await asyncio.sleep(min(self.poll_seconds, remaining))

@@ -54,7 +54,7 @@ class WaitForAnalysisOperator(BaseOperator):
         missing = analysis_missing(get_db(), day)
         if missing is None:
             return {"trade_date": day, "deferred": False}
-        wait = timedelta(minutes=float(self.plan.get("analysis_wait_minutes", 120)))
+        wait = self._wait()
         if wait <= timedelta(0):
             self._fail(day, wait, missing)
         deadline = datetime.now(timezone.utc) + wait
@@ -71,9 +71,11 @@ class WaitForAnalysisOperator(BaseOperator):
         event = event or {}
         day = self.plan["date"]
         if event.get("status") != "ready":
-            self._fail(day, timedelta(minutes=float(self.plan.get("analysis_wait_minutes", 120))),
-                       event.get("detail", f"unexpected trigger event {event!r}"))
+            self._fail(day, self._wait(), event.get("detail", f"unexpected trigger event {event!r}"))
         return {"trade_date": day, "deferred": True, "checks": event.get("checks")}
+
+    def _wait(self) -> timedelta:
+        return timedelta(minutes=self.plan["analysis_wait_minutes"])
 
     @staticmethod
     def _fail(day: str, wait: timedelta, missing: str) -> None:
