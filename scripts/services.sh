@@ -42,6 +42,16 @@ ensure_packages() {  # command-to-check package...
 
 # ---- PostgreSQL --------------------------------------------------------------------------------
 PGDATA="$TA_STATE_DIR/postgres"
+PGLOG="$SVC_LOG/postgres.log"
+pg_locate() {  # as root, PostgreSQL runs as the postgres account, which must reach its data dir
+  [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 || return 0
+  runuser -u postgres -- test -x "$TA_STATE_DIR" 2>/dev/null && return 0
+  # the project sits under a private directory (mode 700: /root, mktemp -d): keep this state
+  # dir's cluster in the postgres account's home instead
+  local home; home=$(getent passwd postgres | cut -d: -f6)
+  PGDATA="$home/ta-scheduler/$(printf %s "$TA_STATE_DIR" | sha256sum | cut -c1-12)"
+  PGLOG="$PGDATA.log"
+}
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 as_pg() {  # initdb/postgres refuse to run as root: use the package's postgres account
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -54,18 +64,19 @@ pg_ensure_db() {
 start_postgres() {
   ensure_packages '/usr/lib/postgresql/*/bin/pg_ctl' postgresql
   local bin; bin=$(pg_bin)
+  pg_locate
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
     mkdir -p "$PGDATA"
     [ "$(id -u)" = 0 ] && chown postgres: "$PGDATA" && chmod 700 "$PGDATA"
     as_pg test -w "$PGDATA" || die "the postgres account cannot write $PGDATA (is a parent directory private?)"
-    log "initdb $PGDATA"
+    log "initdb $PGDATA (log: $PGLOG)"
     as_pg "$bin/initdb" -D "$PGDATA" -U airflow --auth=trust -E UTF8 --locale=C.UTF-8 >"$SVC_LOG/postgres-initdb.log"
   fi
   if as_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     log "postgres already running on 127.0.0.1:$TA_PG_PORT (reused)"
   else
-    [ "$(id -u)" = 0 ] && touch "$SVC_LOG/postgres.log" && chown postgres: "$SVC_LOG/postgres.log"
-    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$SVC_LOG/postgres.log" -w -t 60 start \
+    [ "$(id -u)" = 0 ] && touch "$PGLOG" && chown postgres: "$PGLOG"
+    as_pg "$bin/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start \
       -o "-p $TA_PG_PORT -c listen_addresses=127.0.0.1 -k $PGDATA -c max_connections=200" >/dev/null
     log "postgres started on 127.0.0.1:$TA_PG_PORT"
   fi
@@ -75,6 +86,7 @@ start_postgres() {
 
 stop_postgres() {
   local bin; bin=$(pg_bin)
+  pg_locate
   [ -n "$bin" ] && [ -s "$PGDATA/PG_VERSION" ] || return 0
   if as_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     as_pg "$bin/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null && log "postgres stopped"
