@@ -54,7 +54,7 @@ pg_locate() {  # as root, PostgreSQL runs as the postgres account, which must re
 }
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 as_pg() {  # initdb/postgres refuse to run as root: use the package's postgres account
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi  # cd: the cwd may be private
 }
 pg_sql() { "$(pg_bin)/psql" -h 127.0.0.1 -p "$TA_PG_PORT" -U airflow -d postgres -qtAX -c "$1"; }
 pg_ensure_db() {
