@@ -36,6 +36,7 @@ class Collections:
     PORTFOLIOS = "portfolios"
     QUARANTINE = "quarantine"
     SYNC_STATE = "sync_state"
+    DATA_COMPLETENESS = "data_completeness"  # the completeness ledger (storage/ledger.py)
     HEALTH_CHECKS = "health_checks"
 
 
