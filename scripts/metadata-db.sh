@@ -5,8 +5,10 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 psql_() { "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" -h 127.0.0.1 -p "$TA_PG_PORT" -U airflow -d postgres -qtAX -c "$1"; }
+marker="$AIRFLOW_HOME/.migrated-$TA_METADATA_DB"  # scripts/airflow migrates when it is missing
 case "${1:-migrate}" in
   reset)
+    rm -f "$marker"
     psql_ "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname='$TA_METADATA_DB' AND pid <> pg_backend_pid()" >/dev/null
     psql_ "DROP DATABASE IF EXISTS \"$TA_METADATA_DB\"" >/dev/null
     psql_ "CREATE DATABASE \"$TA_METADATA_DB\"" >/dev/null ;;
@@ -18,3 +20,4 @@ mkdir -p "$AIRFLOW_HOME"
 echo "[metadata-db] airflow db migrate ($TA_METADATA_DB)" >&2
 airflow db migrate >"$TA_STATE_DIR/logs/db-migrate-$TA_ENV.log" 2>&1 \
   || { tail -n 30 "$TA_STATE_DIR/logs/db-migrate-$TA_ENV.log" >&2; exit 1; }
+touch "$marker"

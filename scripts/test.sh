@@ -10,9 +10,8 @@ export TA_ENV=test
 "$TA_PROJECT_DIR/scripts/services.sh" start
 "$TA_PROJECT_DIR/scripts/install-test-deps.sh"   # Chromium + CJK fonts for the report tests
 mkdir -p "$AIRFLOW_HOME" "$TA_RUN_DIR" "$TA_LOG_DIR"
-if [ -z "${TA_TEST_REUSE_DB:-}" ] || [ ! -f "$AIRFLOW_HOME/.migrated" ]; then
+if [ -z "${TA_TEST_REUSE_DB:-}" ] || [ ! -f "$AIRFLOW_HOME/.migrated-$TA_METADATA_DB" ]; then
   "$TA_PROJECT_DIR/scripts/metadata-db.sh" reset
-  touch "$AIRFLOW_HOME/.migrated"
 fi
 python -m ta_scheduler.settings_loader "$TA_PROJECT_DIR/airflow_settings.yaml"
 cd "$TA_PROJECT_DIR"
