@@ -86,7 +86,31 @@ def ui_store(mongo_uri, tmp_path_factory):
 
 
 @pytest.fixture(scope="package")
-def api_server(tmp_path_factory, ui_store, ui_calendar):
+def ui_reports(ui_store, ui_calendar):
+    """The stored reports: a real daily report (charts, Chinese text) built from the seeded
+    market for 2026-11-27, plus a small daily and a weekly document."""
+    from reports.report_seed import T, seed_market
+
+    from ta_scheduler.reports.daily import build_daily_report
+    from ta_scheduler.reports.store import save_report
+
+    db = ui_store["db"]
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TA_REPORTS_DIR", str(ui_store["reports_dir"]))
+    try:
+        seed_market(db)
+        build_daily_report(db, T)
+        for kind, day, title in (("daily", "2026-11-26", "每日市场报告 2026-11-26"),
+                                 ("weekly", "2026-11-22", "每周投资组合报告 2026-11-22")):
+            save_report(db, {"kind": kind, "report_date": day, "title": title, "digest": [f"{title} 摘要"],
+                             "html": f"<html><body><h1>{title}</h1></body></html>", "markdown": f"# {title}"})
+    finally:
+        mp.undo()
+    return {"daily": T}
+
+
+@pytest.fixture(scope="package")
+def api_server(tmp_path_factory, ui_store, ui_calendar, ui_reports):
     server = ApiServer(
         tmp_path_factory.mktemp("api"),
         extra_env={

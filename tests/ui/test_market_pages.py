@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ta_scheduler.reports.store import save_report
 from ta_scheduler.storage import ledger
+from ta_scheduler.ui import queries
 
 PAGES = ["/market-data/reports", "/market-data/health", "/market-data/calendar", "/market-data/reports/daily/2026-11-27"]
 DAILY_DATASETS = [d for d in ledger.DATASETS if d not in ("financials", "news")]
@@ -63,14 +63,10 @@ def weekday_sessions(first: date, last: date, closed: set[date]) -> list[date]:
 
 
 @pytest.fixture(scope="module")
-def seeded(ui_store, ui_calendar, monkeypatch_module):
-    """Three reports, a ledger with a deliberately missing and a partial day, and DAG runs."""
+def seeded(ui_store, ui_calendar):
+    """A ledger with a deliberately missing and a partial day, and DAG runs (the reports come
+    from the package's ``ui_reports``)."""
     db = ui_store["db"]
-    monkeypatch_module.setenv("TA_REPORTS_DIR", str(ui_store["reports_dir"]))
-    for kind, day, title in (("daily", "2026-11-26", "每日市场报告 2026-11-26"), ("weekly", "2026-11-22", "每周投资组合报告 2026-11-22"),
-                             ("daily", "2026-11-27", "每日市场报告 2026-11-27")):
-        save_report(db, {"kind": kind, "report_date": day, "title": title, "html": f"<html><body><h1>{title}</h1></body></html>",
-                         "markdown": f"# {title}", "digest": [f"{title} 摘要"]})
     today, closed = ui_calendar["today"], {ui_calendar["past_holiday"], ui_calendar["next_holiday"]}
     grid_days = [d.isoformat() for d in weekday_sessions(today - timedelta(days=120), today, closed)[-60:]]
     missing_day, partial_day = grid_days[-3], grid_days[-10]
@@ -120,13 +116,6 @@ def _delete_runs() -> None:
         session.query(DagRun).filter(DagRun.dag_id == RUN_DAG).delete()
 
 
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    yield mp
-    mp.undo()
-
-
 @pytest.mark.parametrize("path", PAGES)
 def test_anonymous_is_refused(api_server, path):
     status, body = api_server.get(path)
@@ -150,10 +139,14 @@ def test_reports_list_newest_first_and_filters(api_server, viewer_token, seeded)
         status, html = api_server.get("/market-data/reports" + query, viewer_token)
         assert status == 200, html
         rows = [e for e in Rows(html).having("data-kind") if e["tag"] == "tr"]
-        return [(r["data-kind"], r["data-date"], re.sub(r"\s+", " ", r["text"]).strip()) for r in rows]
+        return [(r["data-kind"], r["data-date"], cells(r)) for r in rows]
 
     assert [r[:2] for r in listed()] == [("daily", "2026-11-27"), ("daily", "2026-11-26"), ("weekly", "2026-11-22")]
-    assert "每日市场报告 2026-11-27" in listed()[0][2] and "每日市场报告 2026-11-27 摘要" in listed()[0][2]
+    newest = seeded["db"]["reports"].find_one({"kind": "daily", "report_date": "2026-11-27"})
+    assert len(newest["digest"]) > 2
+    assert listed()[0][2] == ["2026-11-27", "daily", newest["title"], " ".join(newest["digest"]),
+                              queries.exchange_time(newest["updated_at"]), ""]
+    assert listed()[1][2][:4] == ["2026-11-26", "daily", "每日市场报告 2026-11-26", "每日市场报告 2026-11-26 摘要"]
     assert [r[:2] for r in listed("?kind=weekly")] == [("weekly", "2026-11-22")]
     assert [r[:2] for r in listed("?from=2026-11-23&to=2026-11-26")] == [("daily", "2026-11-26")]
     assert [r[:2] for r in listed("?kind=daily&from=2026-11-27")] == [("daily", "2026-11-27")]
