@@ -209,3 +209,15 @@ def test_calendar_page_lists_the_coming_days_and_holidays(api_server, viewer_tok
         expected.append((d.isoformat(), kind, "verified", row))
     assert shown == expected
     assert [cells(e) for e in page.having("data-first")] == [[str(holiday), str(holiday), "1", str(holiday), "verified"]]
+
+
+def test_the_section_is_registered_in_the_ui_navigation(api_server):
+    status, body = api_server.request("GET", "/api/v2/plugins")
+    assert status == 200, body
+    plugin = next(p for p in body["plugins"] if p["name"] == "ta_market_ui")
+    assert [(v["name"], v["href"], v["category"], v["url_route"], v["destination"]) for v in plugin["external_views"]] == [
+        ("Reports", "/market-data/reports", "Market data", "market-data-reports", "nav"),
+        ("Data health", "/market-data/health", "Market data", "market-data-health", "nav"),
+        ("Trading calendar", "/market-data/calendar", "Market data", "market-data-calendar", "nav"),
+    ]
+    assert [(a["name"], a["url_prefix"]) for a in plugin["fastapi_apps"]] == [("market_data", "/market-data")]
