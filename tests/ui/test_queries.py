@@ -36,3 +36,17 @@ def test_times_are_shown_in_exchange_time():
     assert exchange_time(datetime(2026, 11, 27, 12, 5, 13)) == "2026-11-27 20:05:13"  # naive = UTC (pymongo)
     assert exchange_time(datetime(2026, 11, 27, 23, 0, tzinfo=timezone.utc)) == "2026-11-28 07:00:00"
     assert exchange_time(None) == ""
+
+
+def test_loading_the_plugin_imports_nothing_heavy():
+    """Every DAG parse and every component loads plugins: the app is built on its first request."""
+    import subprocess
+    import sys
+
+    from paths import PLUGINS_DIR
+
+    heavy = ["fastapi", "starlette", "pandas", "numpy", "matplotlib", "pymongo", "ta_scheduler.ui.app"]
+    code = (f"import sys; sys.path.insert(0, {str(PLUGINS_DIR)!r}); import ta_market_ui; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
