@@ -67,6 +67,10 @@ class Conns:
     DEEPSEEK = "deepseek_default"
     SLACK_ALERTS = "slack_alerts"
     SMTP_ALERTS = "smtp_alerts"
+    # Chinese group robots (notify.robots): token in the password, signing secret in extra "secret"
+    DINGTALK_ALERTS = "dingtalk_alerts"
+    FEISHU_ALERTS = "feishu_alerts"
+    WECOM_ALERTS = "wecom_alerts"
     METADATA_DB = "airflow_metadata_db"
 
 

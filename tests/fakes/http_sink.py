@@ -6,7 +6,8 @@
         req = sink.wait_for(1)[0]          # req.path, req.headers, req.body, req.json()
 
 ``status`` / ``reply`` set the answer (Slack answers ``200 ok``); set ``status = 500`` to test
-failures.
+failures. ``responder`` (a function of the :class:`Request` returning ``(status, body)``) answers
+instead when set, e.g. a group robot checking its signature (``fakes.robots``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ class Request:
 class HttpSink:
     """An HTTP server on 127.0.0.1 (free port) storing requests in ``requests``."""
 
-    def __init__(self, status: int = 200, reply: bytes = b"ok") -> None:
+    def __init__(self, status: int = 200, reply: bytes = b"ok", responder=None) -> None:
         self.status = status
         self.reply = reply
+        self.responder = responder
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         sink = self
@@ -44,13 +46,15 @@ class HttpSink:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                request = Request(self.command, self.path, dict(self.headers), body)
                 with sink._lock:
-                    sink.requests.append(Request(self.command, self.path, dict(self.headers), body))
-                self.send_response(sink.status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(sink.reply)))
+                    sink.requests.append(request)
+                status, reply = sink.responder(request) if sink.responder else (sink.status, sink.reply)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if sink.responder else "text/plain")
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(sink.reply)
+                self.wfile.write(reply)
 
             do_POST = do_GET = do_PUT = _handle  # noqa: N815
 

@@ -64,8 +64,41 @@ def test_slack_gets_the_digest_and_a_link(built, slack, monkeypatch):
 
 
 def test_unconfigured_channels_are_skipped_and_recorded(built):
-    assert deliver_report(built, "daily", T) == {"kind": "daily", "report_date": T, "email": "skipped", "slack": "skipped"}
+    assert deliver_report(built, "daily", T) == {"kind": "daily", "report_date": T, "email": "skipped", "slack": "skipped",
+                                                 "dingtalk": "skipped", "feishu": "skipped", "wecom": "skipped"}
     assert _doc(built)["delivery"]["email"]["reason"] == "no connection smtp_reports/smtp_alerts"
+    assert _doc(built)["delivery"]["wecom"]["reason"] == "no connection wecom_reports/wecom_alerts with a webhook token"
+
+
+def test_group_robots_get_the_digest_and_link_signed(built, monkeypatch):
+    from fakes.robots import RobotSink
+
+    monkeypatch.setenv("TA_REPORTS_BASE_URL", "https://reports.example.com/ta/")
+    sinks = {"dingtalk": RobotSink("dingtalk", "dt", "SECx"), "feishu": RobotSink("feishu", "fs", "fsx"),
+             "wecom": RobotSink("wecom", "wc")}
+    for service, sink in sinks.items():
+        monkeypatch.setenv(f"AIRFLOW_CONN_{service.upper()}_REPORTS", sink.start().connection())
+    try:
+        result = deliver_report(built, "daily", T, channels=("dingtalk", "feishu", "wecom"))
+        assert result == {"kind": "daily", "report_date": T, "dingtalk": "sent", "feishu": "sent", "wecom": "sent"}
+        doc = _doc(built)
+        link = f"https://reports.example.com/ta/daily/{T}.html"
+        markdown = "\n".join([f"### {doc['title']}", *[f"- {line}" for line in doc["digest"]], f"[完整报告]({link})"])
+        assert sinks["dingtalk"].accepted[0].json() == {"msgtype": "markdown", "markdown": {"title": doc["title"], "text": markdown},
+                                                        "at": {"atMobiles": None, "isAtAll": False}}
+        assert sinks["wecom"].accepted[0].json() == {"msgtype": "markdown", "markdown": {"content": markdown}}
+        feishu = sinks["feishu"].accepted[0].json()
+        assert feishu["content"]["post"]["zh_cn"]["title"] == doc["title"]
+        lines = [seg[0]["text"] for seg in feishu["content"]["post"]["zh_cn"]["content"]]
+        assert lines == [*[f"• {line}" for line in doc["digest"]], f"完整报告：{link}"]
+        assert doc["delivery"]["feishu"]["status"] == "sent" and doc["delivery"]["feishu"]["conn_id"] == "feishu_reports"
+        # a retry sends nothing twice
+        again = deliver_report(built, "daily", T, channels=("dingtalk", "feishu", "wecom"))
+        assert set(again.values()) - {"daily", T} == {"already_sent"}
+        assert all(len(s.requests) == 1 for s in sinks.values())
+    finally:
+        for sink in sinks.values():
+            sink.stop()
 
 
 def test_smtp_down_records_the_failure_and_keeps_the_report(built, monkeypatch, reports_dir, slack):
@@ -84,7 +117,8 @@ def test_smtp_down_records_the_failure_and_keeps_the_report(built, monkeypatch, 
 
     # the retry once the server is up sends only what failed
     with SmtpSink(port=port) as smtp:
-        assert deliver_report(built, "daily", T) == {"kind": "daily", "report_date": T, "email": "sent", "slack": "already_sent"}
+        assert deliver_report(built, "daily", T, channels=("email", "slack")) == {
+            "kind": "daily", "report_date": T, "email": "sent", "slack": "already_sent"}
         assert len(smtp.wait_for(1)) == 1
     assert len(slack.requests) == 1
     email = _doc(built)["delivery"]["email"]

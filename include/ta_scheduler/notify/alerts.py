@@ -1,5 +1,9 @@
 """Task failure alerts: every task's ``on_failure_callback`` (see ``dag_defaults``).
 
+Channels: Slack, email, and the DingTalk / Feishu / WeCom group robots (``notify.robots``),
+each through its own connection and skipped when that connection is absent. Every channel
+carries the same facts.
+
 The callback runs in the task process on the worker (task-level, not DAG-level: a DAG-level
 notifier object crashes under ``airflow dags test``, Airflow issue #64649). It names the DAG,
 task, run, logical date, try number, the exception's first line and the log URL, passes the
@@ -15,6 +19,7 @@ from typing import Any
 
 from ta_scheduler.constants import Conns
 from ta_scheduler.notify.channels import email_configured, send_email, send_slack, slack_configured
+from ta_scheduler.notify.robots import robot_configured, send_dingtalk, send_feishu, send_wecom
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +82,53 @@ def format_html(f: dict[str, str]) -> str:
     return f"<h3>Airflow task failed: {html.escape(f['dag_id'])}.{html.escape(f['task_id'])}</h3><table>{rows}</table>{link}"
 
 
+def alert_title(f: dict[str, str]) -> str:
+    return f"Airflow task failed: {f['dag_id']}.{f['task_id']} (try {f['try_number']})"
+
+
+def format_markdown(f: dict[str, str]) -> str:
+    """The facts as Markdown (DingTalk and WeCom render it; Feishu gets the same lines as text)."""
+    task = f["task_id"] if f["map_index"] in ("-1", "None") else f"{f['task_id']}[{f['map_index']}]"
+    lines = [
+        f"### Airflow task failed: {f['dag_id']}.{task}",
+        f"- run: {f['run_id']}",
+        f"- logical date: {f['logical_date']}",
+        f"- try: {f['try_number']}",
+        f"- error: {f['error']}",
+    ]
+    if f["log_url"]:
+        lines.append(f"- log: [{f['log_url']}]({f['log_url']})")
+    return "\n".join(lines)
+
+
+def format_plain(f: dict[str, str]) -> str:
+    task = f["task_id"] if f["map_index"] in ("-1", "None") else f"{f['task_id']}[{f['map_index']}]"
+    return (
+        f"{f['dag_id']}.{task}\nrun: {f['run_id']}\nlogical date: {f['logical_date']}\n"
+        f"try: {f['try_number']}\nerror: {f['error']}\nlog: {f['log_url']}"
+    )
+
+
+def _send_robots(facts: dict[str, str], sent: list[str]) -> None:
+    senders = (
+        ("dingtalk", Conns.DINGTALK_ALERTS, lambda c: send_dingtalk(c, alert_title(facts), format_markdown(facts))),
+        ("feishu", Conns.FEISHU_ALERTS, lambda c: send_feishu(c, alert_title(facts), format_plain(facts))),
+        ("wecom", Conns.WECOM_ALERTS, lambda c: send_wecom(c, format_markdown(facts))),
+    )
+    for name, conn_id, send in senders:
+        if not robot_configured(conn_id):
+            continue
+        try:
+            send(conn_id)
+            sent.append(name)
+        except Exception:
+            log.exception("failure alert: %s delivery through %s failed", name, conn_id)
+
+
 def on_task_failure(context: dict[str, Any]) -> None:
-    """``on_failure_callback`` for every task: Slack and email when configured."""
+    """``on_failure_callback`` for every task: every configured channel."""
     facts = failure_facts(context)
-    sent = []
+    sent: list[str] = []
     if slack_configured(Conns.SLACK_ALERTS):
         try:
             send_slack(Conns.SLACK_ALERTS, format_text(facts))
@@ -94,4 +142,5 @@ def on_task_failure(context: dict[str, Any]) -> None:
             sent.append("email")
         except Exception:
             log.exception("failure alert: email delivery through %s failed", Conns.SMTP_ALERTS)
+    _send_robots(facts, sent)
     log.info("failure alert for %s.%s: %s", facts["dag_id"], facts["task_id"], ", ".join(sent) or "no channel configured")

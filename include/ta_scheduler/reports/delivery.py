@@ -1,4 +1,4 @@
-"""Deliver a stored report by email and Slack, recording each channel's outcome in the document.
+"""Deliver a stored report by email, Slack and the Chinese group robots, recording each channel's outcome in the document.
 
 Channels and their Airflow connections (first one that exists wins):
 
@@ -8,6 +8,11 @@ Channels and their Airflow connections (first one that exists wins):
 * Slack: ``slack_reports``, else ``slack_alerts`` (type ``slackwebhook``). The message is the
   report's digest plus a link: ``TA_REPORTS_BASE_URL`` + ``/daily/2026-11-27.html`` when set,
   else the file's path on the worker.
+* DingTalk / Feishu / WeCom group robots (``notify.robots``): ``dingtalk_reports``, else
+  ``dingtalk_alerts`` (type ``dingding``); ``feishu_reports``, else ``feishu_alerts``;
+  ``wecom_reports``, else ``wecom_alerts`` (type ``http``). A robot connection counts only
+  when it carries its webhook token. The message is the Slack one in the robot's format: the
+  title, the digest and the link.
 
 An unconfigured channel is recorded as ``skipped``. A channel already ``sent`` with the same
 content (``content_sha256``) is not sent again, so a retry after a partial failure only
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Conns
 from ta_scheduler.notify.channels import email_recipients, send_email, send_slack
+from ta_scheduler.notify.robots import robot_configured, send_dingtalk, send_feishu, send_wecom
 from ta_scheduler.reports.errors import DeliveryError
 from ta_scheduler.reports.store import load_report, record_delivery, relative_path, report_file
 
@@ -37,12 +43,21 @@ SMTP_REPORTS = "smtp_reports"
 SLACK_REPORTS = "slack_reports"
 EMAIL_CONNS = (SMTP_REPORTS, Conns.SMTP_ALERTS)
 SLACK_CONNS = (SLACK_REPORTS, Conns.SLACK_ALERTS)
-CHANNELS = ("email", "slack")
+ROBOT_CONNS = {
+    "dingtalk": ("dingtalk_reports", Conns.DINGTALK_ALERTS),
+    "feishu": ("feishu_reports", Conns.FEISHU_ALERTS),
+    "wecom": ("wecom_reports", Conns.WECOM_ALERTS),
+}
+CHANNEL_CONNS: dict[str, tuple[str, ...]] = {"email": EMAIL_CONNS, "slack": SLACK_CONNS, **ROBOT_CONNS}
+CHANNELS = tuple(CHANNEL_CONNS)
 
 
-def _first_connection(conn_ids: tuple[str, ...]) -> str | None:
+def _first_connection(channel: str) -> str | None:
     from ta_scheduler.config import airflow_connection
 
+    conn_ids = CHANNEL_CONNS[channel]
+    if channel in ROBOT_CONNS:
+        return next((c for c in conn_ids if robot_configured(c)), None)
     return next((c for c in conn_ids if airflow_connection(c) is not None), None)
 
 
@@ -70,6 +85,19 @@ def slack_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def robot_markdown(doc: dict[str, Any]) -> str:
+    """The robots' message: title, digest lines, link (Markdown for DingTalk and WeCom)."""
+    link = report_link(doc)
+    lines = [f"### {doc['title']}", *[f"- {line}" for line in doc.get("digest") or []]]
+    lines.append(f"[完整报告]({link})" if link.startswith(("http://", "https://")) else f"完整报告：{link}")
+    return "\n".join(lines)
+
+
+def robot_text(doc: dict[str, Any]) -> str:
+    """Feishu's message body (its title is the report's title): digest lines and the link."""
+    return "\n".join([*[f"• {line}" for line in doc.get("digest") or []], f"完整报告：{report_link(doc)}"])
+
+
 def _send(channel: str, conn_id: str, doc: dict[str, Any]) -> dict[str, Any]:
     if channel == "email":
         to = report_recipients(conn_id)
@@ -77,7 +105,14 @@ def _send(channel: str, conn_id: str, doc: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"email via {conn_id}: no recipients (set TA_REPORT_EMAILS or the connection extra 'to')")
         send_email(conn_id, doc["title"], doc["html"], to=to, files=[str(report_file(doc, "html"))])
         return {"recipients": to}
-    send_slack(conn_id, slack_text(doc))
+    if channel == "slack":
+        send_slack(conn_id, slack_text(doc))
+    elif channel == "dingtalk":
+        send_dingtalk(conn_id, doc["title"], robot_markdown(doc))
+    elif channel == "feishu":
+        send_feishu(conn_id, doc["title"], robot_text(doc))
+    else:
+        send_wecom(conn_id, robot_markdown(doc))
     return {"link": report_link(doc)}
 
 
@@ -87,7 +122,7 @@ def deliver_report(
     """Send the stored ``kind`` report of ``report_date`` through every configured channel.
 
     :param force: send again even through channels that already delivered this content
-    :returns: ``{"kind", "report_date", "email": status, "slack": status}``, status one of
+    :returns: ``{"kind", "report_date", <channel>: status, ...}`` for each of ``channels``, status one of
         ``sent``, ``already_sent``, ``skipped`` (no connection)
     :raises ReportNotFoundError: the report is not stored (build it first)
     :raises DeliveryError: a configured channel failed (recorded in ``delivery.<channel>``)
@@ -99,10 +134,10 @@ def deliver_report(
         if channel not in CHANNELS:
             raise ValueError(f"unknown delivery channel {channel!r}; expected one of {CHANNELS}")
         previous = (doc.get("delivery") or {}).get(channel) or {}
-        conn_id = _first_connection(EMAIL_CONNS if channel == "email" else SLACK_CONNS)
+        conn_id = _first_connection(channel)
         now = datetime.now(timezone.utc)
         if conn_id is None:
-            names = "/".join(EMAIL_CONNS if channel == "email" else SLACK_CONNS)
+            names = "/".join(CHANNEL_CONNS[channel]) + (" with a webhook token" if channel in ROBOT_CONNS else "")
             record_delivery(db, kind, report_date, channel, {"status": "skipped", "reason": f"no connection {names}", "at": now})
             result[channel] = "skipped"
             continue
