@@ -3,7 +3,9 @@
 
 Provider errors that no retry can fix (bad token, missing permission, daily quota) fail the
 task at once (``AirflowFailException``); rate limits and outages raise normally so Airflow's
-retries with backoff apply.
+retries with backoff apply. A missing permission for an optional dataset (calendar, stock list,
+adj factor, valuation, limit prices, indices) does not fail the run: it is skipped and, for the
+ledger's datasets, recorded ``not_permitted``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ def fail_fast(fn: Callable[[], T]) -> T:
         if not getattr(exc, "retryable", False):
             raise AirflowFailException(str(exc)) from exc
         raise
+
+
+def unless_not_permitted(what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``fn``; when the data source refuses the endpoint (a tier without it), log what is
+    kept as it was and return ``{"not_permitted": endpoint}`` instead of failing the run."""
+    from ta_scheduler.providers import PermissionDenied
+
+    try:
+        return fn()
+    except PermissionDenied as exc:
+        log.warning("%s skipped: %s. %s stays as it was.", what, exc, what)
+        return {"not_permitted": exc.endpoint, "reason": str(exc)}
 
 
 def _db():
@@ -100,7 +114,8 @@ def run_calendar_sync() -> dict[str, Any]:
     if provider.name != "tushare":
         log.info("calendar sync needs tushare; provider is %s: the calendar stays on its files", provider.name)
         return {"skipped": f"provider {provider.name} has no trade_cal"}
-    return fail_fast(lambda: sync_trade_calendar_from_tushare(db=_db()))
+    return fail_fast(lambda: unless_not_permitted("the exchange calendar",
+                                                  lambda: sync_trade_calendar_from_tushare(db=_db())))
 
 
 def run_stock_basic() -> dict[str, Any]:
@@ -108,7 +123,7 @@ def run_stock_basic() -> dict[str, Any]:
     from ta_scheduler.sync import sync_stock_basic
 
     provider = get_provider()
-    return fail_fast(lambda: sync_stock_basic(provider, _db()))
+    return fail_fast(lambda: unless_not_permitted("the stock list", lambda: sync_stock_basic(provider, _db())))
 
 
 def run_daily_bars(plan: Mapping[str, Any], run_id: str | None = None) -> dict[str, Any]:
