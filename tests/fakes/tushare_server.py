@@ -176,6 +176,13 @@ class FakeTushareServer:
         with self._lock:
             self.tier, self.permissions = points, set(permissions)
 
+    def spend(self, calls: int, api_name: str = "daily") -> None:
+        """Count ``calls`` made today with this token by some other program (they use up the day)."""
+        day = datetime.fromtimestamp(self.clock(), TZ).date().isoformat()
+        with self._lock:
+            self._day[(day, api_name)] += calls
+            self._day[(day, "total")] += calls
+
     def _tier_refusal(self, api_name: str) -> tuple[str, str] | None:
         """(kind, message) when the account's tier refuses this call, else None (the call counts)."""
         if self.tier is None:
