@@ -5,7 +5,9 @@ Provider errors that no retry can fix (bad token, missing permission, daily quot
 task at once (``AirflowFailException``); rate limits and outages raise normally so Airflow's
 retries with backoff apply. A missing permission for an optional dataset (calendar, stock list,
 adj factor, valuation, limit prices, indices) does not fail the run: it is skipped and, for the
-ledger's datasets, recorded ``not_permitted``.
+ledger's datasets, recorded ``not_permitted``; financial statements (whole market: 5,000
+points), news and realtime quotes (separate permissions) are skipped the same way, so a low
+tier does not fail a run every hour. The health check names what was refused.
 """
 
 from __future__ import annotations
@@ -165,7 +167,8 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     if not in_session:
         log.warning("%s is outside the trading sessions: latest quotes only, no intraday snapshot", tick.isoformat())
     provider = get_provider()
-    return fail_fast(lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session))
+    return fail_fast(lambda: unless_not_permitted(
+        "the realtime quotes", lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session)))
 
 
 def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,7 +177,8 @@ def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
 
     provider = get_provider()
     as_of = run_day(context).isoformat()
-    return fail_fast(lambda: sync_financials(provider, _db(), as_of))
+    return fail_fast(lambda: unless_not_permitted("the financial statements",
+                                                  lambda: sync_financials(provider, _db(), as_of)))
 
 
 def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
@@ -187,4 +191,4 @@ def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=
     if end - start < timedelta(hours=1):
         start = end - timedelta(hours=1)
     provider = get_provider()
-    return fail_fast(lambda: sync_news(provider, _db(), start - overlap, end))
+    return fail_fast(lambda: unless_not_permitted("the news", lambda: sync_news(provider, _db(), start - overlap, end)))
