@@ -17,7 +17,6 @@ all endpoints together, ``"*"`` for each endpoint not named). ``custom`` starts 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -76,11 +75,6 @@ class Tier:
         """This tier with some limits replaced (the ``TA_TUSHARE_*_LIMITS`` overlays)."""
         return Tier(self.name, {**self.per_minute, **(per_minute or {})}, {**self.per_day, **(per_day or {})},
                     self.pool_slots)
-
-    def entitled(self, endpoint: str) -> bool:
-        """Whether the documented points of this tier cover ``endpoint`` (separate permissions: no)."""
-        points = REQUIRED_POINTS.get(endpoint, 2000)
-        return self.name != "custom" and points is not None and points <= int(self.name)
 
     def minutes_for(self, calls: Mapping[str, int]) -> float:
         """Minutes ``calls`` (endpoint -> count) take at this tier's per-minute limits; endpoints
