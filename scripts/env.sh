@@ -42,6 +42,16 @@ else
   export TA_API_PORT="${TA_API_PORT:-8080}"
 fi
 export TA_RUN_DIR="$TA_STATE_DIR/run/$TA_ENV"
+
+# Slots of the Airflow pool tushare_api from the tushare tier (providers/tiers.py pool_slots).
+if [ -z "${TA_TUSHARE_POOL_SLOTS:-}" ]; then
+  case "${TA_TUSHARE_TIER:-2000}" in
+    120) TA_TUSHARE_POOL_SLOTS=1 ;;
+    5000) TA_TUSHARE_POOL_SLOTS=8 ;;
+    *) TA_TUSHARE_POOL_SLOTS=4 ;;
+  esac
+fi
+export TA_TUSHARE_POOL_SLOTS
 export TA_LOG_DIR="$TA_STATE_DIR/logs/$TA_ENV"
 
 # Generated once per checkout: identical on every local component (JWT/fernet/log signing).

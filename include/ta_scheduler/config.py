@@ -124,3 +124,22 @@ def redact_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
+
+
+def tushare_tier():
+    """The tushare account tier (``providers.tiers.Tier``) with any per-endpoint overlays.
+
+    Tier: env ``TA_TUSHARE_TIER``, else the ``tier`` extra of connection ``tushare_default``
+    (``{"tier": "120"}``), else ``2000``. Overlays: env ``TA_TUSHARE_RATE_LIMITS`` / Variable
+    ``tushare_rate_limits`` (calls per minute) and env ``TA_TUSHARE_DAILY_LIMITS`` / Variable
+    ``tushare_daily_limits`` (calls per day), JSON objects endpoint -> calls.
+    """
+    from ta_scheduler.providers import ratelimit, tiers
+
+    name = os.environ.get("TA_TUSHARE_TIER")
+    if not name:
+        conn = airflow_connection(Conns.TUSHARE)
+        name = str(conn.extra_dejson.get("tier") or "") if conn is not None else ""
+    base = tiers.tier(name or tiers.DEFAULT_TIER)
+    return base.overlay(ratelimit.configured_overlay(ratelimit.ENV_VAR, ratelimit.VARIABLE),
+                        ratelimit.configured_overlay(ratelimit.DAILY_ENV_VAR, ratelimit.DAILY_VARIABLE))

@@ -35,6 +35,7 @@ class CheckResult:
     detail: str
     elapsed_ms: float = 0.0
     applicable: bool = True
+    warning: bool = False  # up, but something needs a person's attention (logged once a day)
 
 
 class HealthCheckFailed(RuntimeError):
@@ -192,6 +193,30 @@ def check_backup_age(max_age_hours: float = 26.0, now: datetime | None = None) -
                        + ("" if ok else f" (> {max_age_hours} h): check the backup job"))
 
 
+def check_tushare_permissions() -> CheckResult:
+    """The endpoints tushare refused the token today (its tier lacks them): a warning, not a
+    failure — the syncs skip them and the ledger says ``not_permitted``. Logged at WARNING once a
+    day per set of refusals (the check runs every 10 minutes)."""
+    from ta_scheduler.providers.ratelimit import shared_limiter
+    from ta_scheduler.providers.tiers import required
+    from ta_scheduler.providers.tushare_pro import resolve_settings
+
+    token, _ = resolve_settings()
+    if not token or os.environ.get("TA_DATA_PROVIDER", "").strip().lower() == "demo":
+        return CheckResult("tushare_permissions", True, "not applicable (no tushare token)", applicable=False)
+    limiter = shared_limiter(token)
+    refused = sorted(limiter.refused())
+    if not refused:
+        return CheckResult("tushare_permissions", True, f"tier {limiter.tier.name}: nothing refused today")
+    detail = (f"tier {limiter.tier.name}: tushare refused the token today: "
+              + ", ".join(f"{e} (needs {required(e)})" for e in refused)
+              + "; those datasets are skipped (ledger: not_permitted). Raise the account's points or set "
+              "TA_TUSHARE_TIER to match it")
+    if limiter.store.first_time(limiter.today(), "permission-warning:" + ",".join(refused)):
+        log.warning("health: %s", detail)
+    return CheckResult("tushare_permissions", True, detail, warning=True)
+
+
 def default_disk_paths() -> list[str]:
     home = os.environ.get("AIRFLOW_HOME", "~/airflow")
     paths = [os.path.join(os.path.expanduser(home), "logs")]
@@ -224,7 +249,8 @@ def run_health_check(
         except Exception as exc:  # a crashing check is a failed check, not a crashed health check
             res = CheckResult(getattr(check, "__name__", "check"), False, f"check crashed: {_short(exc)}")
         res.elapsed_ms = round((time.perf_counter() - t0) * 1000, 1)
-        log.info("health %-15s %s  %s (%.0f ms)", res.name, "OK  " if res.ok else "DOWN", res.detail, res.elapsed_ms)
+        log.info("health %-15s %s  %s (%.0f ms)", res.name, "DOWN" if not res.ok else "WARN" if res.warning else "OK  ",
+                 res.detail, res.elapsed_ms)
         results.append(res)
     failed = [r for r in results if not r.ok]
     if failed:

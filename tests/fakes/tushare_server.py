@@ -18,6 +18,17 @@ Fault injection, for the next ``times`` calls of an endpoint (``"*"`` = any)::
     server.inject("daily", "bad_rows", rows=5)      # corrupt rows: high<low, negative vol, unknown code, close>limit
 
 ``rt_k`` (whole-market realtime) is served from the same market "as of" ``server.now``.
+
+Account tiers, as tushare enforces them (off by default: every endpoint, no limits)::
+
+    server.set_tier(120)                          # daily only; 50/min per endpoint, 8000 calls a day
+    server.set_tier(2000)                         # + the 2000-point endpoints; 200/min (daily 500), 100k/day each
+    server.set_tier(5000, permissions={"news"})   # + *_vip; 500/min; plus a separately bought permission
+
+Above the tier: ``PERMISSION_MSG``; over a limit: ``RATE_LIMIT_MSG`` / ``DAILY_QUOTA_MSG``. Windows
+and days follow ``server.clock`` (epoch seconds; tests share a fake clock with the limiter).
+``server.refusals`` lists ``(api_name, kind)`` of every refused call, ``server.call_times``
+``(api_name, clock)`` of every call.
 """
 
 from __future__ import annotations
@@ -42,6 +53,20 @@ DAILY_QUOTA_MSG = "抱歉，您每天最多访问该接口{n}次，权限的具�
 PERMISSION_MSG = "抱歉，您没有接口访问权限，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
 TOKEN_MSG = "您的token不对，请确认。"
 UNKNOWN_CODE = "009999.SZ"
+
+#: tushare's documented points per endpoint (None: a separate permission, not points).
+TIER_POINTS: dict[str, int | None] = {
+    "daily": 120, "stock_basic": 2000, "trade_cal": 2000, "adj_factor": 2000, "daily_basic": 2000, "stk_limit": 2000,
+    "index_daily": 2000, "income": 2000, "balancesheet": 2000, "cashflow": 2000, "fina_indicator": 2000,
+    "income_vip": 5000, "balancesheet_vip": 5000, "cashflow_vip": 5000, "fina_indicator_vip": 5000,
+    "news": None, "rt_k": None,
+}
+#: points -> (calls per minute: endpoint -> n, "*" the rest; calls per day: "total" or "*" per endpoint)
+TIER_LIMITS: dict[int, tuple[dict[str, int], dict[str, int]]] = {
+    120: ({"*": 50}, {"total": 8000}),
+    2000: ({"*": 200, "stock_basic": 50, "daily": 500, "adj_factor": 500, "news": 100, "rt_k": 100}, {"*": 100_000}),
+    5000: ({"*": 500, "stock_basic": 50, "news": 100, "rt_k": 100}, {}),
+}
 
 
 @dataclass
@@ -72,6 +97,13 @@ class FakeTushareServer:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self._lock = threading.Lock()
+        self.clock = time.time
+        self.tier: int | None = None
+        self.permissions: set[str] = set()
+        self.refusals: list[tuple[str, str]] = []
+        self.call_times: list[tuple[str, float]] = []
+        self._minute: dict[str, list[float]] = defaultdict(list)
+        self._day: dict[tuple[str, str], int] = defaultdict(int)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -132,6 +164,49 @@ class FakeTushareServer:
         with self._lock:
             self.calls.clear()
             self._faults.clear()
+            self.refusals.clear()
+            self.call_times.clear()
+            self._minute.clear()
+            self._day.clear()
+
+    def set_tier(self, points: int | None, permissions: set[str] | frozenset[str] = frozenset()) -> None:
+        """Enforce the tier of ``points`` (None: no enforcement) plus separately bought permissions."""
+        if points is not None and points not in TIER_LIMITS:
+            raise ValueError(f"unknown tier {points}; known: {sorted(TIER_LIMITS)}")
+        with self._lock:
+            self.tier, self.permissions = points, set(permissions)
+
+    def spend(self, calls: int, api_name: str = "daily") -> None:
+        """Count ``calls`` made today with this token by some other program (they use up the day)."""
+        day = datetime.fromtimestamp(self.clock(), TZ).date().isoformat()
+        with self._lock:
+            self._day[(day, api_name)] += calls
+            self._day[(day, "total")] += calls
+
+    def _tier_refusal(self, api_name: str) -> tuple[str, str] | None:
+        """(kind, message) when the account's tier refuses this call, else None (the call counts)."""
+        if self.tier is None:
+            return None
+        needed = TIER_POINTS.get(api_name, 2000)
+        if api_name not in self.permissions and (needed is None or needed > self.tier):
+            return "permission", PERMISSION_MSG
+        per_minute, per_day = TIER_LIMITS[self.tier]
+        now = self.clock()
+        day = datetime.fromtimestamp(now, TZ).date().isoformat()
+        day_limit = per_day.get(api_name, per_day.get("*"))
+        if day_limit is not None and self._day[(day, api_name)] >= day_limit:
+            return "daily_quota", DAILY_QUOTA_MSG.format(n=day_limit)
+        if "total" in per_day and self._day[(day, "total")] >= per_day["total"]:
+            return "daily_quota", DAILY_QUOTA_MSG.format(n=per_day["total"])
+        window = [t for t in self._minute[api_name] if now - t < 60.0]
+        minute_limit = per_minute.get(api_name, per_minute["*"])
+        if len(window) >= minute_limit:
+            self._minute[api_name] = window
+            return "rate_limit", RATE_LIMIT_MSG.format(n=minute_limit)
+        self._minute[api_name] = [*window, now]
+        self._day[(day, api_name)] += 1
+        self._day[(day, "total")] += 1
+        return None
 
     def calls_to(self, api_name: str) -> list[dict[str, Any]]:
         return [p for name, p in self.calls if name == api_name]
@@ -171,6 +246,13 @@ class FakeTushareServer:
                 return 200, {"code": 40203 if fault.kind == "rate_limit" else 40101, "msg": msg, "data": None}
         if body.get("token") != self.token:
             return 200, {"code": 40101, "msg": TOKEN_MSG, "data": None}
+        with self._lock:
+            self.call_times.append((api_name, self.clock()))
+            refusal = self._tier_refusal(api_name)
+            if refusal is not None:
+                self.refusals.append((api_name, refusal[0]))
+        if refusal is not None:
+            return 200, {"code": 40203 if refusal[0] == "rate_limit" else 40101, "msg": refusal[1], "data": None}
         handler = getattr(self, f"_api_{api_name.removesuffix('_vip')}", None)
         if handler is None:
             return 200, {"code": 40101, "msg": f"抱歉，接口{api_name}不存在", "data": None}

@@ -63,3 +63,43 @@ def test_unreachable_store_fails_naming_mongodb(monkeypatch, own_redis):
 def test_low_disk_fails(tmp_path):
     res = check_disk([tmp_path], min_free_gb=10**9)
     assert not res.ok and str(tmp_path) in res.detail
+
+
+def test_tushare_refusals_warn_once_a_day_without_failing(own_redis, redis_url, monkeypatch, caplog):
+    """A 120-point token refused two endpoints: the check stays green, names them with the points
+    they need, and logs its warning once a day although it runs every 10 minutes."""
+    import logging
+    import uuid
+
+    from fakes.tushare_server import FakeTushareServer
+    from ta_scheduler.health import check_tushare_permissions
+    from ta_scheduler.providers import PermissionDenied
+    from ta_scheduler.providers.tushare_pro import TushareProvider
+
+    token = f"T{uuid.uuid4().hex}"
+    for name, value in {"TUSHARE_TOKEN": token, "TA_DATA_PROVIDER": "tushare", "TA_TUSHARE_TIER": "120",
+                        "REDIS_URL": redis_url}.items():
+        monkeypatch.setenv(name, value)
+    first = check_tushare_permissions()
+    assert (first.ok, first.warning, first.detail) == (True, False, "tier 120: nothing refused today")
+
+    with FakeTushareServer(n_stocks=20, token=token) as server:
+        server.set_tier(120)
+        provider = TushareProvider(token, server.url)  # the task's limiter: counts and refusals in Redis
+        for fetch in (lambda: provider.index_daily(["000300.SH"], "2026-11-27", "2026-11-27"),
+                      lambda: provider.adj_factor("2026-11-27")):
+            with pytest.raises(PermissionDenied):
+                fetch()
+    detail = ("tier 120: tushare refused the token today: adj_factor (needs 2000 points), index_daily (needs 2000 "
+              "points); those datasets are skipped (ledger: not_permitted). Raise the account's points or set "
+              "TA_TUSHARE_TIER to match it")
+    caplog.set_level(logging.INFO, logger="ta_scheduler.health")
+    for _ in range(3):
+        res = check_tushare_permissions()
+        assert (res.name, res.ok, res.warning, res.detail) == ("tushare_permissions", True, True, detail)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "ta_scheduler.health"]
+    assert warnings == [f"health: {detail}"]
+
+    _, url = own_redis
+    results = run_health_check(redis=url, min_free_gb=0.001, extra=[check_tushare_permissions])
+    assert {r["name"]: (r["ok"], r["warning"]) for r in results}["tushare_permissions"] == (True, True)

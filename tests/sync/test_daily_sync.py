@@ -6,6 +6,7 @@ import pytest
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers import PermissionDenied, ProviderUnavailable
+from ta_scheduler.storage import ledger
 from ta_scheduler.storage.mongo import ensure_indexes
 from ta_scheduler.sync import (
     DataQualityError,
@@ -77,13 +78,25 @@ def test_a_rate_limit_mid_run_is_retried_and_the_day_completes(make_tushare, db,
     assert db[C.STOCK_DAILY_QUOTES].count_documents({"trade_date": DAY, "pe_ttm": {"$exists": True}}) == 300
 
 
-def test_a_permission_error_fails_fast_and_stores_nothing(make_tushare, db, tushare_server):
+def test_a_refused_daily_fails_fast_and_stores_nothing(make_tushare, db, tushare_server):
     provider = make_tushare()
-    tushare_server.inject("stk_limit", "permission", times=10)
-    with pytest.raises(PermissionDenied, match="'stk_limit'"):
+    tushare_server.inject("daily", "permission", times=10)
+    with pytest.raises(PermissionDenied, match="'daily'"):
         sync_daily_bars(provider, db, DAY)
     assert provider.slept == [] and db[C.STOCK_DAILY_QUOTES].count_documents({}) == 0
     assert missing_trade_dates(db, [DAY], "tushare") == [DAY]
+
+
+def test_refused_limit_prices_store_the_bars_and_mark_limit_prices_not_permitted(make_tushare, db, tushare_server):
+    provider = make_tushare()
+    tushare_server.inject("stk_limit", "permission", times=10)
+    counts = sync_daily_bars(provider, db, DAY)
+    assert counts["stored"] == 300 and missing_trade_dates(db, [DAY], "tushare") == []
+    assert db[C.STOCK_DAILY_QUOTES].count_documents({"up_limit": None, "down_limit": None, "adj_factor": {"$ne": None}}) == 300
+    assert ledger.grid(db, [DAY], ["adj_factor", "daily_basic", "limit_prices"]) == {
+        "adj_factor": {DAY: "missing"}, "daily_basic": {DAY: "missing"}, "limit_prices": {DAY: "not_permitted"}}
+    sync_daily_bars(provider, db, DAY)  # the same day again: stk_limit is not asked twice
+    assert len(tushare_server.calls_to("stk_limit")) == 1 and provider.slept == []
 
 
 def test_an_http_500_is_not_stored_as_an_empty_day(make_tushare, db, tushare_server):

@@ -325,27 +325,25 @@ def tushare_settings(token: str | None = None, base_url: str | None = None) -> t
 def tushare_trade_cal_fetch(
     token: str | None = None, base_url: str | None = None, *, exchange: str = EXCHANGE, timeout: float = 30
 ) -> Fetch:
-    """A :data:`Fetch` calling tushare ``trade_cal`` through the official SDK."""
-    import tushare as ts
+    """A :data:`Fetch` calling tushare ``trade_cal`` through the provider's one call path (the
+    tier's rate limits, the day's refusals). A token without ``trade_cal`` raises
+    :class:`~ta_scheduler.providers.PermissionDenied` (the task then skips the sync); other
+    errors become :class:`CalendarSyncError` with tushare's text."""
+    from ta_scheduler.providers import PermissionDenied, ProviderError
+    from ta_scheduler.providers.tushare_pro import TushareProvider
 
     token, base_url = tushare_settings(token, base_url)
-    api = ts.pro_api(token, timeout=timeout)
-    if base_url:
-        # The SDK has no setting for its endpoint; the URL is a name-mangled attribute.
-        api._DataApi__http_url = base_url.rstrip("/")
+    provider = TushareProvider(token, base_url.rstrip("/") if base_url else None, timeout=timeout, max_attempts=1)
     fields = "exchange,cal_date,is_open,pretrade_date"
 
     def fetch(start: str, end: str) -> list[dict[str, Any]]:
         try:
-            frame = api.trade_cal(exchange=exchange, start_date=start, end_date=end, fields=fields)
-        except Exception as exc:  # the SDK raises bare Exception(msg) for API errors
-            raise CalendarSyncError(f"tushare trade_cal {exchange} {start}-{end}: {exc}") from exc
-        if len(frame.columns) == 0:
-            # The SDK turns any HTTP error status into an empty frame without columns.
-            raise CalendarSyncError(
-                f"tushare trade_cal {exchange} {start}-{end}: HTTP error from the API (empty response); "
-                "check TUSHARE_API_URL and the token"
-            )
+            frame = provider.call("trade_cal", exchange=exchange, start_date=start, end_date=end, fields=fields,
+                                  expect_rows=False)
+        except PermissionDenied:
+            raise
+        except ProviderError as exc:
+            raise CalendarSyncError(f"tushare trade_cal {exchange} {start}-{end}: {exc.__cause__ or exc}") from exc
         cols = list(frame.columns)
         return [dict(zip(cols, values)) for values in zip(*(frame[c].tolist() for c in cols))]
 

@@ -7,7 +7,9 @@ server's error text and retries what is retryable:
 
 - ``最多访问该接口`` per minute -> :class:`RateLimitError`, wait for the next window and retry;
   per day/hour (``每天``/``每小时``) -> :class:`QuotaExceeded`, fatal;
-- ``没有…权限`` -> :class:`PermissionDenied`, fatal, naming the endpoint;
+- ``没有…权限`` -> :class:`PermissionDenied`, fatal, naming the endpoint and the points it needs;
+  the refusal is remembered for the day (``RateLimiter.refuse``, shared by all workers), and
+  later calls of that endpoint today raise it again without asking tushare;
 - ``token不对`` -> :class:`InvalidToken`, fatal;
 - an empty frame where rows were due -> :class:`EmptyResponse` (the SDK returns an empty,
   column-less ``DataFrame`` for every HTTP status >= 400), retried, then raised.
@@ -46,19 +48,12 @@ from ta_scheduler.providers.errors import (
     RateLimitError,
     RetryableProviderError,
 )
-from ta_scheduler.providers.ratelimit import RateLimiter
+from ta_scheduler.providers.ratelimit import RateLimiter, shared_limiter
+from ta_scheduler.providers.tiers import required
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://api.waditu.com/dataapi"
-#: Points / permission each endpoint needs, for the PermissionDenied message.
-REQUIRED = {
-    "stock_basic": "2000 points", "trade_cal": "2000 points", "daily": "base access", "adj_factor": "2000 points",
-    "daily_basic": "2000 points", "stk_limit": "2000 points", "index_daily": "2000 points",
-    "income": "2000 points", "balancesheet": "2000 points", "cashflow": "2000 points", "fina_indicator": "2000 points",
-    "income_vip": "5000 points", "balancesheet_vip": "5000 points", "cashflow_vip": "5000 points",
-    "fina_indicator_vip": "5000 points", "news": "the separate news permission", "rt_k": "the separate rt_k permission",
-}
 #: Row cap per request (the server truncates silently above it).
 ROW_CAPS = {"news": 1500, "stock_basic": 6000, "daily": 6000, "rt_k": 6000}
 #: rt_k wildcards that together cover the whole A-share market.
@@ -85,7 +80,8 @@ def classify_error(endpoint: str, params: str, message: str) -> ProviderError:
         return InvalidToken(f"{where}: the token was rejected ({message}); set a valid token in connection "
                             f"{Conns.TUSHARE} (password) or env TUSHARE_TOKEN", endpoint=endpoint, params=params)
     if "没有" in message and "权限" in message:
-        return PermissionDenied(f"{where}: no permission for endpoint '{endpoint}' (needs {REQUIRED.get(endpoint, 'more points')}): "
+        # no params in the text: the refusal is the token's, the same for every input
+        return PermissionDenied(f"tushare {endpoint}: no permission for endpoint '{endpoint}' (needs {required(endpoint)}): "
                                 f"{message}", endpoint=endpoint, params=params)
     return ProviderError(f"{where}: server error: {message}", endpoint=endpoint, params=params)
 
@@ -139,7 +135,7 @@ class TushareProvider:
         self.url = url
         self._api = ts.pro_api(token=token, timeout=timeout)
         self._api._DataApi__http_url = url  # the SDK has no public way to set it
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or shared_limiter(token)
         self.max_attempts = max_attempts
         self.rate_limit_wait = rate_limit_wait
         self.backoff = backoff
@@ -152,6 +148,9 @@ class TushareProvider:
     def call(self, endpoint: str, *, fields: str = "", expect_rows: bool = True, **params: Any) -> pd.DataFrame:
         """One tushare request with rate limiting, error classification and retries."""
         desc = " ".join(f"{k}={v}" for k, v in params.items() if v not in (None, ""))
+        refused = self.limiter.refused().get(endpoint)
+        if refused is not None:  # refused earlier today: not asked again until tomorrow
+            raise PermissionDenied(refused, endpoint=endpoint, params=desc)
         attempt = 0
         while True:
             attempt += 1
@@ -164,6 +163,10 @@ class TushareProvider:
                         f"tushare {endpoint} {desc}: empty reply where rows were due (HTTP error or no data published "
                         "yet); retry later, and check the date is a trading day", endpoint=endpoint, params=desc)
                 return frame
+            except PermissionDenied as exc:
+                if self.limiter.refuse(endpoint, str(exc)):
+                    log.warning("%s; not called again today (tier %s)", exc, self.limiter.tier.name)
+                raise
             except RetryableProviderError as exc:
                 if attempt >= self.max_attempts:
                     log.error("tushare %s %s: giving up after %d attempts: %s", endpoint, desc, attempt, exc)

@@ -19,7 +19,10 @@ import numpy as np
 import pandas as pd
 
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.providers import base as B
 from ta_scheduler.providers.base import MAJOR_INDICES
+from ta_scheduler.providers.errors import PermissionDenied, QuotaExceeded
+from ta_scheduler.storage import ledger
 from ta_scheduler.storage.mongo import docs_from_columns
 from ta_scheduler.sync.store import WriteResult, columns_from_frame, natural_id, write_docs
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
@@ -68,6 +71,32 @@ def merge_daily_frames(daily: pd.DataFrame, adj: pd.DataFrame, basic: pd.DataFra
     return out
 
 
+#: The daily endpoints a low tier may be refused, with their ledger dataset and columns: the
+#: bars are stored without them, and the ledger says ``not_permitted`` (see README, tiers).
+OPTIONAL_DAILY = (("adj_factor", "adj_factor", B.ADJ_FACTOR_COLUMNS),
+                  ("daily_basic", "daily_basic", B.DAILY_BASIC_COLUMNS),
+                  ("stk_limit", "limit_prices", B.STK_LIMIT_COLUMNS))
+
+
+def record_not_permitted(db: Database, dataset: str, period: str, exc: PermissionDenied, data_source: str) -> None:
+    """Mark ``dataset`` for ``period`` ``not_permitted`` in the completeness ledger (once: an
+    unchanged entry is not rewritten)."""
+    ledger.record(db, dataset, period, ledger.NOT_PERMITTED, reason=str(exc), data_source=data_source)
+
+
+def optional_daily_frames(provider: MarketDataProvider, db: Database, trade_date: str) -> list[pd.DataFrame]:
+    """Adj factor, valuation and limit prices of one day; an empty frame for each the data
+    source refuses (recorded ``not_permitted``), so the bars still land."""
+    frames = []
+    for method, dataset, columns in OPTIONAL_DAILY:
+        try:
+            frames.append(getattr(provider, method)(trade_date))
+        except PermissionDenied as exc:
+            record_not_permitted(db, dataset, trade_date, exc, provider.name)
+            frames.append(pd.DataFrame(columns=list(columns)))
+    return frames
+
+
 def sync_daily_bars(
     provider: MarketDataProvider,
     db: Database,
@@ -84,8 +113,7 @@ def sync_daily_bars(
     :class:`DataQualityError` when the rejected share exceeds the threshold — after storing.
     """
     ds = provider.name
-    frames = [provider.daily(trade_date), provider.adj_factor(trade_date), provider.daily_basic(trade_date),
-              provider.stk_limit(trade_date)]
+    frames = [provider.daily(trade_date), *optional_daily_frames(provider, db, trade_date)]
     merged = merge_daily_frames(*frames)
     if symbols:
         merged = merged[merged["code"].isin([s[:6] for s in symbols])].reset_index(drop=True)
@@ -146,7 +174,11 @@ def mark_day_complete(db: Database, data_source: str, trade_date: str, counts: d
 def sync_index_daily(provider: MarketDataProvider, db: Database, trade_date: str,
                      ts_codes: Sequence[str] = tuple(MAJOR_INDICES)) -> dict[str, Any]:
     """Daily bars of the major indices (CSI 300, SSE Composite, SZSE Component, ChiNext)."""
-    frame = provider.index_daily(list(ts_codes), trade_date, trade_date)
+    try:
+        frame = provider.index_daily(list(ts_codes), trade_date, trade_date)
+    except PermissionDenied as exc:
+        record_not_permitted(db, "index_bars", trade_date, exc, provider.name)
+        return {"trade_date": trade_date, "indices": 0, "data_source": provider.name, "not_permitted": exc.endpoint}
     frame = frame[frame["trade_date"] == trade_date]
     missing = sorted(set(ts_codes) - set(frame["ts_code"]))
     if missing:
@@ -212,6 +244,53 @@ class ProgressLog:
         log.info("%s", self.line())
 
 
+#: Calls one day of daily bars makes (one per endpoint), before refusals.
+DAY_CALLS = ("daily", "adj_factor", "daily_basic", "stk_limit")
+
+
+def _day_calls(provider: MarketDataProvider) -> dict[str, int] | None:
+    """Calls per backfilled day by endpoint, without those refused today; None without limits
+    (only a provider with a ``limiter`` — tushare — has calls to count)."""
+    limiter = getattr(provider, "limiter", None)
+    if limiter is None:
+        return None
+    refused = limiter.refused()
+    return {e: 1 for e in DAY_CALLS if e not in refused}
+
+
+def backfill_plan(provider: MarketDataProvider, days: int) -> dict[str, Any]:
+    """How many calls and minutes ``days`` days of bars take at the tier's rates, and how many of
+    them today's remaining calls cover (logged, and returned for XCom)."""
+    per_day = _day_calls(provider)
+    if per_day is None:
+        return {"days": days, "calls": None, "minutes": None, "calls_left_today": None, "days_today": days}
+    limiter = provider.limiter  # type: ignore[attr-defined]
+    calls = {e: n * days for e, n in per_day.items()}
+    left = limiter.remaining_today(per_day)
+    plan = {"days": days, "tier": limiter.tier.name, "calls": sum(calls.values()),
+            "minutes": round(limiter.tier.minutes_for(calls), 1), "calls_left_today": left,
+            "days_today": days if left is None else min(days, left // max(1, sum(per_day.values())))}
+    log.info("%s backfill plan: %d days, %d calls (%s), about %.1f min at tier %s's rates; calls left today: %s%s",
+             provider.name, days, plan["calls"], ", ".join(f"{e} {n}" for e, n in calls.items()), plan["minutes"],
+             plan["tier"], "no daily limit" if left is None else left,
+             "" if plan["days_today"] >= days else f" -> stops after {plan['days_today']} days; re-run tomorrow to resume")
+    return plan
+
+
+def stop_at_daily_cap(provider: MarketDataProvider, day: str, done: Sequence[str], todo: Sequence[str]) -> None:
+    """Raise :class:`QuotaExceeded` before a day that today's remaining calls cannot finish, so
+    a backfill stops between days (every stored day complete) instead of at tushare's refusal."""
+    per_day = _day_calls(provider)
+    if per_day is None:
+        return
+    left = provider.limiter.remaining_today(per_day)  # type: ignore[attr-defined]
+    if left is not None and left < sum(per_day.values()):
+        raise QuotaExceeded(
+            f"{provider.name} backfill: stopped at today's call cap before {day} ({left} calls left, a day needs "
+            f"{sum(per_day.values())}); {len(done)} of {len(todo)} days stored. Re-run the same backfill after 00:00 "
+            "Asia/Shanghai: it fetches only the days still missing", endpoint="daily", params=day)
+
+
 def backfill_daily(
     provider: MarketDataProvider,
     db: Database,
@@ -229,9 +308,10 @@ def backfill_daily(
     """
     todo = missing_trade_dates(db, dates, provider.name, symbols)
     summary: dict[str, Any] = {"requested": len(dates), "skipped": len(dates) - len(todo), "fetched": [],
-                               "rows": 0, "quarantined_rows": 0}
+                               "rows": 0, "quarantined_rows": 0, "plan": backfill_plan(provider, len(todo))}
     with ProgressLog(f"{provider.name} backfill {len(todo)} days", len(todo), log_interval) as prog:
         for d in todo:
+            stop_at_daily_cap(provider, d, summary["fetched"], todo)
             counts = sync_daily_bars(provider, db, d, symbols, max_quarantine_fraction=max_quarantine_fraction)
             summary["fetched"].append(d)
             summary["rows"] += counts["stored"]

@@ -3,7 +3,11 @@
 
 Provider errors that no retry can fix (bad token, missing permission, daily quota) fail the
 task at once (``AirflowFailException``); rate limits and outages raise normally so Airflow's
-retries with backoff apply.
+retries with backoff apply. A missing permission for an optional dataset (calendar, stock list,
+adj factor, valuation, limit prices, indices) does not fail the run: it is skipped and, for the
+ledger's datasets, recorded ``not_permitted``; financial statements (whole market: 5,000
+points), news and realtime quotes (separate permissions) are skipped the same way, so a low
+tier does not fail a run every hour. The health check names what was refused.
 """
 
 from __future__ import annotations
@@ -33,6 +37,18 @@ def fail_fast(fn: Callable[[], T]) -> T:
         if not getattr(exc, "retryable", False):
             raise AirflowFailException(str(exc)) from exc
         raise
+
+
+def unless_not_permitted(what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``fn``; when the data source refuses the endpoint (a tier without it), log what is
+    kept as it was and return ``{"not_permitted": endpoint}`` instead of failing the run."""
+    from ta_scheduler.providers import PermissionDenied
+
+    try:
+        return fn()
+    except PermissionDenied as exc:
+        log.warning("%s skipped: %s. %s stays as it was.", what, exc, what)
+        return {"not_permitted": exc.endpoint, "reason": str(exc)}
 
 
 def _db():
@@ -100,7 +116,8 @@ def run_calendar_sync() -> dict[str, Any]:
     if provider.name != "tushare":
         log.info("calendar sync needs tushare; provider is %s: the calendar stays on its files", provider.name)
         return {"skipped": f"provider {provider.name} has no trade_cal"}
-    return fail_fast(lambda: sync_trade_calendar_from_tushare(db=_db()))
+    return fail_fast(lambda: unless_not_permitted("the exchange calendar",
+                                                  lambda: sync_trade_calendar_from_tushare(db=_db())))
 
 
 def run_stock_basic() -> dict[str, Any]:
@@ -108,7 +125,7 @@ def run_stock_basic() -> dict[str, Any]:
     from ta_scheduler.sync import sync_stock_basic
 
     provider = get_provider()
-    return fail_fast(lambda: sync_stock_basic(provider, _db()))
+    return fail_fast(lambda: unless_not_permitted("the stock list", lambda: sync_stock_basic(provider, _db())))
 
 
 def run_daily_bars(plan: Mapping[str, Any], run_id: str | None = None) -> dict[str, Any]:
@@ -150,7 +167,8 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     if not in_session:
         log.warning("%s is outside the trading sessions: latest quotes only, no intraday snapshot", tick.isoformat())
     provider = get_provider()
-    return fail_fast(lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session))
+    return fail_fast(lambda: unless_not_permitted(
+        "the realtime quotes", lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session)))
 
 
 def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,7 +177,8 @@ def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
 
     provider = get_provider()
     as_of = run_day(context).isoformat()
-    return fail_fast(lambda: sync_financials(provider, _db(), as_of))
+    return fail_fast(lambda: unless_not_permitted("the financial statements",
+                                                  lambda: sync_financials(provider, _db(), as_of)))
 
 
 def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
@@ -172,4 +191,4 @@ def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=
     if end - start < timedelta(hours=1):
         start = end - timedelta(hours=1)
     provider = get_provider()
-    return fail_fast(lambda: sync_news(provider, _db(), start - overlap, end))
+    return fail_fast(lambda: unless_not_permitted("the news", lambda: sync_news(provider, _db(), start - overlap, end)))
