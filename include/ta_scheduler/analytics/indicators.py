@@ -202,9 +202,10 @@ def _rsi(
         out[:n] = np.nan
         return out
     if close.shape[0] < 2:
-        return np.full_like(close, np.nan)
-    up = _recurse(gain, 1.0 / n, 1, gain[1])
-    total = _recurse(move, 1.0 / n, 1, move[1])
+        up = total = np.full_like(close, np.nan)
+    else:
+        up = _recurse(gain, 1.0 / n, 1, gain[1])
+        total = _recurse(move, 1.0 / n, 1, move[1])
     if sums is not None:
         sums[f"rsi{n}_up"], sums[f"rsi{n}_move"] = up, total
     return _ratio(up * 100.0, total)
