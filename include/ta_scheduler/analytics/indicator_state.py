@@ -10,9 +10,13 @@ computed with) in ``indicator_state``:
     {"_id": "600000|tushare", "symbol": "600000", "data_source": "tushare",
      "last_date": "2026-11-27", "bars": 5210, "price_basis": "qfq", "adj_factor": 12.7,
      "last_bar": {"high": .., "low": .., "close": .., "volume": .., "adj_factor": ..},
-     "close": [60 floats], "high": [14], "low": [14], "volume": [6],
-     "rec": {"ema12": .., "ema26": .., "macd_dea": .., "rsi6_up": .., "rsi6_move": .., …,
-             "kdj_k": .., "kdj_d": ..}, "updated_at": ..}
+     "layout": 1, "values": <binary: 105 float64, little-endian>, "updated_at": ..}
+
+``values`` packs, in this order (:data:`LAYOUT`), the last 60 closes, 14 highs, 14 lows and 6
+volumes (oldest first, NaN before the stock's first bar) and the recursions EMA12, EMA26, DEA,
+the RSI6/12/24 average gains and average absolute moves, K and D (NaN before they start); one
+binary field instead of 105 numbers keeps the document small and quick to read and write
+(the store decodes every field of every document it scans).
 
 A day's job reads the day's bars (and any bars stored since the last day it ran) plus the
 states: O(stocks), independent of history length. Per stock with a bar on the day:
@@ -64,6 +68,9 @@ log = logging.getLogger(__name__)
 CONVENTION = "cn"
 BAR_FIELDS = ["high", "low", "close", "volume", "adj_factor"]
 STATE_KEY = ("symbol", "data_source")
+#: The states are written with a content manifest in ``sync_state`` (``sync.store.write_docs``),
+#: so unchanged states cost nothing; deleting states must delete that manifest too.
+STATE_WRITER = "indicator_job"
 
 
 def invalidate_indicator_states(db: Database, since: str, symbols: list[str] | None = None) -> int:
@@ -76,6 +83,8 @@ def invalidate_indicator_states(db: Database, since: str, symbols: list[str] | N
     if symbols is not None:
         query["symbol"] = {"$in": sorted({str(s)[:6] for s in symbols})}
     deleted = db[C.INDICATOR_STATE].delete_many(query).deleted_count
+    if deleted:  # the manifest no longer describes what is stored: the next write starts afresh
+        db[C.SYNC_STATE].delete_many({"job": f"manifest:{C.INDICATOR_STATE}:{STATE_WRITER}"})
     log.info("indicator states invalidated since %s%s: %d", since, f" for {len(symbols)} symbols" if symbols is not None else "", deleted)
     return deleted
 
@@ -91,33 +100,46 @@ def _value(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
+def _layout() -> list[tuple[str, str, int]]:
+    from ta_scheduler.analytics.indicators import STATE_RECURSIONS, STATE_WINDOWS
+
+    return [("windows", k, w) for k, w in STATE_WINDOWS.items()] + [("rec", k, 1) for k in STATE_RECURSIONS]
+
+
+#: Version of the packing of ``values``; a state of another version is recomputed.
+LAYOUT = 1
+
+
 def _state_from_docs(docs: list[dict]) -> TerminalState:
-    from ta_scheduler.analytics.indicators import STATE_RECURSIONS, STATE_WINDOWS, TerminalState
+    from ta_scheduler.analytics.indicators import TerminalState
 
     state = TerminalState.empty(len(docs))
     state.bars = np.array([d["bars"] for d in docs], dtype=np.int64)
-    for k, width in STATE_WINDOWS.items():
-        state.windows[k] = np.array([[_value(x) for x in d[k]] for d in docs], dtype=float).reshape(len(docs), width)
-    for k in STATE_RECURSIONS:
-        state.rec[k] = np.array([_value(d["rec"].get(k)) for d in docs], dtype=float)
+    packed = np.frombuffer(b"".join(bytes(d["values"]) for d in docs), dtype="<f8").reshape(len(docs), -1)
+    col = 0
+    for part, k, width in _layout():
+        block = packed[:, col : col + width]
+        if part == "windows":
+            state.windows[k] = block.copy()
+        else:
+            state.rec[k] = block[:, 0].copy()
+        col += width
     return state
 
 
 def _state_docs(symbols: list[str], source: str, trade_date: str, state: TerminalState, basis: list[str],
                 today: dict[str, np.ndarray]) -> list[dict]:
-    from ta_scheduler.analytics.indicators import STATE_RECURSIONS, STATE_WINDOWS
+    from bson.binary import Binary
 
-    windows = {k: [_floats(row) for row in state.windows[k]] for k in STATE_WINDOWS}
-    rec = {k: _floats(state.rec[k]) for k in STATE_RECURSIONS}
+    blocks = [state.windows[k] if part == "windows" else state.rec[k][:, None] for part, k, _w in _layout()]
+    packed = np.ascontiguousarray(np.hstack(blocks), dtype="<f8") if len(symbols) else np.empty((0, 0))
     bar = {k: _floats(today[k]) for k in BAR_FIELDS}
     docs = []
     for i, sym in enumerate(symbols):
         docs.append({
             "symbol": sym, "data_source": source, "last_date": trade_date, "bars": int(state.bars[i]),
             "price_basis": basis[i], "adj_factor": bar["adj_factor"][i] if basis[i] == "qfq" else None,
-            "last_bar": {k: bar[k][i] for k in BAR_FIELDS},
-            **{k: windows[k][i] for k in STATE_WINDOWS},
-            "rec": {k: rec[k][i] for k in STATE_RECURSIONS},
+            "last_bar": {k: bar[k][i] for k in BAR_FIELDS}, "layout": LAYOUT, "values": Binary(packed[i].tobytes()),
         })
     return docs
 
@@ -183,6 +205,7 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
     ensure_indexes(db, [C.INDICATOR_STATE, C.TECHNICAL_INDICATORS])
     state_query = {"data_source": data_source} if data_source else {}
     states = {(d["symbol"], d["data_source"]): d for d in db[C.INDICATOR_STATE].find(state_query, {"_id": 0, "updated_at": 0})}
+    phases = {"states_read": time.perf_counter() - t0}
     earlier = [d["last_date"] for d in states.values() if d["last_date"] < trade_date]
     previous = max(earlier) if earlier else None  # the last day the job carried states to
     query: dict[str, Any] = {"trade_date": {"$gt": previous, "$lte": trade_date} if previous else trade_date, "period": "daily"}
@@ -205,14 +228,14 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
     day = day[ok]
     today = {f: a[ok] for f, a in today.items()}
     symbols = day["symbol"].astype(str).tolist()
-    read_s = time.perf_counter() - t0
+    phases["bars_read"] = time.perf_counter() - t0 - sum(phases.values())
     n = len(symbols)
     basis = ["qfq" if np.isfinite(a) else "unadjusted" for a in today["adj_factor"]]
 
     kind = np.empty(n, dtype=object)  # carry / full / same / past
     for i, sym in enumerate(symbols):
         st = states.get((sym, source))
-        if st is None:
+        if st is None or st.get("layout") != LAYOUT:
             kind[i] = "full"
         elif st["last_date"] == trade_date:
             same = all(_same_value(st["last_bar"].get(f), today[f][i]) for f in BAR_FIELDS)
@@ -245,6 +268,7 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
         full.sort()
         state.put(full, _recompute(db, trade_date, source, [symbols[i] for i in full], n))
     values = state.outputs()
+    phases["compute"] = time.perf_counter() - t0 - sum(phases.values())
 
     columns: dict[str, list] = {"symbol": symbols, "close_qfq": _floats(today["close"]), "bars": state.bars.tolist(),
                                 "price_basis": basis}
@@ -253,15 +277,18 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
     written = write_docs(db[C.TECHNICAL_INDICATORS],
                          docs_from_columns(columns, {"trade_date": trade_date, "data_source": source, "convention": CONVENTION}),
                          mode="replace", partition=("trade_date",))
+    phases["indicators_write"] = time.perf_counter() - t0 - sum(phases.values())
     keep = np.sort(np.concatenate([rows["carry"], rows["full"]]))
     state_res = write_docs(db[C.INDICATOR_STATE],
                            _state_docs([symbols[i] for i in keep], source, trade_date, state.take(keep),
                                        [basis[i] for i in keep], {f: a[keep] for f, a in today.items()}),
-                           STATE_KEY, mode="replace")
+                           STATE_KEY, mode="replace", partition=("data_source",), writer=STATE_WRITER)
+    phases["states_write"] = time.perf_counter() - t0 - sum(phases.values())
     counts = {k: int(len(v)) for k, v in rows.items()}
     log.info("indicators %s (%s): %d stocks — %d carried forward, %d recomputed from full history, %d unchanged, "
-             "%d past-day recomputations; bars read in %.2f s, job %.2f s", trade_date, source, n, counts["carry"],
-             counts["full"], counts["same"], counts["past"], read_s, time.perf_counter() - t0)
+             "%d past-day recomputations in %.2f s (%s)", trade_date, source, n, counts["carry"], counts["full"],
+             counts["same"], counts["past"], time.perf_counter() - t0,
+             ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))
     return {"trade_date": trade_date, "data_source": source, "symbols": n, "carried": counts["carry"],
             "recomputed": counts["full"] + counts["past"], "unchanged": counts["same"],
             "with_ma60": int(np.isfinite(values["ma60"]).sum()), **written.as_dict(),
