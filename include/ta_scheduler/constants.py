@@ -29,6 +29,7 @@ class Collections:
     TRADE_CALENDAR = "trade_calendar"
     INDEX_DAILY = "index_daily_quotes"
     TECHNICAL_INDICATORS = "technical_indicators"
+    INDICATOR_STATE = "indicator_state"  # per stock and data source (analytics/indicator_state.py)
     MARKET_SENTIMENT = "market_sentiment"
     HOT_STOCKS = "hot_stocks"
     RISK_ASSESSMENTS = "risk_assessments"

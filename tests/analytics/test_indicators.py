@@ -71,13 +71,35 @@ def test_talib_convention_equals_talib_per_stock(market, talib_ref, field):
     _assert_same(ours[field], talib_ref[field])
 
 
-@pytest.mark.parametrize("field", ["ma5", "ma10", "ma20", "ma60", "ema12", "ema26", "macd_dif", "macd_dea", "boll_mid", "volume_ratio"])
+@pytest.mark.parametrize("field", ["ma5", "ma10", "ma20", "ma60", "boll_mid", "volume_ratio"])
 def test_stored_convention_equals_talib_where_the_tools_agree(market, talib_ref, field):
     _assert_same(compute_indicators(*market)[field], talib_ref[field])
 
 
-def test_stored_macd_bar_is_twice_the_talib_histogram(market, talib_ref):
-    _assert_same(compute_indicators(*market)["macd_hist"], 2 * talib_ref["macd_hist"])
+def test_stored_ema_and_macd_start_at_the_first_close():
+    """通达信 EMA(X,N): Y₀ = X₀, then (2X + (N−1)Y′)/(N+1); DIF = EMA12 − EMA26, DEA = EMA(DIF,9),
+    MACD bar = 2 × (DIF − DEA), all from the first bar (TA-Lib: null for 11–33 bars)."""
+    close = np.array([[10.0, 11.0, 10.5, 12.0]])
+    out = compute_indicators(close, close, close, np.ones_like(close))
+    e12, e26, dea = [10.0], [10.0], [0.0]
+    for x in close[0, 1:]:
+        e12.append((2 * x + 11 * e12[-1]) / 13)
+        e26.append((2 * x + 25 * e26[-1]) / 27)
+        dea.append((2 * (e12[-1] - e26[-1]) + 8 * dea[-1]) / 10)
+    np.testing.assert_allclose(out["ema12"][0], e12, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["ema26"][0], e26, rtol=0, atol=1e-12)
+    dif = np.subtract(e12, e26)
+    np.testing.assert_allclose(out["macd_dif"][0], dif, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["macd_dea"][0], dea, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["macd_hist"][0], 2 * (dif - np.array(dea)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("field", ["ema12", "ema26", "macd_dif", "macd_dea"])
+def test_stored_ema_and_macd_converge_to_talib(market, talib_ref, field):
+    ours = compute_indicators(*market)[field]
+    late = np.cumsum(np.isfinite(market[2]), axis=1) > 130  # the seed weighs (25/27)^130 ≈ 5e-5 in EMA26
+    both = late & np.isfinite(talib_ref[field])
+    assert np.max(np.abs(ours[both] - talib_ref[field][both]) / market[2][both]) < 1e-4
 
 
 def test_stored_boll_uses_sample_std(market, talib_ref):
@@ -110,7 +132,7 @@ def test_stored_rsi_hand_case():
         up = g if up is None else up + (g - up) / 6
         dn = a if dn is None else dn + (a - dn) / 6
     rsi = compute_indicators(close, close, close, np.ones_like(close))["rsi6"][0]
-    assert np.isnan(rsi[:6]).all()
+    assert np.isnan(rsi[0]) and rsi[1] == 100.0  # from the second bar, as the terminal
     assert rsi[-1] == pytest.approx(100 * up / dn, abs=1e-12)
     # by hand: average gain 1.13454, average absolute move 1.31726 → 86.1287
     assert rsi[-1] == pytest.approx(86.1287, abs=1e-4)
@@ -131,6 +153,16 @@ def test_stored_kdj_hand_case():
     assert out["kdj_d"][0, 9] == pytest.approx(d9)
     assert out["kdj_j"][0, 9] == pytest.approx(3 * k9 - 2 * d9)
     assert np.isnan(out["kdj_k"][0, :8]).all()
+
+
+def test_stored_kdj_zero_range_keeps_rsv_at_50():
+    """A 9-bar window without range (suspension-like flat bars, limit-locked days): RSV = 50,
+    so K, D and J stay at 50 (not 5,000)."""
+    flat = np.full((1, 30), 12.34)
+    out = compute_indicators(flat, flat, flat, np.ones_like(flat))
+    for f in ("kdj_k", "kdj_d", "kdj_j"):
+        np.testing.assert_array_equal(out[f][0, 8:], 50.0)
+    assert np.isnan(out["rsi6"][0]).all()  # never moved: 0/0, no value
 
 
 def test_volume_ratio_is_today_over_previous_five_bars():

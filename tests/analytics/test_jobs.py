@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from analytics_seed import make_bars, make_index, news, trading_days
 
-from ta_scheduler.analytics.indicators import INDICATOR_FIELDS, compute_indicators
 from ta_scheduler.analytics.jobs import (
     BarsMissingError,
     compute_hot_stocks,
@@ -15,7 +14,6 @@ from ta_scheduler.analytics.jobs import (
     compute_risk,
     latest_trade_date_with_bars,
 )
-from ta_scheduler.analytics.panel import forward_adjust
 from ta_scheduler.constants import Collections as C
 
 SYMBOLS = ["600000", "000001", "300750", "688981"]
@@ -45,34 +43,6 @@ def store(mongo_db):
         "holdings": [{"symbol": "600000", "weight": 0.6}, {"symbol": "300750", "weight": 0.4}],
     })
     return mongo_db
-
-
-def _reference(db, symbol):
-    docs = sorted(db[C.STOCK_DAILY_QUOTES].find({"symbol": symbol}), key=lambda d: d["trade_date"])[-60:]
-    arr = {k: np.array([[d[k] for d in docs]], float) for k in ("high", "low", "close", "volume", "adj_factor")}
-    adj = {k: forward_adjust(arr[k], arr["adj_factor"]) for k in ("high", "low", "close")}
-    return compute_indicators(adj["high"], adj["low"], adj["close"], arr["volume"]), adj["close"][0, -1]
-
-
-def test_indicator_job_writes_the_days_indicators(store):
-    out = compute_indicators_for_date(store, T, lookback=60)
-    assert out["symbols"] == 4 and out["upserted"] == 4 and out["with_ma60"] == 3  # 000001 lost 5 bars
-    doc = store[C.TECHNICAL_INDICATORS].find_one({"symbol": "600000", "trade_date": T})
-    ref, close_qfq = _reference(store, "600000")
-    for f in INDICATOR_FIELDS:
-        assert doc[f] == pytest.approx(float(ref[f][0, -1]), abs=1e-6), f
-    assert doc["close_qfq"] == pytest.approx(close_qfq)
-    assert doc["data_source"] == "demo" and doc["convention"] == "cn"
-    assert store[C.TECHNICAL_INDICATORS].find_one({"symbol": "000001", "trade_date": T})["ma60"] is None
-
-
-def test_indicator_job_is_idempotent(store):
-    compute_indicators_for_date(store, T, lookback=60)
-    before = list(store[C.TECHNICAL_INDICATORS].find({}, {"_id": 0, "updated_at": 0}))
-    again = compute_indicators_for_date(store, T, lookback=60)
-    after = list(store[C.TECHNICAL_INDICATORS].find({}, {"_id": 0, "updated_at": 0}))
-    assert again["upserted"] == 0 and again["matched"] == 4
-    assert sorted(before, key=lambda d: d["symbol"]) == sorted(after, key=lambda d: d["symbol"])
 
 
 def test_jobs_name_the_missing_day(store):

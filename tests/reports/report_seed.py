@@ -57,7 +57,7 @@ def seed_market(db, *, with_analysis: bool = True) -> None:
 
 def seed_analysis(db) -> None:
     """The day's analysis (indicators, market sentiment, hot stocks) by the analytics jobs."""
-    compute_indicators_for_date(db, T, lookback=60)
+    compute_indicators_for_date(db, T)
     compute_market_sentiment(db, T)
     compute_hot_stocks(db, T, top_n=15)
 

@@ -36,6 +36,29 @@ SOURCE_PREFERENCE = ("tushare", "demo")
 SESSION_CLOSE_HOUR = 15
 
 
+#: Where the analytics read each unadjusted price (and the adjustment factor) in
+#: ``stock_daily_quotes``: analysis name → stored field. The one place to change if the stored
+#: bars carry their raw prices under other names.
+RAW_PRICE_FIELDS: dict[str, str] = {
+    "open": "open", "high": "high", "low": "low", "close": "close", "pre_close": "pre_close", "adj_factor": "adj_factor",
+}
+
+
+def raw_bar_frame(docs: list[dict]):
+    """Stored bar documents as a frame whose price columns carry the analysis names of
+    :data:`RAW_PRICE_FIELDS` (unadjusted prices)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(docs)
+    rename = {stored: name for name, stored in RAW_PRICE_FIELDS.items() if stored != name and stored in frame.columns}
+    return frame.rename(columns=rename) if rename else frame
+
+
+def bar_projection(fields) -> dict[str, int]:
+    """A find projection reading ``fields`` (analysis names) from stored bars."""
+    return {"_id": 0, "symbol": 1, "trade_date": 1, **{RAW_PRICE_FIELDS.get(f, f): 1 for f in fields}}
+
+
 class BarsMissingError(RuntimeError):
     """The store has no bars for the day a job was asked to compute."""
 
@@ -78,18 +101,16 @@ def _load_bars(db: Database, trade_date: str, n_days: int, fields: list[str], so
     The window's days are the days that have bars; a calendar span of about 1.6 × ``n_days``
     is fetched and trimmed, which covers the longest exchange holidays.
     """
-    import pandas as pd
-
     span = int(math.ceil(n_days * 1.6)) + 15
     start = (date.fromisoformat(trade_date) - timedelta(days=span)).isoformat()
-    projection = {"_id": 0, "symbol": 1, "trade_date": 1, **{f: 1 for f in fields}}
+    projection = bar_projection(fields)
     t0 = time.perf_counter()
     cursor = db[C.STOCK_DAILY_QUOTES].find(
         {"trade_date": {"$gte": start, "$lte": trade_date}, "period": "daily", "data_source": source},
         projection,
         batch_size=10_000,
     )
-    frame = pd.DataFrame(list(cursor))
+    frame = raw_bar_frame(list(cursor))
     if frame.empty:
         raise BarsMissingError(f"no daily bars for {trade_date} ({source})")
     dates = sorted(frame["trade_date"].unique().tolist())[-n_days:]
@@ -133,42 +154,16 @@ def _now() -> datetime:
 # --- technical indicators ----------------------------------------------------------------------
 
 
-def compute_indicators_for_date(
-    db: Database, trade_date: str, lookback: int = 120, *, data_source: str | None = None
-) -> dict[str, Any]:
-    """Compute and upsert ``technical_indicators`` for every stock with a bar on ``trade_date``.
-
-    Prices are forward-adjusted to ``trade_date`` over the last ``lookback`` trading days
-    (which must exceed the 60-bar warm-up); the stored convention is ``"cn"``
-    (docs/analytics.md). Returns counts for XCom: ``{"trade_date", "symbols", "written", …}``.
+def compute_indicators_for_date(db: Database, trade_date: str, *, data_source: str | None = None) -> dict[str, Any]:
+    """Compute and write ``technical_indicators`` for every stock with a bar on ``trade_date``:
+    the 通达信 / 同花顺 values over each stock's whole forward-adjusted history, carried forward
+    from its state in ``indicator_state`` (see :mod:`ta_scheduler.analytics.indicator_state`).
 
     :raises BarsMissingError: the store has no bars for ``trade_date``
     """
-    from ta_scheduler.analytics.indicators import INDICATOR_FIELDS, compute_indicators, warmup_bars
+    from ta_scheduler.analytics.indicator_state import run_indicator_job
 
-    _check_date(trade_date)
-    if lookback < warmup_bars():
-        raise ValueError(f"lookback {lookback} is shorter than the indicators' warm-up ({warmup_bars()} bars)")
-    source = data_source or _source_for(db, trade_date)
-    panel = _load_bars(db, trade_date, lookback, ["high", "low", "close", "volume", "adj_factor"], source)
-    t0 = time.perf_counter()
-    adj = _adjusted(panel, "high", "low", "close")
-    result = compute_indicators(adj["high"], adj["low"], adj["close"], panel["volume"], convention="cn", last=1)
-    today = np.isfinite(adj["close"][:, -1])
-    columns: dict[str, list] = {"symbol": panel.symbols[today].tolist()}
-    columns["close_qfq"] = _clean(adj["close"][today, -1], 4)
-    for name in INDICATOR_FIELDS:
-        columns[name] = _clean(result[name][today, 0], 6)
-    log.info("computed %s indicators for %s symbols in %.2f s", len(INDICATOR_FIELDS), int(today.sum()), time.perf_counter() - t0)
-    from ta_scheduler.storage.mongo import docs_from_columns
-
-    _ensure_indexes(db, C.TECHNICAL_INDICATORS)
-    constants = {"trade_date": trade_date, "data_source": source, "convention": "cn", "lookback_days": len(panel.dates),
-                 "updated_at": _now()}
-    res = bulk_upsert(db[C.TECHNICAL_INDICATORS], docs_from_columns(columns, constants), UNIQUE_KEYS[C.TECHNICAL_INDICATORS])
-    defined = int(np.isfinite(result["ma60"][today, 0]).sum())
-    return {"trade_date": trade_date, "symbols": int(today.sum()), "with_ma60": defined, "data_source": source,
-            "lookback_days": len(panel.dates), **res.as_dict()}
+    return run_indicator_job(db, _check_date(trade_date), data_source=data_source)
 
 
 # --- news --------------------------------------------------------------------------------------
