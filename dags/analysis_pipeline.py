@@ -150,7 +150,8 @@ def analysis_pipeline():
     ind = indicators(the_plan)
     ind >> [sentiment(the_plan), hot_stocks(the_plan)]
     risk(the_plan)
-    approve = ResearchBudgetApproval(task_id="approve_research", estimate_task_id="estimate_research", execution_timeout=None)
+    approve = ResearchBudgetApproval(task_id="approve_research", estimate_task_id="estimate_research",
+                                     execution_timeout=timedelta(minutes=2))
     estimate_research(the_plan) >> approve
     usage = research_usage(the_plan)
     for provider, pool in RESEARCH_POOLS.items():

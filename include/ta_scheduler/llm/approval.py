@@ -33,6 +33,7 @@ class ResearchBudgetApproval(ApprovalOperator):
 
     def __init__(self, *, estimate_task_id: str, **kwargs: Any) -> None:
         kwargs.setdefault("subject", "LLM research above budget: approve?")
+        kwargs.setdefault("response_timeout", timedelta(hours=1))  # replaced at run time by the batch's setting
         super().__init__(defaults=ApprovalOperator.REJECT, **kwargs)
         self.estimate_task_id = estimate_task_id
 
