@@ -1,7 +1,7 @@
 """Batch LLM research (job M2): one symbol's multi-role research, stored in ``analysis_reports``.
 
-The ``analysis_pipeline`` DAG maps one task per symbol (pool ``llm_api``) onto
-:func:`run_stock_research`. Per symbol: read the inputs from the store (``context``), run the
+The ``analysis_pipeline`` DAG maps one task per symbol (in its provider's pool, within the run's
+budget: ``llm.budget``) onto :func:`run_stock_research`. Per symbol: read the inputs from the store (``context``), run the
 rounds the depth prescribes (``params.DEPTHS``) — analysts → bull/bear debate → research manager
 → trader → aggressive/conservative/neutral risk rounds → final decision — and upsert one
 document. The number of LLM calls is ``6 + 2 × debate_rounds + 3 × risk_rounds`` (no retries
