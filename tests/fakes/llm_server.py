@@ -17,7 +17,7 @@ tests compare what was recorded with what the server said. Rate-limit replies ca
 headers OpenAI-compatible services send (``retry-after-ms`` and ``Retry-After``; :attr:`retry_after`).
 
 The Bearer key is checked against ``valid_keys`` (a wrong key gets the provider's real 401 body).
-Failures are scripted with :meth:`FakeLLMServer.fail_next`. Replies are deterministic Chinese
+Failures are scripted with :meth:`FakeLLMServer.fail_next` and :meth:`FakeLLMServer.fail_after`. Replies are deterministic Chinese
 analysis text chosen by the role the system prompt names (``你是<role>``); a prompt asking for the decision JSON (it names the
 ``"action"`` field) gets a JSON decision, and a prompt asking for sentiment scores (``情绪评分``)
 gets a JSON list with one score per numbered text, from a tiny lexicon, so tests can check signs.
@@ -229,6 +229,12 @@ class FakeLLMServer:
         with self._lock:
             self._failures.extend([kind] * n)
 
+    def fail_after(self, ok: int, n: int, kind: str) -> None:
+        """Answer the next ``ok`` requests normally, then the ``n`` after them with the ``kind`` error."""
+        self.fail_next(n, kind)
+        with self._lock:
+            self._failures[-n:-n] = [""] * ok  # "" = answer normally
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -299,7 +305,7 @@ class FakeLLMServer:
                     return
                 model = str(body.get("model", ""))
                 request_id = f"req-{_digest(raw.decode('utf-8', 'replace') + str(time.monotonic_ns())):08x}"
-                kind = server._next_failure()
+                kind = server._next_failure() or None
                 auth = self.headers.get("Authorization", "")
                 key = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
                 if kind is None and key not in server.valid_keys:

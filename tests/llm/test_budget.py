@@ -191,6 +191,23 @@ def test_consecutive_provider_failures_stop_the_batch(market_db, llm_env, monkey
     ]
 
 
+def test_a_failed_attempt_keeps_the_usage_of_the_calls_it_made(market_db, llm_env, monkeypatch):
+    monkeypatch.setenv("TA_LLM_MAX_ATTEMPTS", "1")
+    llm_env.fail_after(5, 1, "server")
+    batch = batch_for(market_db)
+
+    with pytest.raises(LLMRetryableError, match="HTTP 500"):
+        research(market_db, "600519", batch)
+
+    returned = llm_env.usage_by_model()
+    doc = market_db["llm_usage"].find_one({}, {"_id": 0, "status": 1, "calls": 1, "input_tokens": 1, "output_tokens": 1, "error_kind": 1})
+    assert doc == {"status": "failed", "error_kind": "provider", "calls": 5,
+                   "input_tokens": returned["qwen-turbo"]["input_tokens"], "output_tokens": returned["qwen-turbo"]["output_tokens"]}
+    assert returned["qwen-turbo"]["calls"] == 5 and set(returned) == {"qwen-turbo"}
+    assert spent(market_db, run_id="manual__r1").tokens == doc["input_tokens"] + doc["output_tokens"] > 0
+    assert market_db["analysis_reports"].count_documents({}) == 0
+
+
 def test_a_success_between_failures_resets_the_count(market_db, llm_env, monkeypatch):
     monkeypatch.setenv("TA_LLM_MAX_ATTEMPTS", "1")
     batch = batch_for(market_db, max_consecutive_failures=2)
