@@ -11,14 +11,22 @@ risk assessment. Each run executes only its jobs; the others show as *skipped*.
 | `sentiment` | after indicators | `market_sentiment`: breadth, limit-ups/downs, new highs/lows, turnover vs 20-day mean, news sentiment (LLM if configured, else lexicon) |
 | `hot_stocks` | after indicators | `hot_stocks`: top 50 by the documented hot score |
 | `risk` | Sunday 03:00 | `risk_assessments`: volatility, beta vs CSI 300, VaR/CVaR 95 %, max drawdown per stock and portfolio |
-| `research` | manual | `analysis_reports`: one LLM research report per symbol (dynamic task mapping, pool `llm_api`) |
+| `research` | manual | `analysis_reports`: one LLM research report per symbol (dynamic task mapping, one pool per provider: `llm_dashscope`, `llm_deepseek`) |
 
 A day whose bars are missing fails the run with a message naming the day.
+
+**Research under budget**: `estimate_research` estimates the batch's tokens and 元; above the run's
+budget (or what is left of the day's) `approve_research` waits for a human (Approve / Reject in the
+UI or the REST API, with the estimate shown) and rejects after `approval_timeout_minutes`; within
+budget it is skipped and the research starts at once. A symbol that would cross a budget while the
+batch runs, or that comes after `max_consecutive_failures` provider failures in a row, is skipped
+with the reason. `research_usage` sums the run's and the day's tokens and 元 by provider.
 
 **Manual runs**: `jobs` (default: `research` when `symbols` are given, else the four market jobs),
 `date` (default: the latest day with bars), and for research (the seed API's `analysis/batch`):
 `symbols` (1–50), `llm_provider` (`dashscope`, `deepseek`, `offline`), `research_depth` (1–5),
-optional `quick_model` / `deep_model`. Formulas: `docs/analytics.md`, `docs/llm-research.md`.
+optional `quick_model` / `deep_model`, and the budget params (empty = the `ta_llm_budget` setting).
+Formulas: `docs/analytics.md`, `docs/llm-research.md`.
 """
 
 from __future__ import annotations
@@ -31,11 +39,14 @@ from ta_timetables import MultiScheduleTimetable
 from ta_scheduler.assets import ANALYSIS, DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
+from ta_scheduler.llm.approval import ResearchBudgetApproval
 from ta_scheduler.llm.params import RESEARCH_PARAM_SCHEMAS
 from ta_scheduler.params import trading_date_schema
 
 SCHEDULES = {"risk": "0 3 * * 0"}
 JOBS = ["indicators", "sentiment", "hot_stocks", "risk", "research"]
+#: provider -> pool its research tasks run in (offline makes no LLM call)
+RESEARCH_POOLS = {"dashscope": Pools.LLM_DASHSCOPE, "deepseek": Pools.LLM_DEEPSEEK, "offline": "default_pool"}
 
 
 @dag(
@@ -54,6 +65,18 @@ JOBS = ["indicators", "sentiment", "hot_stocks", "risk", "research"]
         "research_depth": Param(1, **RESEARCH_PARAM_SCHEMAS["research_depth"]),
         "quick_model": Param(None, type=["null", "string"], description="Override the quick model"),
         "deep_model": Param(None, type=["null", "string"], description="Override the deep model"),
+        "run_budget_yuan": Param(None, type=["null", "number"], minimum=0, maximum=100000,
+                                 description="Research budget of this run in 元 (empty: setting ta_llm_budget.run_yuan)"),
+        "run_budget_tokens": Param(None, type=["null", "integer"], minimum=0, maximum=10**10,
+                                   description="Research budget of this run in tokens (empty: setting)"),
+        "day_budget_yuan": Param(None, type=["null", "number"], minimum=0, maximum=1000000,
+                                 description="Research budget of the day in 元, all runs (empty: setting)"),
+        "day_budget_tokens": Param(None, type=["null", "integer"], minimum=0, maximum=10**11,
+                                   description="Research budget of the day in tokens, all runs (empty: setting)"),
+        "approval_timeout_minutes": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=7 * 24 * 60,
+                                          description="Minutes to wait for approval of a batch above budget before rejecting it (empty: setting)"),
+        "max_consecutive_failures": Param(None, type=["null", "integer"], minimum=1, maximum=50,
+                                          description="Stop starting symbols after this many failed in a row on provider errors (empty: setting)"),
     },
     default_args=default_args(queue=Queues.ANALYSIS, retries=2, retry_delay=timedelta(minutes=1),
                               execution_timeout=timedelta(minutes=25)),
@@ -100,22 +123,41 @@ def analysis_pipeline():
         return run_risk(the_plan)
 
     @task(execution_timeout=timedelta(minutes=2))
-    def research_symbols(the_plan: dict, params=None) -> list[str]:
+    def estimate_research(the_plan: dict, params=None) -> dict:
+        from ta_scheduler.analytics.tasks import estimate_research as estimate
+
+        return estimate(the_plan, params)
+
+    @task(execution_timeout=timedelta(minutes=2), trigger_rule="none_failed")
+    def research_symbols(the_plan: dict, provider: str, params=None) -> list[str]:
         from ta_scheduler.analytics.tasks import research_symbols as symbols_of
 
-        return symbols_of(the_plan, params)
+        return symbols_of(the_plan, params, provider)
 
-    @task(pool=Pools.LLM_API, map_index_template="{{ task.op_kwargs['symbol'] }}", retries=2)
+    @task(map_index_template="{{ task.op_kwargs['symbol'] }}", retries=2)
     def research(symbol: str, the_plan: dict, params=None, **context) -> dict:
         from ta_scheduler.analytics.tasks import run_research
 
-        return run_research(symbol, the_plan, params, context["run_id"])
+        return run_research(symbol, the_plan, params, context)
+
+    @task(execution_timeout=timedelta(minutes=2), trigger_rule="all_done")
+    def research_usage(the_plan: dict, **context) -> dict:
+        from ta_scheduler.analytics.tasks import summarise_research_usage
+
+        return summarise_research_usage(the_plan, context["run_id"])
 
     the_plan = plan()
     ind = indicators(the_plan)
     ind >> [sentiment(the_plan), hot_stocks(the_plan)]
     risk(the_plan)
-    research.partial(the_plan=the_plan).expand(symbol=research_symbols(the_plan))
+    approve = ResearchBudgetApproval(task_id="approve_research", estimate_task_id="estimate_research",
+                                     execution_timeout=timedelta(minutes=2))
+    estimate_research(the_plan) >> approve
+    usage = research_usage(the_plan)
+    for provider, pool in RESEARCH_POOLS.items():
+        symbols = research_symbols.override(task_id=f"research_symbols_{provider}")(the_plan, provider)
+        approve >> symbols
+        research.override(task_id=f"research_{provider}", pool=pool).partial(the_plan=the_plan).expand(symbol=symbols) >> usage
 
 
 analysis_pipeline()

@@ -45,6 +45,19 @@ def airflow_connection(conn_id: str) -> Connection | None:
         return None
 
 
+def airflow_variable(key: str) -> str | None:
+    """The Airflow Variable ``key`` as stored (a string), or None when it is not set or there is
+    no Airflow context to read it from (plain scripts)."""
+    try:
+        from airflow.sdk import Variable
+    except ImportError:  # pragma: no cover - Airflow is always installed with the project
+        return None
+    try:
+        return Variable.get(key, default=None)
+    except Exception:  # noqa: BLE001 - outside a task with no metadata DB there are no Variables
+        return None
+
+
 @dataclass(frozen=True)
 class MongoTarget:
     """A MongoDB URI plus the database our collections live in."""

@@ -39,6 +39,7 @@ class Collections:
     SYNC_STATE = "sync_state"
     DATA_COMPLETENESS = "data_completeness"  # the completeness ledger (storage/ledger.py)
     HEALTH_CHECKS = "health_checks"
+    LLM_USAGE = "llm_usage"  # token/cost ledger of LLM research, one document per attempt (llm/budget.py)
 
 
 class Queues:
@@ -55,7 +56,8 @@ class Pools:
     """Airflow pools (created by airflow_settings.yaml)."""
 
     TUSHARE_API = "tushare_api"
-    LLM_API = "llm_api"
+    LLM_DASHSCOPE = "llm_dashscope"  # one pool per LLM provider: concurrent research symbols
+    LLM_DEEPSEEK = "llm_deepseek"
 
 
 class Conns:

@@ -48,6 +48,10 @@ class Cluster:
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_dir),
                 "TA_API_PORT": str(self.port),
+                # this environment already holds the project .env's values (scripts/env.sh ran for
+                # pytest); re-reading .env in each component would put back its TA_API_PORT and
+                # point the workers' Execution API at a port this cluster does not serve
+                "TA_SKIP_DOTENV": "1",
                 "AIRFLOW__API__BASE_URL": self.base,
                 "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                 "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),

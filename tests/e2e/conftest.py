@@ -7,6 +7,7 @@ import pytest
 
 from e2e.cluster import Cluster
 from fakes.http_sink import HttpSink
+from fakes.llm_server import FakeLLMServer
 from fakes.smtp_sink import SmtpSink
 from fakes.tushare_server import FakeTushareServer
 from private_store import PrivateFerretDB
@@ -14,16 +15,18 @@ from private_store import PrivateFerretDB
 
 @pytest.fixture(scope="package")
 def e2e_world(tmp_path_factory):
-    """Outside services of the deployment: fake tushare, a Slack webhook sink, an SMTP sink,
-    and a store of its own (a private FerretDB the crash tests may kill and restart)."""
+    """Outside services of the deployment: fake tushare, a fake LLM service (DashScope), a Slack
+    webhook sink, an SMTP sink, and a store of its own (a private FerretDB the crash tests may kill
+    and restart)."""
     store = PrivateFerretDB(tmp_path_factory.mktemp("store")).start()
     tushare = FakeTushareServer(n_stocks=120).start()
     slack = HttpSink().start()
     smtp = SmtpSink().start()
+    llm = FakeLLMServer(valid_keys=("sk-e2e",)).start()
     db_name = f"ta_e2e_{uuid.uuid4().hex[:8]}"
-    yield {"tushare": tushare, "slack": slack, "smtp": smtp, "db_name": db_name, "store": store,
+    yield {"tushare": tushare, "slack": slack, "smtp": smtp, "llm": llm, "db_name": db_name, "store": store,
            "mongo_uri": store.uri + db_name}
-    for service in (tushare, slack, smtp):
+    for service in (tushare, slack, smtp, llm):
         service.stop()
     store.kill(signal.SIGTERM)
 
@@ -42,6 +45,10 @@ def cluster(tmp_path_factory, e2e_world):
             "TUSHARE_TOKEN": e2e_world["tushare"].token,
             "TUSHARE_API_URL": e2e_world["tushare"].url,
             "TA_REPORTS_ANALYSIS_POLL_SECONDS": "2",
+            "DASHSCOPE_API_KEY": "sk-e2e",
+            "DASHSCOPE_BASE_URL": e2e_world["llm"].dashscope_base_url,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "TA_SENTIMENT_LLM_PROVIDER": "offline",  # the fake LLM serves research only
             "AIRFLOW_CONN_SLACK_ALERTS": e2e_world["slack"].slack_webhook_connection(),
             "AIRFLOW_CONN_SMTP_ALERTS": e2e_world["smtp"].airflow_connection(to=("ops@example.com",)),
         },

@@ -10,8 +10,14 @@ the same request building, response parsing and error handling as production:
   OpenAI-compatible services): ``choices[0].message``, ``usage.prompt_tokens`` /
   ``completion_tokens``; errors as non-200 with ``{"error": {"message", "type", "param", "code"}}``.
 
+Usage is reported the way each service does (DashScope: ``input_tokens`` / ``output_tokens`` /
+``total_tokens``; DeepSeek: ``prompt_tokens`` / ``completion_tokens`` / ``total_tokens`` plus its
+``prompt_cache_hit_tokens`` / ``prompt_cache_miss_tokens``) and kept per call in :attr:`calls`, so
+tests compare what was recorded with what the server said. Rate-limit replies carry the retry hint
+headers OpenAI-compatible services send (``retry-after-ms`` and ``Retry-After``; :attr:`retry_after`).
+
 The Bearer key is checked against ``valid_keys`` (a wrong key gets the provider's real 401 body).
-Failures are scripted with :meth:`FakeLLMServer.fail_next`. Replies are deterministic Chinese
+Failures are scripted with :meth:`FakeLLMServer.fail_next` and :meth:`FakeLLMServer.fail_after`. Replies are deterministic Chinese
 analysis text chosen by the role the system prompt names (``你是<role>``); a prompt asking for the decision JSON (it names the
 ``"action"`` field) gets a JSON decision, and a prompt asking for sentiment scores (``情绪评分``)
 gets a JSON list with one score per numbered text, from a tiny lexicon, so tests can check signs.
@@ -105,6 +111,8 @@ class CallRecord:
     model: str
     status: int
     kind: str  # "chat", "decision", "sentiment" or the scripted error kind
+    input_tokens: int = 0  # usage the reply reported (0 for errors)
+    output_tokens: int = 0
 
 
 def _digest(text: str) -> int:
@@ -177,6 +185,8 @@ class FakeLLMServer:
         self.calls: list[CallRecord] = []
         self.requests: list[dict[str, Any]] = []  # bodies as received, for tests of the wire format
         self._failures: list[str] = []
+        #: seconds a 429 reply asks the client to wait (headers ``retry-after-ms`` and ``Retry-After``)
+        self.retry_after = 0.05
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -219,6 +229,12 @@ class FakeLLMServer:
         with self._lock:
             self._failures.extend([kind] * n)
 
+    def fail_after(self, ok: int, n: int, kind: str) -> None:
+        """Answer the next ``ok`` requests normally, then the ``n`` after them with the ``kind`` error."""
+        self.fail_next(n, kind)
+        with self._lock:
+            self._failures[-n:-n] = [""] * ok  # "" = answer normally
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -229,6 +245,19 @@ class FakeLLMServer:
         """Requests per model name (answered ones only, unless ``status`` is None)."""
         with self._lock:
             return Counter(c.model for c in self.calls if status is None or c.status == status)
+
+    def usage_by_model(self) -> dict[str, dict[str, int]]:
+        """``{model: {"input_tokens", "output_tokens", "calls"}}`` summed over the answered requests."""
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for c in self.calls:
+                if c.status != 200:
+                    continue
+                u = out.setdefault(c.model, {"input_tokens": 0, "output_tokens": 0, "calls": 0})
+                u["input_tokens"] += c.input_tokens
+                u["output_tokens"] += c.output_tokens
+                u["calls"] += 1
+        return out
 
     def _next_failure(self) -> str | None:
         with self._lock:
@@ -276,7 +305,7 @@ class FakeLLMServer:
                     return
                 model = str(body.get("model", ""))
                 request_id = f"req-{_digest(raw.decode('utf-8', 'replace') + str(time.monotonic_ns())):08x}"
-                kind = server._next_failure()
+                kind = server._next_failure() or None
                 auth = self.headers.get("Authorization", "")
                 key = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
                 if kind is None and key not in server.valid_keys:
@@ -287,7 +316,11 @@ class FakeLLMServer:
                     if api == "dashscope":
                         err["request_id"] = request_id
                     server._record(CallRecord(api, model, status, kind), body)
-                    self._send(status, err)
+                    headers = None
+                    if kind == "rate_limit":
+                        wait = server.retry_after
+                        headers = {"retry-after-ms": str(int(wait * 1000)), "Retry-After": str(max(1, round(wait)))}
+                    self._send(status, err, headers)
                     return
                 if api == "dashscope":
                     messages = (body.get("input") or {}).get("messages") or []
@@ -296,7 +329,7 @@ class FakeLLMServer:
                 text, reply_kind = reply_for(messages)
                 prompt_tokens = _tokens("".join(m.get("content", "") for m in messages))
                 completion_tokens = _tokens(text)
-                server._record(CallRecord(api, model, 200, reply_kind), body)
+                server._record(CallRecord(api, model, 200, reply_kind, prompt_tokens, completion_tokens), body)
                 if api == "dashscope":
                     self._send(
                         200,
@@ -311,6 +344,7 @@ class FakeLLMServer:
                                 "input_tokens": prompt_tokens,
                                 "output_tokens": completion_tokens,
                                 "total_tokens": prompt_tokens + completion_tokens,
+                                "prompt_tokens_details": {"cached_tokens": 0},
                             },
                         },
                     )
@@ -333,6 +367,9 @@ class FakeLLMServer:
                                 "prompt_tokens": prompt_tokens,
                                 "completion_tokens": completion_tokens,
                                 "total_tokens": prompt_tokens + completion_tokens,
+                                "prompt_tokens_details": {"cached_tokens": 0},
+                                "prompt_cache_hit_tokens": 0,
+                                "prompt_cache_miss_tokens": prompt_tokens,
                             },
                         },
                     )

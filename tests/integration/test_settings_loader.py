@@ -21,7 +21,7 @@ def run_loader(path, *args):
 def test_project_settings_parse():
     s = load_settings(PROJECT_DIR / "airflow_settings.yaml")
     assert {c["conn_id"] for c in s["connections"]} >= {"mongo_default", "redis_default", "airflow_metadata_db"}
-    assert {p["pool_name"] for p in s["pools"]} >= {"tushare_api", "llm_api"}
+    assert {p["pool_name"] for p in s["pools"]} >= {"tushare_api", "llm_dashscope", "llm_deepseek"}
 
 
 def test_env_expansion(monkeypatch):

@@ -87,7 +87,7 @@ def test_stored_document_has_the_tradingagents_fields(market_db, llm_env):
     assert doc["risk_level"] in {"低", "中", "高"}
     assert len(doc["key_points"]) == 3
     assert doc["model_info"] == {"provider": "dashscope", "quick_model": "qwen-plus", "deep_model": "qwen-max", "method": "llm"}
-    assert doc["tokens_used"] == doc["token_usage"]["prompt_tokens"] + doc["token_usage"]["completion_tokens"] > 0
+    assert doc["tokens_used"] == doc["token_usage"]["total_tokens"] > 0 and doc["token_usage"]["calls"] == 14
     assert doc["llm_calls_by_model"] == {"qwen-plus": 12, "qwen-max": 2}
     assert doc["execution_time"] > 0 and doc["research_depth"] == 3
     assert doc["data_source"] == "demo" and doc["llm_provider"] == "dashscope" and doc["run_id"] == "r1"
@@ -100,6 +100,7 @@ def test_stored_document_has_the_tradingagents_fields(market_db, llm_env):
         "risk_level": doc["risk_level"],
         "tokens_used": doc["tokens_used"],
         "llm_calls": 14,
+        "cost_yuan": doc["cost"]["yuan"],
     }
 
 

@@ -97,20 +97,55 @@ def run_risk(plan: Mapping[str, Any]) -> dict[str, Any]:
     return compute_risk(_db(), plan["trade_dates"][-1])
 
 
-def research_symbols(plan: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
-    """The symbols to map research tasks over (empty when research is not in this run)."""
-    from ta_scheduler.llm.params import validate_research_params
+def estimate_research(plan: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The pre-batch estimate and budget check (``llm.budget.plan_batch``); ``{"symbols": 0}``
+    when research is not in this run."""
+    from ta_scheduler.llm.budget import plan_batch
+    from ta_scheduler.llm.config import provider_settings
+    from ta_scheduler.llm.params import DEPTHS, validate_research_params
+    from ta_scheduler.llm.research import resolve_models
 
     if "research" not in plan["jobs"]:
+        return {"symbols": 0, "needs_approval": False}
+    provider, depth = params["llm_provider"], int(params["research_depth"])
+    symbols = validate_research_params(plan["symbols"], provider, depth)
+    if provider == "offline":
+        quick = deep = "rule-based"
+    else:
+        settings = provider_settings(provider)
+        quick, deep = resolve_models(DEPTHS[depth], settings, params.get("quick_model"), params.get("deep_model"))
+    return plan_batch(_db(), params, symbols, quick, deep)
+
+
+def research_symbols(plan: Mapping[str, Any], params: Mapping[str, Any], provider: str) -> list[str]:
+    """The symbols to map ``provider``'s research tasks over: the batch when the run uses that
+    provider, else none (each provider's research runs in its own pool)."""
+    from ta_scheduler.llm.params import validate_research_params
+
+    if "research" not in plan["jobs"] or params["llm_provider"] != provider:
         return []
     return validate_research_params(plan["symbols"], params["llm_provider"], params["research_depth"])
 
 
-def run_research(symbol: str, plan: Mapping[str, Any], params: Mapping[str, Any], run_id: str) -> dict[str, Any]:
-    from ta_scheduler.llm.research import run_stock_research
+def run_research(symbol: str, plan: Mapping[str, Any], params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """One symbol's research within the run's budget (``llm.budget.run_budgeted_research``)."""
+    from ta_scheduler.llm.budget import run_budgeted_research
 
-    return run_stock_research(
-        _db(), symbol, analysis_date=plan["trade_dates"][-1], llm_provider=params["llm_provider"],
-        research_depth=int(params["research_depth"]), quick_model=params.get("quick_model") or None,
-        deep_model=params.get("deep_model") or None, run_id=run_id,
-    )
+    ti = context["ti"]
+    batch = ti.xcom_pull(task_ids="estimate_research")
+    approval = ti.xcom_pull(task_ids="approve_research")
+    approved = bool(approval) and approval.get("chosen_options") == ["Approve"]
+    return run_budgeted_research(
+        _db(), symbol, batch=batch, approved=approved, run_id=context["run_id"], try_number=int(ti.try_number),
+        analysis_date=plan["trade_dates"][-1], quick_model=params.get("quick_model") or None,
+        deep_model=params.get("deep_model") or None,
+    )  # fmt: skip
+
+
+def summarise_research_usage(plan: Mapping[str, Any], run_id: str) -> dict[str, Any]:
+    """Tokens and 元 this run's research used, and today's, by provider."""
+    from ta_scheduler.llm.budget import summarise_run_usage
+
+    if "research" not in plan["jobs"]:
+        return {}
+    return summarise_run_usage(_db(), run_id)

@@ -12,6 +12,8 @@ Modules, in the order data flows:
 - ``parsing``   decision JSON and score lists out of model text
 - ``offline``   the rule-based ``offline`` provider
 - ``research``  ``run_stock_research``: the workflow and the ``analysis_reports`` document
+- ``budget``    prices, the ``llm_usage`` ledger, per-run/per-day budgets, the pre-batch estimate
+- ``approval``  the human approval task of a batch above budget (parse-safe: Airflow only)
 - ``sentiment`` ``LLMSentimentScorer`` for news sentiment
 
 See docs/llm-research.md. Nothing here imports an SDK at module level.

@@ -3,8 +3,9 @@
 Providers differ in wire format and in how they report errors (DashScope returns status codes in
 the response object, the openai SDK raises), so each client translates its failures into the
 three error classes here, and :func:`call_with_retries` applies one policy to all of them:
-rate limits and server errors are retried with exponential backoff and jitter, a bad key fails at
-once. Messages never contain the API key (:func:`redact`).
+rate limits and server errors are retried with exponential backoff and jitter — or after the
+provider's own hint (``Retry-After`` / ``retry-after-ms``) when it sends one — and a bad key fails
+at once. Messages never contain the API key (:func:`redact`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Protocol, TypeVar
 
 try:  # an invalid key will not heal on retry: tell Airflow not to retry the task either
@@ -34,10 +36,13 @@ class LLMError(RuntimeError):
 class LLMRetryableError(LLMError):
     """A transient failure: rate limit (429 / Throttling), 5xx, timeout or dropped connection."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.retry_after = retry_after  # seconds the provider asked us to wait, if it said
 
 
 class LLMAuthError(LLMError, _FailFast):
@@ -92,21 +97,47 @@ class RetryPolicy:
     max_attempts: int = 4
     base_delay: float = 2.0  # seconds
     max_delay: float = 30.0  # seconds
+    max_hint: float = 120.0  # seconds: the longest provider retry hint we honour
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
-        """``TA_LLM_MAX_ATTEMPTS``, ``TA_LLM_RETRY_BASE_DELAY`` and ``TA_LLM_RETRY_MAX_DELAY`` (seconds)."""
+        """``TA_LLM_MAX_ATTEMPTS``, ``TA_LLM_RETRY_BASE_DELAY``, ``TA_LLM_RETRY_MAX_DELAY`` and
+        ``TA_LLM_RETRY_HINT_MAX`` (seconds)."""
         default = cls()
         return cls(
             max_attempts=max(1, int(os.environ.get("TA_LLM_MAX_ATTEMPTS", default.max_attempts))),
             base_delay=float(os.environ.get("TA_LLM_RETRY_BASE_DELAY", default.base_delay)),
             max_delay=float(os.environ.get("TA_LLM_RETRY_MAX_DELAY", default.max_delay)),
+            max_hint=float(os.environ.get("TA_LLM_RETRY_HINT_MAX", default.max_hint)),
         )
 
-    def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based)."""
+    def delay(self, retry: int, hint: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based): the provider's ``hint`` when it
+        gave one (capped at ``max_hint``), else the jittered exponential backoff."""
+        if hint is not None:
+            return min(self.max_hint, max(0.0, hint))
         cap = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
         return cap / 2 + random.uniform(0, cap / 2)
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """The wait a 429/503 reply asks for: ``retry-after-ms`` (OpenAI-style, milliseconds) or
+    ``Retry-After`` (RFC 9110: seconds or an HTTP date); header names in any case. None if absent."""
+    if not headers:
+        return None
+    lower = {str(k).lower(): str(v) for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lower:
+            return max(0.0, float(lower["retry-after-ms"]) / 1000)
+        if "retry-after" in lower:
+            value = lower["retry-after"]
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep) -> T:
@@ -122,10 +153,12 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, *, sleep: Callab
         except LLMRetryableError as exc:
             if attempt >= policy.max_attempts:
                 raise LLMRetryableError(
-                    f"{exc} (gave up after {attempt} attempts)", status=exc.status, code=exc.code
+                    f"{exc} (gave up after {attempt} attempts)", status=exc.status, code=exc.code,
+                    retry_after=exc.retry_after,
                 ) from exc
-            wait = policy.delay(attempt)
-            log.warning("%s; attempt %d/%d, retrying in %.1f s", exc, attempt, policy.max_attempts, wait)
+            wait = policy.delay(attempt, exc.retry_after)
+            hinted = " (the provider's retry hint)" if exc.retry_after is not None else ""
+            log.warning("%s; attempt %d/%d, retrying in %.2f s%s", exc, attempt, policy.max_attempts, wait, hinted)
             sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -15,6 +15,7 @@ SDKs are imported inside the constructors: importing dashscope costs about 2 s.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -27,6 +28,7 @@ from ta_scheduler.llm.base import (
     RetryPolicy,
     call_with_retries,
     redact,
+    retry_after_seconds,
 )
 from ta_scheduler.llm.config import ProviderSettings, missing_key_message, provider_settings
 
@@ -36,19 +38,22 @@ LLM_PROVIDERS = ("dashscope", "deepseek")
 
 
 def _classify(
-    provider: str, model: str, status: int | None, code: str | None, message: str, key: str | None
+    provider: str, model: str, status: int | None, code: str | None, message: str, key: str | None,
+    headers: Mapping[str, str] | None = None,
 ) -> LLMError:
-    """Our error for a failed call: auth (fail fast), retryable (429/5xx) or plain."""
+    """Our error for a failed call: auth (fail fast), retryable (429/5xx, with the provider's
+    ``Retry-After`` hint when the reply has one) or plain."""
     detail = redact(f"{provider} {model}: HTTP {status} {code or ''}: {message}".replace("  ", " "), key)
     code_s = code or ""
     if status == HTTPStatus.UNAUTHORIZED or code_s in ("InvalidApiKey", "invalid_api_key"):
         return LLMAuthError(f"{detail} — the API key was refused; check {_key_hint(provider)}")
     if status == HTTPStatus.FORBIDDEN or code_s.startswith(("AccessDenied", "Arrearage")):
         return LLMAuthError(f"{detail} — the account may not use this model; check {_key_hint(provider)}")
+    hint = retry_after_seconds(headers)
     if status == HTTPStatus.TOO_MANY_REQUESTS or code_s.startswith("Throttling"):
-        return LLMRetryableError(f"{detail} (rate limited)", status=status, code=code)
+        return LLMRetryableError(f"{detail} (rate limited)", status=status, code=code, retry_after=hint)
     if status is not None and status >= 500:
-        return LLMRetryableError(f"{detail} (server error)", status=status, code=code)
+        return LLMRetryableError(f"{detail} (server error)", status=status, code=code, retry_after=hint)
     return LLMError(detail)
 
 
@@ -96,7 +101,7 @@ class DashScopeChat:
         status = int(getattr(resp, "status_code", 0) or 0)
         if status != HTTPStatus.OK:
             code, message = getattr(resp, "code", None), str(getattr(resp, "message", ""))
-            raise _classify("dashscope", model, status, code, message, key)
+            raise _classify("dashscope", model, status, code, message, key, getattr(resp, "headers", None))
         try:
             text = resp.output.choices[0].message.content
         except (AttributeError, IndexError, KeyError, TypeError):
@@ -156,7 +161,7 @@ class DeepSeekChat:
             err = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
             message = str(err.get("message") or exc.message)
             code = err.get("code") or err.get("type")
-            raise _classify("deepseek", model, exc.status_code, code, message, key) from None
+            raise _classify("deepseek", model, exc.status_code, code, message, key, exc.response.headers) from None
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise LLMRetryableError(redact(f"deepseek {model}: {type(exc).__name__}: {exc}", key)) from None
         if not resp.choices or resp.choices[0].message.content is None:

@@ -1,7 +1,7 @@
 """Batch LLM research (job M2): one symbol's multi-role research, stored in ``analysis_reports``.
 
-The ``analysis_pipeline`` DAG maps one task per symbol (pool ``llm_api``) onto
-:func:`run_stock_research`. Per symbol: read the inputs from the store (``context``), run the
+The ``analysis_pipeline`` DAG maps one task per symbol (in its provider's pool, within the run's
+budget: ``llm.budget``) onto :func:`run_stock_research`. Per symbol: read the inputs from the store (``context``), run the
 rounds the depth prescribes (``params.DEPTHS``) — analysts → bull/bear debate → research manager
 → trader → aggressive/conservative/neutral risk rounds → final decision — and upsert one
 document. The number of LLM calls is ``6 + 2 × debate_rounds + 3 × risk_rounds`` (no retries
@@ -70,9 +70,9 @@ class LLMResearch:
 class _Session:
     """Asks the model for one step at a time and logs progress (done/total, elapsed, ETA)."""
 
-    def __init__(self, chat: ChatModel, code: str, total: int) -> None:
+    def __init__(self, chat: ChatModel, code: str, total: int, calls: CallLog | None = None) -> None:
         self.chat, self.code, self.total = chat, code, total
-        self.calls = CallLog()
+        self.calls = calls if calls is not None else CallLog()
         self.started = time.monotonic()
 
     def ask(self, step: str, role: str, user: str, *, model: str, temperature: float, max_tokens: int) -> str:
@@ -99,10 +99,15 @@ class _Session:
 
 
 def run_llm_research(
-    chat: ChatModel, ctx: ResearchContext, plan: DepthPlan, *, quick_model: str, deep_model: str
+    chat: ChatModel, ctx: ResearchContext, plan: DepthPlan, *, quick_model: str, deep_model: str,
+    calls: CallLog | None = None,
 ) -> LLMResearch:
-    """The multi-role research of one stock; makes exactly ``plan.llm_calls`` successful calls."""
-    s = _Session(chat, ctx.code, plan.llm_calls)
+    """The multi-role research of one stock; makes exactly ``plan.llm_calls`` successful calls.
+
+    Each call's usage is appended to ``calls`` as it returns, so a caller that passes its own
+    log still knows what a research that failed half-way used.
+    """
+    s = _Session(chat, ctx.code, plan.llm_calls, calls)
     data = render_data_block(ctx)
     reports: dict[str, str] = {}
     for analyst in ANALYSTS:
@@ -183,10 +188,12 @@ def run_stock_research(
     quick_model: str | None = None,
     deep_model: str | None = None,
     run_id: str | None = None,
+    call_log: CallLog | None = None,
 ) -> dict[str, Any]:
     """Research one stock as of ``analysis_date`` (``YYYY-MM-DD``) and upsert its ``analysis_reports``
     document. Returns a small summary for XCom: symbol, analysis_id, decision, confidence,
-    tokens_used, llm_calls.
+    tokens_used, llm_calls, cost_yuan. ``call_log`` (optional) receives every call's usage as it
+    happens (``llm.budget`` settles a failed attempt's spend from it).
 
     Raises ValueError for bad params, ``NoMarketDataError`` when the store has no bars for the
     symbol, ``LLMAuthError`` (fails the task without retries) for a missing or refused key, and
@@ -224,7 +231,7 @@ def run_stock_research(
         from ta_scheduler.llm.clients import chat_model
 
         chat = chat_model(llm_provider, settings=settings)
-        research = run_llm_research(chat, ctx, plan, quick_model=quick, deep_model=deep)
+        research = run_llm_research(chat, ctx, plan, quick_model=quick, deep_model=deep, calls=call_log)
         reports, decision, calls = research.reports, research.decision, research.calls
         model_info = {"provider": llm_provider, "quick_model": quick, "deep_model": deep, "method": "llm"}
         summary_prefix = ""
@@ -267,7 +274,6 @@ def run_stock_research(
         "model_info": model_info,
         "llm_provider": llm_provider,
         "tokens_used": tokens_used,
-        "token_usage": {"prompt_tokens": calls.prompt_tokens, "completion_tokens": calls.completion_tokens},
         "llm_calls": len(calls.steps),
         "llm_calls_by_model": calls.by_model(),
         "execution_time": round(time.monotonic() - started, 3),
@@ -285,6 +291,9 @@ def run_stock_research(
         "task_id": run_id,
         "updated_at": now,
     }
+    from ta_scheduler.llm.budget import load_prices, usage_from_steps
+
+    doc.update(usage_from_steps(calls.steps, llm_provider, load_prices()))  # token_usage, cost
     from ta_scheduler.storage.mongo import bulk_upsert, ensure_indexes
 
     if "uniq_analysis_id" not in db[C.ANALYSIS_REPORTS].index_information():
@@ -305,4 +314,5 @@ def run_stock_research(
         "risk_level": risk_level,
         "tokens_used": tokens_used,
         "llm_calls": len(calls.steps),
+        "cost_yuan": doc["cost"]["yuan"],
     }

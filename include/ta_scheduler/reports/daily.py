@@ -434,6 +434,23 @@ def daily_digest(trade_date: str, summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def llm_usage_section(db: Database, day: str) -> Section:
+    """Tokens and cost of the LLM research run on ``day`` (Asia/Shanghai), by provider, from the
+    ``llm_usage`` ledger (failed attempts included: their tokens were spent too)."""
+    from ta_scheduler.llm.budget import usage_by_provider
+
+    rows = usage_by_provider(db, day=day)
+    if not rows:
+        return Section("LLM 研究用量", [Text(f"{day} 没有运行 LLM 研究。")])
+    total = {k: sum(r[k] for r in rows) for k in ("researches", "failed", "calls", "input_tokens", "output_tokens", "yuan")}
+    table = [[r["provider"], str(r["researches"]), str(r["failed"]), str(r["calls"]), f"{r['input_tokens']:,}",
+              f"{r['output_tokens']:,}", f"{r['yuan']:.4f}"] for r in rows]
+    table.append(["合计", str(total["researches"]), str(total["failed"]), str(total["calls"]), f"{total['input_tokens']:,}",
+                  f"{total['output_tokens']:,}", f"{total['yuan']:.4f}"])
+    return Section("LLM 研究用量", [Table(["提供方", "研究次数", "失败", "调用", "输入 tokens", "输出 tokens", "费用（元）"], table,
+                                       caption=f"{day} 的 LLM 研究（llm_usage）")])
+
+
 def build_daily_report(db: Database, trade_date: str) -> dict[str, Any]:
     """Build, store and write the daily market report of ``trade_date``; idempotent.
 
@@ -447,6 +464,7 @@ def build_daily_report(db: Database, trade_date: str) -> dict[str, Any]:
     subtitle = f"交易日 {trade_date} · 数据源 {inputs.data_source} · {inputs.sentiment.get('stocks')} 只股票"
     footer = "数据来自 TradingAgents 行情库（stock_daily_quotes、index_daily_quotes、market_sentiment、technical_indicators、hot_stocks、stock_news）。红涨绿跌。"
     sections = build_daily_sections(inputs, fig)
+    sections.append(llm_usage_section(db, trade_date))
     summary = daily_summary(inputs, fig)
     doc = save_report(db, {
         "kind": "daily",

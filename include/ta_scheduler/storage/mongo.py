@@ -43,6 +43,7 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     C.QUARANTINE: ("collection", "key", "reason"),
     C.SYNC_STATE: ("job", "key"),
     C.ANALYSIS_REPORTS: ("analysis_id",),
+    C.LLM_USAGE: ("usage_id",),
 }
 
 #: Secondary (non-unique) indexes for the queries the DAGs run.
@@ -54,6 +55,7 @@ SECONDARY_INDEXES: dict[str, list[tuple[str, ...]]] = {
     C.TECHNICAL_INDICATORS: [("trade_date",)],
     C.QUARANTINE: [("quarantined_at",)],
     C.ANALYSIS_REPORTS: [("stock_symbol", "analysis_date")],
+    C.LLM_USAGE: [("day",), ("run_id",)],
 }
 
 _clients: dict[str, MongoClient] = {}
