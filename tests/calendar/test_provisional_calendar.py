@@ -95,3 +95,11 @@ def test_the_provisional_layer_is_lowest(calendar_dir):
     assert cal.source(date(2026, 2, 16)).startswith("exchange_calendars XSHG")
     assert cal.source(date(2027, 2, 8)).startswith("provisional: statutory holiday rules (holidays ")
     assert cal.source(date(2037, 1, 5)) is None
+
+
+def test_daily_report_subtitle_says_when_the_calendar_is_provisional(calendar_dir, tmp_path, monkeypatch):
+    from ta_scheduler.reports.daily import calendar_caveat
+
+    assert calendar_caveat("2026-12-31") is None
+    assert calendar_caveat("2027-01-04") == "交易日历为临时日历（按法定节假日规则推算，交易所尚未公布）"
+    assert calendar_caveat("2037-01-05") == "交易日历未核实（按周一至周五假定）"

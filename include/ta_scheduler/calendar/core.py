@@ -316,12 +316,15 @@ def _plugin_file(name: str, env_var: str) -> Path | None:
 # The merged calendar
 
 _NOT_COVERED, _CLOSED, _OPEN = 0, 1, 2
+#: Two weeks of flags from a Monday: slicing at a weekday gives the Mon–Fri pattern from it.
+_WEEKS = bytes([_OPEN] * 5 + [_CLOSED] * 2) * 2
 
 
 class TradingCalendar:
     """An immutable merged view of calendar layers (later layers override earlier ones).
 
-    Lookups are a subtraction and a bytearray index: well under a microsecond.
+    Lookups are a subtraction and a bytearray index: well under a microsecond. Building it
+    fills whole years by slice assignment, then sets the listed exceptions.
     """
 
     def __init__(self, layers: Iterable[tuple[str, Mapping[int, YearCalendar]]] = ()) -> None:
@@ -334,21 +337,27 @@ class TradingCalendar:
         all_years = sorted({y for _, years in self.layers for y in years})
         if not all_years:
             self._base, self._flags, self._source = 0, bytearray(), bytearray()
+            self._verified = bytearray()
             return
         first = date(all_years[0], 1, 1)
-        self._base = first.toordinal()
-        size = date(all_years[-1], 12, 31).toordinal() - self._base + 1
+        self._base = base = first.toordinal()
+        size = date(all_years[-1], 12, 31).toordinal() - base + 1
         self._flags = bytearray(size)
         self._source = bytearray(size)
         for index, (_, years) in enumerate(self.layers, start=1):
             for entry in years.values():
-                d = entry.first
-                i = d.toordinal() - self._base
-                while d <= entry.last:
-                    self._flags[i] = _OPEN if entry.is_session(d) else _CLOSED
-                    self._source[i] = index
-                    d += timedelta(days=1)
-                    i += 1
+                lo = entry.first.toordinal() - base
+                n = (entry.last - entry.first).days + 1
+                week = _WEEKS[entry.first.weekday() : entry.first.weekday() + 7]
+                self._flags[lo : lo + n] = (week * (n // 7 + 1))[:n]
+                for d in entry.closed_weekdays:
+                    self._flags[d.toordinal() - base] = _CLOSED
+                for d in entry.open_weekend_days:
+                    self._flags[d.toordinal() - base] = _OPEN
+                self._source[lo : lo + n] = bytes([index]) * n
+        # 1 where a non-provisional source decides the date: first_unverified_on_or_after is a find().
+        table = bytes(1 if i and i <= len(self.layers) and i not in self._provisional else 0 for i in range(256))
+        self._verified = self._source.translate(table)
 
     def is_session(self, d: date) -> bool:
         """Whether the exchanges trade on ``d`` (weekday rule where no source covers it)."""
@@ -421,20 +430,18 @@ class TradingCalendar:
     def first_assumed_on_or_after(self, d: date) -> date:
         """The first date from ``d`` on that no source covers."""
         i = d.toordinal() - self._base
-        if i < 0:
+        if i < 0 or i >= len(self._flags):
             return d
-        while i < len(self._flags) and self._flags[i]:
-            i += 1
-        return date.fromordinal(self._base + i)
+        j = self._flags.find(_NOT_COVERED, i)
+        return date.fromordinal(self._base + (len(self._flags) if j < 0 else j))
 
     def first_unverified_on_or_after(self, d: date) -> date:
         """The first date from ``d`` on that is provisional or assumed."""
         i = d.toordinal() - self._base
-        if i < 0:
+        if i < 0 or i >= len(self._verified):
             return d
-        while i < len(self._flags) and self._flags[i] and self._source[i] not in self._provisional:
-            i += 1
-        return date.fromordinal(self._base + i)
+        j = self._verified.find(0, i)
+        return date.fromordinal(self._base + (len(self._verified) if j < 0 else j))
 
     def provisional_years(self) -> list[int]:
         """Years in which at least one date is decided by the provisional rules."""
