@@ -93,8 +93,8 @@ def daily_sync():
     calendar = sync_calendar()
     basics = sync_stock_basic()
     the_plan >> calendar >> basics
-    vendor = WaitForVendorOperator(task_id="wait_for_vendor", plan=the_plan,
-                                   deadline="{{ params.vendor_deadline }}", retries=0)
+    vendor = WaitForVendorOperator(task_id="wait_for_vendor", plan=the_plan, deadline="{{ params.vendor_deadline }}",
+                                   execution_timeout=timedelta(minutes=5))
     basics >> vendor
     vendor >> sync_daily_bars(the_plan)
     vendor >> sync_index_daily(the_plan)
