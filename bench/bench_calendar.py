@@ -7,6 +7,13 @@
   the 5-minute session timetable and a four-schedule category timetable (same baseline).
 - ``calendar_is_session``: median µs per ``is_session(date)`` over 2024–2026; baseline:
   exchange_calendars ``XSHG.is_session``.
+- ``timetable_provisional_next_dagrun_info``: the ``TradingDayTimetable`` walk over 2027,
+  decided by the provisional file; baseline: the same walk over 2025 (XSHG).
+- ``calendar_load_with_provisional``: ms to read the baked and provisional files and build the
+  merged calendar (once per process and per file change; what a DAG parse pays once);
+  baseline: the baked file alone.
+- ``timetable_description``: µs per ``TradingDayTimetable.description`` (computed at each parse
+  for the provisional note); baseline: ``summary``.
 Target (SPEC §8): timetable decisions in microseconds, ≤ 50 µs per ``next_dagrun_info``.
 """
 
@@ -41,6 +48,16 @@ def _walk_median_us(timetable, year: int = 2025) -> tuple[float, int]:
             break
         last = info.data_interval
     return statistics.median(samples) / 1000, len(samples) - 1
+
+
+def _median_call_us(fn, n: int = 2000) -> float:
+    perf = time.perf_counter_ns
+    samples = []
+    for _ in range(n):
+        t0 = perf()
+        fn()
+        samples.append(perf() - t0)
+    return statistics.median(samples) / 1000
 
 
 def run() -> dict[str, dict]:
@@ -82,7 +99,40 @@ def run() -> dict[str, dict]:
     xcals_is = median_us(xshg.is_session)
     assert sum(map(cal.is_session, days)) == sum(map(xshg.is_session, days)) == 242 + 243 + 242
 
+    prov_us, prov_runs = _walk_median_us(TradingDayTimetable(at="16:30"), 2027)
+
+    from ta_scheduler.calendar.core import CalendarStore, baked_file, calendar_dir, provisional_file
+
+    def load_ms(provisional) -> float:
+        samples = []
+        for _ in range(15):
+            store = CalendarStore(calendar_dir(), baked_file(), provisional)
+            t0 = perf()
+            store.calendar()
+            samples.append(perf() - t0)
+        return statistics.median(samples) / 1e6
+
+    load_with, load_without = load_ms(provisional_file()), load_ms(None)
+    day_tt = TradingDayTimetable(at="16:30")
+    desc_us = _median_call_us(lambda: day_tt.description)
+    summary_us = _median_call_us(lambda: day_tt.summary)
+
     return {
+        "timetable_provisional_next_dagrun_info": {
+            "value": prov_us, "unit": "us", "baseline": ours_us,
+            "note": f"TradingDayTimetable 16:30 over 2027 (provisional file), {prov_runs} runs; "
+                    "baseline the same walk over 2025 (XSHG)",
+        },
+        "calendar_load_with_provisional": {
+            "value": round(load_with, 3), "unit": "ms", "baseline": round(load_without, 3),
+            "note": "read baked + provisional files and build the merged calendar 2005-2036; "
+                    "baseline baked file alone (2005-2026); once per process and file change",
+        },
+        "timetable_description": {
+            "value": desc_us, "unit": "us", "baseline": summary_us,
+            "note": "TradingDayTimetable.description with its provisional-calendar note (per parse); "
+                    "baseline .summary",
+        },
         "timetable_next_dagrun_info": {
             "value": ours_us, "unit": "us", "baseline": base_us,
             "note": f"TradingDayTimetable 16:30, {ours_runs} runs in 2025; baseline CronTriggerTimetable "

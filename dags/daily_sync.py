@@ -9,6 +9,9 @@ a token is configured, else the deterministic demo market (`data_source: "demo"`
 2. `sync_calendar` — refreshes this and next year's exchange calendar from tushare `trade_cal`
    (the file the timetables read).
 3. `sync_stock_basic` — the stock list (`stock_basic_info`).
+3b. `wait_for_vendor` — waits (deferred, no worker slot) until tushare has the day's bars for
+   (nearly) the whole listed market; fails loudly, naming the shortfall, at `vendor_deadline`
+   (default 22:00). The demo provider is always ready.
 4. `sync_daily_bars` — `daily` + `adj_factor` + `daily_basic` + limit prices for the whole market
    by trade date → `stock_daily_quotes` (unadjusted OHLC, `pre_close`, `adj_factor`; volume in
    shares, amount in yuan). Rows failing validation go to `quarantine`; too many fail the run.
@@ -32,6 +35,7 @@ from ta_scheduler.assets import DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import symbols_schema, trading_date_schema
+from ta_scheduler.vendor_ready import DEFAULT_DEADLINE, WaitForVendorOperator
 
 
 @dag(
@@ -46,6 +50,8 @@ from ta_scheduler.params import symbols_schema, trading_date_schema
         "date": Param(None, **trading_date_schema("Sync this trading day (YYYY-MM-DD) instead of the run's day")),
         "start_date": Param(None, **trading_date_schema("Backfill: first trading day (with end_date)")),
         "end_date": Param(None, **trading_date_schema("Backfill: last trading day (with start_date)")),
+        "vendor_deadline": Param(DEFAULT_DEADLINE, type="string", description=(
+            "Wait for tushare to publish the day until HH:MM exchange time that day (or an ISO 8601 instant)")),
     },
     default_args=default_args(queue=Queues.DATA, retries=3, retry_delay=timedelta(minutes=2),
                               execution_timeout=timedelta(minutes=30)),
@@ -87,8 +93,11 @@ def daily_sync():
     calendar = sync_calendar()
     basics = sync_stock_basic()
     the_plan >> calendar >> basics
-    basics >> sync_daily_bars(the_plan)
-    basics >> sync_index_daily(the_plan)
+    vendor = WaitForVendorOperator(task_id="wait_for_vendor", plan=the_plan, deadline="{{ params.vendor_deadline }}",
+                                   execution_timeout=timedelta(minutes=5))
+    basics >> vendor
+    vendor >> sync_daily_bars(the_plan)
+    vendor >> sync_index_daily(the_plan)
 
 
 daily_sync()

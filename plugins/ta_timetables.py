@@ -16,7 +16,9 @@ trading day the run is for. ``MultiScheduleTimetable`` runs are instants
 task which named schedules are due.
 
 The calendar comes from ``ta_scheduler.calendar.core``: the synced tushare file, then the
-baked XSHG file, then Mon-Fri. Standard library and pendulum only: no pandas,
+baked XSHG file, then the provisional file (statutory holiday rules, precomputed), then
+Mon-Fri. ``description`` says from which date the calendar is only provisional; Airflow
+stores it on every parse, so the UI shows the note until trade_cal publishes the year. Standard library and pendulum only: no pandas,
 exchange_calendars, pymongo or tushare here, no database or network, and no exception for a
 missing or broken calendar file. See docs/calendar.md.
 """
@@ -24,7 +26,7 @@ missing or broken calendar file. See docs/calendar.md.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 from pendulum import UTC, DateTime
 
-from ta_scheduler.calendar.core import TradingCalendar, get_calendar
+from ta_scheduler.calendar.core import PROVISIONAL, TradingCalendar, get_calendar
 from ta_scheduler.calendar.jobs import ScheduleSet
 from ta_scheduler.params import ConfRulesMiddleware  # also registers the trigger-time param formats
 from ta_scheduler.calendar.schedules import (
@@ -54,7 +56,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-_CALENDAR_NOTE = "calendar: tushare trade_cal, else exchange_calendars XSHG, else Monday-Friday"
+_CALENDAR_NOTE = "calendar: tushare trade_cal, else exchange_calendars XSHG"
+
+
+def _calendar_note() -> str:
+    """Where the calendar comes from and, when ahead of today it is only provisional or
+    assumed, from which date: shown in the timetable's description (the DAG's schedule)."""
+    cal = get_calendar()
+    today = to_local(_now(), get_timezone(DEFAULT_TIMEZONE)).date()
+    first = cal.first_unverified_on_or_after(today)
+    status = cal.status(first)
+    if status == PROVISIONAL:
+        end = cal.first_assumed_on_or_after(first)
+        return (
+            f"{_CALENDAR_NOTE}; PROVISIONAL from {first.isoformat()} to {end - timedelta(days=1)} "
+            "(statutory holiday rules, replaced when trade_cal publishes the year), then Monday-Friday"
+        )
+    return f"{_CALENDAR_NOTE}; ASSUMED Monday-Friday from {first.isoformat()}"
 
 
 def _now() -> datetime:
@@ -177,9 +195,12 @@ class TradingDayTimetable(_CalendarTimetable):
         self._minute = parse_hhmm(at)
         self._at = format_hhmm(self._minute)
         self._ticks = TradingDayTicks([self._minute])
-        self.description = (
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return (
             f"Every SSE/SZSE trading day at {self._at} {self._tz_name}; weekends, holidays and "
-            f"make-up weekend days are skipped ({_CALENDAR_NOTE})"
+            f"make-up weekend days are skipped ({_calendar_note()})"
         )
 
     @property
@@ -220,9 +241,13 @@ class TradingSessionsTimetable(_CalendarTimetable):
         self._every = every_minutes
         minutes = session_minutes(every_minutes)
         self._ticks = TradingDayTicks(minutes)
-        self.description = (
-            f"Every {every_minutes} min during SSE/SZSE sessions, 09:30-11:30 and 13:00-15:00 "
-            f"{self._tz_name}, on trading days only: {len(minutes)} runs a day ({_CALENDAR_NOTE})"
+        self._per_day = len(minutes)
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return (
+            f"Every {self._every} min during SSE/SZSE sessions, 09:30-11:30 and 13:00-15:00 "
+            f"{self._tz_name}, on trading days only: {self._per_day} runs a day ({_calendar_note()})"
         )
 
     @property
@@ -267,7 +292,7 @@ class MultiScheduleTimetable(_CalendarTimetable):
     def description(self) -> str:  # type: ignore[override]
         """Human-readable schedules (built on demand: cron_descriptor costs ~25 ms to import)."""
         parts = "; ".join(f"{name}: {ticks.describe()}" for name, ticks in self._ticks.ticks.items())
-        return f"Runs when any of its jobs is due, once per instant: {parts} ({self._tz_name})"
+        return f"Runs when any of its jobs is due, once per instant: {parts} ({self._tz_name}; {_calendar_note()})"
 
     @property
     def summary(self) -> str:

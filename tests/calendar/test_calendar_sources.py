@@ -1,4 +1,4 @@
-"""The merged calendar: exact for 2024–2026, Mon–Fri beyond, visible about which is which."""
+"""The merged calendar: exact for 2024–2026, provisional rules then Mon–Fri beyond, visible about which is which."""
 
 from __future__ import annotations
 
@@ -57,24 +57,43 @@ def test_ordinary_days_around_the_holidays_are_open(calendar_dir):
     assert get_calendar().next_session(date(2026, 9, 30)) == date(2026, 10, 8)
 
 
-def test_beyond_known_years_weekdays_are_assumed_sessions(calendar_dir):
-    assert is_session(date(2027, 1, 1))  # a Friday: surely a holiday, but no source says so
+def test_beyond_known_years_the_statutory_rules_decide_provisionally(calendar_dir):
+    assert not is_session(date(2027, 1, 1))  # New Year's Day, a Friday
     assert not is_session(date(2027, 1, 2))
-    assert date_status(date(2027, 1, 1)) == "assumed"
+    assert is_session(date(2027, 1, 4))
+    assert date_status(date(2027, 1, 1)) == "provisional"
+    assert date_status(date(2027, 1, 4)) == "provisional"
     assert date_status(date(2026, 12, 31)) == "verified"
+
+
+def test_beyond_the_provisional_years_weekdays_are_assumed_sessions(calendar_dir):
+    assert is_session(date(2037, 1, 1))  # a Thursday: surely a holiday, but no source says so
+    assert date_status(date(2037, 1, 1)) == "assumed"
+    assert date_status(date(2036, 12, 31)) == "provisional"
 
 
 def test_coverage_report_alerts_within_30_days_of_the_end(calendar_dir):
     near = calendar_coverage_report(date(2026, 12, 10))
     assert not near["ok"]
     assert near["verified_through"] == "2026-12-31"
-    assert near["assumed_from"] == "2027-01-01"
+    assert near["provisional_from"] == "2027-01-01"
+    assert near["provisional_through"] == "2036-12-31"
+    assert near["assumed_from"] == "2037-01-01"
+    assert near["provisional_years"] == list(range(2027, 2037))
     assert near["days_left"] == 22
-    assert "ASSUMED" in near["message"]
+    assert "PROVISIONAL" in near["message"] and "2027-01-01" in near["message"]
     far = calendar_coverage_report(date(2026, 6, 1))
     assert far["ok"] and far["days_left"] == 214
     assert coverage_end(date(2026, 6, 1)) == date(2026, 12, 31)
     assert coverage_end(date(2027, 3, 1)) is None
+
+
+def test_coverage_report_without_provisional_file_says_assumed(calendar_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TA_CALENDAR_PROVISIONAL_FILE", str(tmp_path / "nowhere.json"))
+    near = calendar_coverage_report(date(2026, 12, 10))
+    assert near["assumed_from"] == "2027-01-01" and near["provisional_from"] is None
+    assert "ASSUMED" in near["message"] and any("nowhere.json" in p for p in near["problems"])
+    assert date_status(date(2027, 1, 1)) == "assumed" and is_session(date(2027, 1, 1))
 
 
 def test_missing_baked_file_falls_back_to_weekdays_and_reports_it(calendar_dir, tmp_path, monkeypatch):
@@ -110,7 +129,7 @@ def test_baked_file_matches_exchange_calendars(calendar_dir):
 def test_calendar_package_imports_without_heavy_modules():
     code = (
         "import sys, ta_scheduler.calendar, ta_scheduler.calendar.jobs;"
-        "bad=[m for m in ('pandas','numpy','exchange_calendars','pymongo','tushare') if m in sys.modules];"
+        "bad=[m for m in ('pandas','numpy','exchange_calendars','holidays','pymongo','tushare') if m in sys.modules];"
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
@@ -135,6 +154,6 @@ def test_unusable_synced_file_never_raises(calendar_dir, content):
 
     calendar_dir.mkdir(parents=True)
     (calendar_dir / SYNCED_FILE_NAME).write_text(content)
-    assert is_session(date(2027, 2, 8))  # weekday rule
+    assert not is_session(date(2027, 2, 8))  # the provisional rules still apply
     assert not is_session(date(2026, 2, 16))  # XSHG still applies
     assert calendar_coverage_report(date(2026, 6, 1))["problems"]

@@ -80,12 +80,13 @@ def test_sync_writes_trade_calendar_idempotently(calendar_dir, mongo_db, fake_tu
     assert coll.find_one({"cal_date": "2027-03-02"})["pretrade_date"] == "2027-02-26"
 
 
-def test_without_a_synced_file_2027_is_monday_to_friday(calendar_dir):
+def test_without_a_synced_file_2027_is_provisional(calendar_dir):
     days = trading_days_2027()
-    assert len(days) == 261
-    assert date(2027, 2, 8) in days
+    assert len(days) == 243  # the statutory holiday rules close 18 of 2027's 261 weekdays
+    assert date(2027, 2, 8) not in days and date(2027, 2, 5) not in days
+    assert date_status(date(2027, 2, 15)) == "provisional"
     report = calendar_coverage_report(date(2026, 12, 10))
-    assert not report["ok"] and report["assumed_from"] == "2027-01-01"
+    assert not report["ok"] and report["provisional_from"] == "2027-01-01"
 
 
 def test_corrupted_file_falls_back_to_the_previous_good_one(calendar_dir, mongo_db, fake_tushare):
@@ -105,8 +106,9 @@ def test_corrupted_file_falls_back_to_the_previous_good_one(calendar_dir, mongo_
 
     (calendar_dir / BACKUP_FILE_NAME).write_text("garbage")
     get_store().invalidate()
-    assert is_session(date(2027, 2, 8))  # nothing left but the weekday rule
-    assert date_status(date(2027, 2, 8)) == "assumed"
+    assert is_session(date(2027, 3, 1))  # nothing left but the provisional rules
+    assert not is_session(date(2027, 2, 8))
+    assert date_status(date(2027, 2, 8)) == "provisional"
     assert date_status(date(2026, 2, 16)) == "verified" and not is_session(date(2026, 2, 16))
 
 
@@ -126,7 +128,7 @@ def test_partial_publication_covers_only_its_dates(calendar_dir, mongo_db, fake_
     assert report["years"]["2027"]["status"] == "partial"
     assert report["years"]["2027"]["last"] == "2027-06-30"
     assert date_status(date(2027, 6, 30)) == "verified"
-    assert date_status(date(2027, 7, 1)) == "assumed"
+    assert date_status(date(2027, 7, 1)) == "provisional"
     assert calendar_coverage_report(date(2027, 6, 1))["days_left"] == 30
 
 
@@ -136,7 +138,7 @@ def test_invalid_year_is_rejected_but_valid_years_are_saved(calendar_dir, mongo_
     with pytest.raises(CalendarSyncError, match=r"2028.*weekend days \['2028-01-08'\].*valid years saved: \[2027\]"):
         sync(url, mongo_db, [2027, 2028])
     assert not is_session(date(2027, 2, 8))
-    assert date_status(date(2028, 1, 10)) == "assumed"
+    assert date_status(date(2028, 1, 10)) == "provisional"
     assert mongo_db[Collections.TRADE_CALENDAR].count_documents({"cal_date": {"$gte": "2028-01-01"}}) == 0
 
 
@@ -195,3 +197,21 @@ def test_sync_overrides_xshg_and_reports_the_difference(calendar_dir, mongo_db):
     assert report["years"]["2026"]["differs_from_xshg"] == ["2026-03-02"]
     assert not is_session(date(2026, 3, 2))  # tushare wins over XSHG
     assert get_calendar().source(date(2026, 3, 2)) == "tushare trade_cal"
+
+
+def test_publishing_2027_replaces_the_provisional_calendar(calendar_dir, mongo_db, fake_tushare):
+    # Provisional: the Spring Festival block from the eve (Fri 02-05) and 1-5 May are closed.
+    assert [date_status(d) for d in (date(2027, 2, 5), date(2027, 5, 4))] == ["provisional"] * 2
+    assert not is_session(date(2027, 2, 5)) and not is_session(date(2027, 5, 4))
+    _, url = fake_tushare
+    sync(url, mongo_db, [2027])  # the fake's made-up notice keeps 02-05 and 05-04 open
+    assert is_session(date(2027, 2, 5)) and is_session(date(2027, 5, 4))
+    assert trading_days_2027() == [d for d in _weekdays_2027() if d not in set(HOLIDAYS_2027)]
+    assert {date_status(d) for d in _weekdays_2027()} == {"verified"}
+    report = calendar_coverage_report(date(2026, 12, 23))
+    assert report["verified_through"] == "2027-12-31" and report["provisional_from"] == "2028-01-01"
+    assert report["provisional_years"] == list(range(2028, 2037))
+
+
+def _weekdays_2027() -> list[date]:
+    return [date(2027, 1, 1) + timedelta(days=i) for i in range(365) if (date(2027, 1, 1) + timedelta(days=i)).weekday() < 5]

@@ -152,10 +152,18 @@ def test_trading_sessions_manual_interval_is_the_last_tick(calendar_dir):
     assert got == DataInterval(sh(2026, 3, 2, 11, 25), sh(2026, 3, 2, 11, 30))
 
 
-def test_beyond_known_years_trading_day_runs_monday_to_friday(calendar_dir):
+def test_beyond_known_years_trading_day_follows_the_provisional_rules(calendar_dir):
     runs = walk(TradingDayTimetable(), sh(2027, 1, 1), sh(2027, 1, 31, 23))
-    assert len(runs) == 21  # January 2027 has 21 weekdays; no holiday is known yet
-    assert runs[0].date() == date(2027, 1, 1)
+    assert len(runs) == 20  # January 2027 has 21 weekdays; New Year's Day is closed
+    assert runs[0].date() == date(2027, 1, 4)
+
+
+def test_description_says_from_when_the_calendar_is_provisional(calendar_dir, clock):
+    clock(sh(2026, 11, 29, 10))
+    note = "PROVISIONAL from 2027-01-01 to 2036-12-31 (statutory holiday rules"
+    assert note in TradingDayTimetable().description
+    assert note in TradingSessionsTimetable().description
+    assert note in MultiScheduleTimetable({"backup": "0 1 * * 0"}).description
 
 
 # -- MultiScheduleTimetable -----------------------------------------------------------------
@@ -307,7 +315,8 @@ def test_plugin_module_imports_no_heavy_modules(tmp_path):
         "ta_timetables.MultiScheduleTimetable({'a': '0 1 * * 0', 'b': 'trading_day@16:30'});"
         "ta_timetables.TradingDayTimetable().infer_manual_data_interval("
         "run_after=__import__('pendulum').datetime(2026, 1, 5));"
-        "bad=[m for m in ('pandas','numpy','exchange_calendars','pymongo','tushare') if m in sys.modules];"
+        "assert 'PROVISIONAL' in ta_timetables.TradingDayTimetable().description;"
+        "bad=[m for m in ('pandas','numpy','exchange_calendars','holidays','pymongo','tushare') if m in sys.modules];"
         "assert not bad, bad"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ta_timetables.__file__).rsplit("/", 1)[0]]))

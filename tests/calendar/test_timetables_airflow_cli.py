@@ -94,3 +94,51 @@ def test_airflow_schedules_a_dag_on_each_timetable(airflow_env):
         assert proc.returncode == 0, err[-3000:]
         lines = [line.strip() for line in out.splitlines() if RUN_AFTER.match(line.strip())]
         assert lines == EXPECTED[dag_id], (dag_id, out, err[-2000:])
+
+
+REPLAN_DAG = "ta_caltest_replan"
+
+
+@pytest.fixture
+def replan_env(tmp_path, calendar_dir):
+    """One TradingDayTimetable DAG starting on Fri 2027-02-05, a provisional holiday (the eve)."""
+    dags = tmp_path / "replan_dags"
+    dags.mkdir()
+    source = _dag_file(REPLAN_DAG, 'TradingDayTimetable(at="16:30")').replace(
+        "pendulum.datetime(2026, 2, 12,", "pendulum.datetime(2027, 2, 5,"
+    )
+    (dags / f"{REPLAN_DAG}.py").write_text(source)
+    bundles = [
+        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+        {"name": BUNDLE, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+         "kwargs": {"path": str(dags), "refresh_interval": 0}},
+    ]
+    env = dict(os.environ, AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(bundles))
+    assert env.get("TA_ENV") == "test" and "airflow_test" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    yield env
+    _run(["dags", "delete", "-y", REPLAN_DAG], env)
+
+
+def _next_run_after(env: dict[str, str]) -> str:
+    res = _run(["dags", "next-execution", REPLAN_DAG, "-n", "1", "--field", "run_after"], env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return [line.strip() for line in res.stdout.splitlines() if RUN_AFTER.match(line.strip())][0]
+
+
+def test_a_published_calendar_replans_the_next_run_on_the_next_parse(replan_env, mongo_db, fake_tushare):
+    """The dag-processor recomputes DagModel.next_dagrun from the timetable on every parse,
+    so a calendar sync that changes a day moves the planned run at the next parse."""
+    from ta_scheduler.calendar.sync import sync_trade_calendar, tushare_trade_cal_fetch
+
+    res = _run(["dags", "reserialize", "-B", BUNDLE], replan_env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    # provisional: 02-05 (eve) .. 02-12 closed, so the first run is Mon 02-15
+    assert _next_run_after(replan_env) == "2027-02-15T08:30:00+00:00"
+
+    _, url = fake_tushare  # the made-up 2027 notice keeps Fri 02-05 open
+    sync_trade_calendar(mongo_db, tushare_trade_cal_fetch("TESTTOKEN", url), [2027])
+    assert _next_run_after(replan_env) == "2027-02-15T08:30:00+00:00"  # planned at the last parse
+
+    res = _run(["dags", "reserialize", "-B", BUNDLE], replan_env)  # what the dag-processor does
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _next_run_after(replan_env) == "2027-02-05T08:30:00+00:00"

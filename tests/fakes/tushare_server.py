@@ -94,6 +94,8 @@ class FakeTushareServer:
         self.now = datetime.now(TZ)
         #: last year whose trade_cal is served (later years come back empty: "not published")
         self.published_through = 2026
+        #: days (YYYY-MM-DD) tushare has only partly published: ``daily`` serves this many rows
+        self.partial_days: dict[str, int] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -160,7 +162,7 @@ class FakeTushareServer:
             self._faults[api_name].append(Fault(kind, times, options))
 
     def reset(self) -> None:
-        """Forget recorded calls and pending faults (between tests sharing one server)."""
+        """Forget recorded calls, pending faults and partial days (between tests sharing one server)."""
         with self._lock:
             self.calls.clear()
             self._faults.clear()
@@ -168,6 +170,7 @@ class FakeTushareServer:
             self.call_times.clear()
             self._minute.clear()
             self._day.clear()
+            self.partial_days.clear()
 
     def set_tier(self, points: int | None, permissions: set[str] | frozenset[str] = frozenset()) -> None:
         """Enforce the tier of ``points`` (None: no enforcement) plus separately bought permissions."""
@@ -207,6 +210,16 @@ class FakeTushareServer:
         self._day[(day, api_name)] += 1
         self._day[(day, "total")] += 1
         return None
+
+    # ---------------------------------------------------------------- publication
+    def publish_partially(self, day: str, rows: int) -> None:
+        """Serve only the first ``rows`` stocks of ``day`` from ``daily``, as tushare does while
+        it is still loading a day's bars."""
+        self.partial_days[day] = rows
+
+    def publish_rest(self, day: str) -> None:
+        """The rest of ``day`` arrives: ``daily`` serves the whole market again."""
+        self.partial_days.pop(day, None)
 
     def calls_to(self, api_name: str) -> list[dict[str, Any]]:
         return [p for name, p in self.calls if name == api_name]
@@ -310,6 +323,8 @@ class FakeTushareServer:
     def _api_daily(self, params: dict[str, Any], _: str) -> pd.DataFrame:
         def build(d: date) -> pd.DataFrame:
             f = self.market.daily(d)
+            if d.isoformat() in self.partial_days:
+                f = f.iloc[: self.partial_days[d.isoformat()]]
             if not len(f):
                 return f
             return pd.DataFrame({"ts_code": f.ts_code, "trade_date": _compact(d), "open": f.open, "high": f.high, "low": f.low,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ta_scheduler.calendar.core import (
     ASSUMED,
+    PROVISIONAL,
     VERIFIED,
     CalendarFileError,
     TradingCalendar,
@@ -25,6 +26,7 @@ from ta_scheduler.calendar.jobs import jobs_due, select_jobs
 
 __all__ = [
     "ASSUMED",
+    "PROVISIONAL",
     "VERIFIED",
     "CalendarFileError",
     "TradingCalendar",

@@ -11,9 +11,13 @@ files instead, with the standard library only:
    broken, its backup ``trade_calendar_sse.prev.json`` (the previous good file) is used;
 2. the **baked file** ``plugins/ta_calendar_xshg.json``: XSHG sessions 2005–2026, generated
    by ``python -m ta_scheduler.calendar.xshg`` and committed;
-3. the **weekday rule**: a date no file covers is a session when it is Monday–Friday. Such a
-   date is "assumed", not "verified" (:func:`date_status`), and
-   :func:`calendar_coverage_report` lets the health check alert well before that happens.
+3. the **provisional file** ``plugins/ta_calendar_provisional.json``: the years after XSHG
+   (2027–2036) built from the statutory holiday rules by
+   ``python -m ta_scheduler.calendar.provisional`` and committed. Its dates are
+   "provisional", not "verified" (:func:`date_status`);
+4. the **weekday rule**: a date no file covers is a session when it is Monday–Friday. Such a
+   date is "assumed". :func:`calendar_coverage_report` lets the health check alert well
+   before verified dates run out.
 
 Dates are exchange-local (Asia/Shanghai) calendar dates. Nothing here raises because of a
 file: problems are logged once per change and the next source is used.
@@ -52,6 +56,9 @@ EXCHANGE = "SSE"
 SYNCED_FILE_NAME = "trade_calendar_sse.json"
 BACKUP_FILE_NAME = "trade_calendar_sse.prev.json"
 BAKED_FILE_NAME = "ta_calendar_xshg.json"
+PROVISIONAL_FILE_NAME = "ta_calendar_provisional.json"
+#: A calendar file whose ``source`` starts with this decides "provisional" dates.
+PROVISIONAL_SOURCE_PREFIX = "provisional"
 
 #: Continuous-auction session times, Asia/Shanghai (call auctions are not scheduled).
 SESSION_OPEN = dtime(9, 30)
@@ -67,6 +74,7 @@ DEFAULT_WARN_DAYS = 30
 RECHECK_SECONDS = float(os.environ.get("TA_CALENDAR_RECHECK_SECONDS", "1.0"))
 
 VERIFIED = "verified"
+PROVISIONAL = "provisional"
 ASSUMED = "assumed"
 
 _PROJECT_DIR = Path(__file__).resolve().parents[3]
@@ -279,7 +287,16 @@ def calendar_dir() -> Path:
 
 def baked_file() -> Path | None:
     """The committed XSHG file: ``TA_CALENDAR_BAKED_FILE``, else the plugins folder's copy."""
-    explicit = os.environ.get("TA_CALENDAR_BAKED_FILE")
+    return _plugin_file(BAKED_FILE_NAME, "TA_CALENDAR_BAKED_FILE")
+
+
+def provisional_file() -> Path | None:
+    """The committed provisional file: ``TA_CALENDAR_PROVISIONAL_FILE``, else the plugins folder's."""
+    return _plugin_file(PROVISIONAL_FILE_NAME, "TA_CALENDAR_PROVISIONAL_FILE")
+
+
+def _plugin_file(name: str, env_var: str) -> Path | None:
+    explicit = os.environ.get(env_var)
     if explicit:
         return Path(explicit)
     candidates = []
@@ -289,7 +306,7 @@ def baked_file() -> Path | None:
         candidates.append(Path(os.environ["AIRFLOW_HOME"]) / "plugins")
     candidates.append(_PROJECT_DIR / "plugins")
     for folder in candidates:
-        path = folder / BAKED_FILE_NAME
+        path = folder / name
         if path.is_file():
             return path
     return None
@@ -299,35 +316,48 @@ def baked_file() -> Path | None:
 # The merged calendar
 
 _NOT_COVERED, _CLOSED, _OPEN = 0, 1, 2
+#: Two weeks of flags from a Monday: slicing at a weekday gives the Mon–Fri pattern from it.
+_WEEKS = bytes([_OPEN] * 5 + [_CLOSED] * 2) * 2
 
 
 class TradingCalendar:
     """An immutable merged view of calendar layers (later layers override earlier ones).
 
-    Lookups are a subtraction and a bytearray index: well under a microsecond.
+    Lookups are a subtraction and a bytearray index: well under a microsecond. Building it
+    fills whole years by slice assignment, then sets the listed exceptions.
     """
 
     def __init__(self, layers: Iterable[tuple[str, Mapping[int, YearCalendar]]] = ()) -> None:
         self.layers = [(name, dict(years)) for name, years in layers]
         self.sources: list[str] = [name for name, _ in self.layers]
+        #: 1-based indexes (as in ``_source``) of the layers whose dates are provisional.
+        self._provisional = frozenset(
+            i for i, name in enumerate(self.sources, start=1) if name.startswith(PROVISIONAL_SOURCE_PREFIX)
+        )
         all_years = sorted({y for _, years in self.layers for y in years})
         if not all_years:
             self._base, self._flags, self._source = 0, bytearray(), bytearray()
+            self._verified = bytearray()
             return
         first = date(all_years[0], 1, 1)
-        self._base = first.toordinal()
-        size = date(all_years[-1], 12, 31).toordinal() - self._base + 1
+        self._base = base = first.toordinal()
+        size = date(all_years[-1], 12, 31).toordinal() - base + 1
         self._flags = bytearray(size)
         self._source = bytearray(size)
         for index, (_, years) in enumerate(self.layers, start=1):
             for entry in years.values():
-                d = entry.first
-                i = d.toordinal() - self._base
-                while d <= entry.last:
-                    self._flags[i] = _OPEN if entry.is_session(d) else _CLOSED
-                    self._source[i] = index
-                    d += timedelta(days=1)
-                    i += 1
+                lo = entry.first.toordinal() - base
+                n = (entry.last - entry.first).days + 1
+                week = _WEEKS[entry.first.weekday() : entry.first.weekday() + 7]
+                self._flags[lo : lo + n] = (week * (n // 7 + 1))[:n]
+                for d in entry.closed_weekdays:
+                    self._flags[d.toordinal() - base] = _CLOSED
+                for d in entry.open_weekend_days:
+                    self._flags[d.toordinal() - base] = _OPEN
+                self._source[lo : lo + n] = bytes([index]) * n
+        # 1 where a non-provisional source decides the date: first_unverified_on_or_after is a find().
+        table = bytes(1 if i and i <= len(self.layers) and i not in self._provisional else 0 for i in range(256))
+        self._verified = self._source.translate(table)
 
     def is_session(self, d: date) -> bool:
         """Whether the exchanges trade on ``d`` (weekday rule where no source covers it)."""
@@ -353,9 +383,12 @@ class TradingCalendar:
         return in_hours and self.is_session(moment.date())
 
     def status(self, d: date) -> str:
-        """``"verified"`` when a source covers ``d``, else ``"assumed"`` (weekday rule)."""
+        """``"verified"`` when an exchange source covers ``d``, ``"provisional"`` when only the
+        statutory holiday rules do, else ``"assumed"`` (weekday rule)."""
         i = d.toordinal() - self._base
-        return VERIFIED if 0 <= i < len(self._flags) and self._flags[i] else ASSUMED
+        if 0 <= i < len(self._flags) and self._flags[i]:
+            return PROVISIONAL if self._source[i] in self._provisional else VERIFIED
+        return ASSUMED
 
     def source(self, d: date) -> str | None:
         """Name of the source deciding ``d``, or None for the weekday rule."""
@@ -397,11 +430,29 @@ class TradingCalendar:
     def first_assumed_on_or_after(self, d: date) -> date:
         """The first date from ``d`` on that no source covers."""
         i = d.toordinal() - self._base
-        if i < 0:
+        if i < 0 or i >= len(self._flags):
             return d
-        while i < len(self._flags) and self._flags[i]:
-            i += 1
-        return date.fromordinal(self._base + i)
+        j = self._flags.find(_NOT_COVERED, i)
+        return date.fromordinal(self._base + (len(self._flags) if j < 0 else j))
+
+    def first_unverified_on_or_after(self, d: date) -> date:
+        """The first date from ``d`` on that is provisional or assumed."""
+        i = d.toordinal() - self._base
+        if i < 0 or i >= len(self._verified):
+            return d
+        j = self._verified.find(0, i)
+        return date.fromordinal(self._base + (len(self._verified) if j < 0 else j))
+
+    def provisional_years(self) -> list[int]:
+        """Years in which at least one date is decided by the provisional rules."""
+        out: set[int] = set()
+        for index in self._provisional:
+            for y in self.layers[index - 1][1]:
+                lo = date(y, 1, 1).toordinal() - self._base
+                hi = date(y, 12, 31).toordinal() - self._base + 1
+                if self._source.find(index, lo, hi) >= 0:
+                    out.add(y)
+        return sorted(out)
 
     def year_sources(self) -> dict[int, list[str]]:
         """For each covered year, the sources (highest precedence first) that cover part of it."""
@@ -438,6 +489,7 @@ class CalendarStore:
 
     directory: Path
     baked: Path | None
+    provisional: Path | None = None
     recheck_seconds: float = RECHECK_SECONDS
     problems: list[str] = field(default_factory=list)
     synced_source: str | None = None  # which synced file is in use: "current", "backup" or None
@@ -465,7 +517,12 @@ class CalendarStore:
         if cal is not None and now - self._checked_at < self.recheck_seconds:
             return cal
         with self._lock:
-            stamp = (_stat_key(self.baked), _stat_key(self.synced_path), _stat_key(self.backup_path))
+            stamp = (
+                _stat_key(self.provisional),
+                _stat_key(self.baked),
+                _stat_key(self.synced_path),
+                _stat_key(self.backup_path),
+            )
             if self._calendar is None or stamp != self._stamp:
                 try:
                     self._calendar = self._load()
@@ -481,6 +538,16 @@ class CalendarStore:
     def _load(self) -> TradingCalendar:
         problems: list[str] = []
         layers: list[tuple[str, Mapping[int, YearCalendar]]] = []
+        if self.provisional is not None:  # optional: without it, later years are assumed Mon-Fri
+            try:
+                prov = read_calendar_file(self.provisional)
+                if not prov.source.startswith(PROVISIONAL_SOURCE_PREFIX):
+                    raise CalendarFileError(
+                        f"{self.provisional}: source {prov.source!r} does not start with {PROVISIONAL_SOURCE_PREFIX!r}"
+                    )
+                layers.append((prov.source, prov.years))
+            except CalendarFileError as exc:
+                problems.append(str(exc))
         if self.baked is None:
             problems.append(f"baked calendar file {BAKED_FILE_NAME} not found")
         else:
@@ -518,16 +585,16 @@ _stores_lock = threading.Lock()
 def get_store(directory: Path | None = None) -> CalendarStore:
     """The process-wide store for ``directory`` (default :func:`calendar_dir`)."""
     directory = directory if directory is not None else calendar_dir()
-    baked = baked_file()
-    key = (str(directory), str(baked))
+    baked, prov = baked_file(), provisional_file()
+    key = (str(directory), str(baked), str(prov))
     store = _stores.get(key)
     if store is None:
         with _stores_lock:
-            store = _stores.setdefault(key, CalendarStore(directory, baked))
+            store = _stores.setdefault(key, CalendarStore(directory, baked, prov))
     return store
 
 
-_env_key: tuple[str | None, str | None, str | None] | None = None
+_env_key: tuple[str | None, ...] | None = None
 _env_store: CalendarStore | None = None
 
 
@@ -535,7 +602,12 @@ def get_calendar() -> TradingCalendar:
     """The calendar for the configured directory: what every timetable and task should use."""
     global _env_key, _env_store
     env = os.environ
-    key = (env.get("TA_CALENDAR_DIR"), env.get("TA_STATE_DIR"), env.get("TA_CALENDAR_BAKED_FILE"))
+    key = (
+        env.get("TA_CALENDAR_DIR"),
+        env.get("TA_STATE_DIR"),
+        env.get("TA_CALENDAR_BAKED_FILE"),
+        env.get("TA_CALENDAR_PROVISIONAL_FILE"),
+    )
     store = _env_store
     if store is None or key != _env_key:
         store = get_store()
@@ -562,37 +634,50 @@ def is_session(d: date | datetime | str) -> bool:
 
 
 def date_status(d: date | datetime | str) -> str:
-    """``"verified"`` (a calendar source covers ``d``) or ``"assumed"`` (Mon–Fri rule).
+    """``"verified"`` (tushare trade_cal or XSHG covers ``d``), ``"provisional"`` (only the
+    statutory holiday rules do) or ``"assumed"`` (Mon–Fri rule, the last resort).
 
-    Tasks log a warning for assumed dates so a missing calendar sync is visible.
+    Tasks log a warning for unverified dates so a missing calendar sync is visible.
     """
     return get_calendar().status(_as_date(d))
 
 
 def coverage_end(today: date | None = None) -> date | None:
-    """Last date of the verified stretch starting at ``today``; None when ``today`` is assumed."""
+    """Last date of the verified stretch starting at ``today``; None when ``today`` is not verified."""
     today = today or date.today()
-    first_gap = get_calendar().first_assumed_on_or_after(today)
+    first_gap = get_calendar().first_unverified_on_or_after(today)
     return None if first_gap == today else first_gap - timedelta(days=1)
 
 
 def calendar_coverage_report(today: date | None = None, *, warn_days: int = DEFAULT_WARN_DAYS) -> dict[str, Any]:
-    """What the health check needs to alert before the calendar runs out.
+    """What the health check needs to alert before the verified calendar runs out.
 
-    ``ok`` is False when fewer than ``warn_days`` days from ``today`` on are verified, or when
-    a calendar file is broken. ``days_left`` counts verified days starting with ``today``.
+    ``ok`` is False when fewer than ``warn_days`` days from ``today`` on are verified (tushare
+    trade_cal or XSHG), or when a calendar file is broken. ``days_left`` counts verified days
+    starting with ``today``. Past them come provisional dates (statutory holiday rules,
+    ``provisional_from``..``provisional_through``), then assumed ones (``assumed_from``).
     """
     today = today or date.today()
     store = get_store()
     cal = store.calendar()
-    first_gap = cal.first_assumed_on_or_after(today)
-    days_left = (first_gap - today).days
+    unverified = cal.first_unverified_on_or_after(today)
+    uncovered = cal.first_assumed_on_or_after(unverified)
+    days_left = (unverified - today).days
     ok = days_left > warn_days and not store.problems
+    verified_through = unverified - timedelta(days=1)
+    provisional = uncovered > unverified
     if days_left > warn_days:
-        message = f"trading calendar verified through {first_gap - timedelta(days=1)} ({days_left} days ahead)"
+        message = f"trading calendar verified through {verified_through} ({days_left} days ahead)"
+    elif provisional:
+        message = (
+            f"trading calendar verified only through {verified_through}: sessions from {unverified} to "
+            f"{uncovered - timedelta(days=1)} are PROVISIONAL (statutory holiday rules, not the exchange's "
+            f"notice) and from {uncovered} ASSUMED Monday-Friday; the calendar sync replaces them once tushare "
+            "trade_cal publishes the year"
+        )
     else:
         message = (
-            f"trading calendar verified only through {first_gap - timedelta(days=1)}: from {first_gap} "
+            f"trading calendar verified only through {verified_through}: from {unverified} "
             "sessions are ASSUMED to be Monday-Friday; run the calendar sync (tushare trade_cal) "
             "or add the exchange's holiday notice"
         )
@@ -600,8 +685,11 @@ def calendar_coverage_report(today: date | None = None, *, warn_days: int = DEFA
         message += "; calendar file problems: " + "; ".join(store.problems)
     return {
         "today": today.isoformat(),
-        "verified_through": (first_gap - timedelta(days=1)).isoformat() if days_left else None,
-        "assumed_from": first_gap.isoformat(),
+        "verified_through": verified_through.isoformat() if days_left else None,
+        "provisional_from": unverified.isoformat() if provisional else None,
+        "provisional_through": (uncovered - timedelta(days=1)).isoformat() if provisional else None,
+        "assumed_from": uncovered.isoformat(),
+        "provisional_years": cal.provisional_years(),
         "days_left": days_left,
         "warn_days": warn_days,
         "ok": ok,

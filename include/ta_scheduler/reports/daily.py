@@ -451,6 +451,18 @@ def llm_usage_section(db: Database, day: str) -> Section:
                                        caption=f"{day} 的 LLM 研究（llm_usage）")])
 
 
+def calendar_caveat(trade_date: str) -> str | None:
+    """A subtitle note when ``trade_date`` is not in an exchange-published calendar."""
+    from ta_scheduler.calendar.core import ASSUMED, PROVISIONAL, date_status
+
+    status = date_status(trade_date)
+    if status == PROVISIONAL:
+        return "交易日历为临时日历（按法定节假日规则推算，交易所尚未公布）"
+    if status == ASSUMED:
+        return "交易日历未核实（按周一至周五假定）"
+    return None
+
+
 def build_daily_report(db: Database, trade_date: str) -> dict[str, Any]:
     """Build, store and write the daily market report of ``trade_date``; idempotent.
 
@@ -462,6 +474,8 @@ def build_daily_report(db: Database, trade_date: str) -> dict[str, Any]:
     fig = daily_figures(inputs)
     title = f"每日市场报告 {trade_date}"
     subtitle = f"交易日 {trade_date} · 数据源 {inputs.data_source} · {inputs.sentiment.get('stocks')} 只股票"
+    if caveat := calendar_caveat(trade_date):
+        subtitle += f" · {caveat}"
     footer = "数据来自 TradingAgents 行情库（stock_daily_quotes、index_daily_quotes、market_sentiment、technical_indicators、hot_stocks、stock_news）。红涨绿跌。"
     sections = build_daily_sections(inputs, fig)
     sections.append(llm_usage_section(db, trade_date))

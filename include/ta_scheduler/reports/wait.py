@@ -11,7 +11,6 @@ This module is imported by the DAG file, so it imports only the Task SDK at top 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,12 +19,12 @@ from airflow.sdk import BaseOperator
 
 #: how often the trigger checks the store (seconds); ``TA_REPORTS_ANALYSIS_POLL_SECONDS`` overrides
 DEFAULT_POLL_SECONDS = 60.0
-#: Airflow's own deferral timeout = our deadline + this margin (our trigger answers first, clearly)
-DEFERRAL_MARGIN = timedelta(minutes=10)
 
 
 def poll_seconds() -> float:
-    return float(os.environ.get("TA_REPORTS_ANALYSIS_POLL_SECONDS") or DEFAULT_POLL_SECONDS)
+    from ta_scheduler.deferral import poll_seconds as env_poll_seconds
+
+    return env_poll_seconds("TA_REPORTS_ANALYSIS_POLL_SECONDS", DEFAULT_POLL_SECONDS)
 
 
 class WaitForAnalysisOperator(BaseOperator):
@@ -45,6 +44,7 @@ class WaitForAnalysisOperator(BaseOperator):
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
         from ta_scheduler.category import skip_unless_due
         from ta_scheduler.config import mongo_target
+        from ta_scheduler.deferral import DEFERRAL_MARGIN
         from ta_scheduler.reports.readiness import analysis_missing
         from ta_scheduler.reports.triggers import AnalysisReadyTrigger
         from ta_scheduler.storage.mongo import get_db

@@ -76,9 +76,11 @@ def warn_if_assumed(days: list[str]) -> None:
     assumed = [d for d in days if date_status(d) != "verified"]
     if assumed:
         log.warning(
-            "CALENDAR NOT VERIFIED for %s: no exchange calendar covers these dates, they are assumed "
-            "to be trading days because they are Monday-Friday. Run the calendar sync (tushare trade_cal).",
+            "CALENDAR NOT VERIFIED for %s (%s): no exchange calendar covers these dates; they are trading "
+            "days by the statutory holiday rules (provisional) or, beyond those, because they are "
+            "Monday-Friday (assumed). The calendar sync replaces them once tushare trade_cal publishes the year.",
             ", ".join(assumed),
+            ", ".join(sorted({date_status(d) for d in assumed})),
         )
 
 
