@@ -36,6 +36,7 @@ from ta_scheduler.params import trading_date_schema
 
 SCHEDULES = {"risk": "0 3 * * 0"}
 JOBS = ["indicators", "sentiment", "hot_stocks", "risk", "research"]
+MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 
 
 @dag(
@@ -46,14 +47,18 @@ JOBS = ["indicators", "sentiment", "hot_stocks", "risk", "research"]
     doc_md=__doc__,
     tags=["analysis", "daily", "weekly", "llm"],
     params={
-        "jobs": Param([], type="array", items={"type": "string", "enum": JOBS}, uniqueItems=True,
-                      description="Manual runs: jobs to run (default: research if symbols are given, else the market jobs)"),
+        "jobs": Param([], type="array", items={"type": "string", "enum": [*JOBS, "all"]}, uniqueItems=True,
+                      maxItems=len(JOBS) + 1,
+                      description="Manual runs: jobs to run (default: research if symbols are given, else the market jobs; "
+                      "'all' = the market jobs, plus research when symbols are given)"),
         "date": Param(None, **trading_date_schema("Trading day to analyse (default: the latest day with bars)")),
         "symbols": Param(None, **{**RESEARCH_PARAM_SCHEMAS["symbols"], "type": ["null", "array"]}),
         "llm_provider": Param("offline", **RESEARCH_PARAM_SCHEMAS["llm_provider"]),
         "research_depth": Param(1, **RESEARCH_PARAM_SCHEMAS["research_depth"]),
-        "quick_model": Param(None, type=["null", "string"], description="Override the quick model"),
-        "deep_model": Param(None, type=["null", "string"], description="Override the deep model"),
+        "quick_model": Param(None, type=["null", "string"], pattern=MODEL_PATTERN, maxLength=100,
+                             description="Override the quick model"),
+        "deep_model": Param(None, type=["null", "string"], pattern=MODEL_PATTERN, maxLength=100,
+                            description="Override the deep model"),
     },
     default_args=default_args(queue=Queues.ANALYSIS, retries=2, retry_delay=timedelta(minutes=1),
                               execution_timeout=timedelta(minutes=25)),
