@@ -64,6 +64,8 @@ _PREFIXES = {
     "BJ": ("43", "83", "87", "88", "92"),
 }
 
+#: The first session of the Shanghai Stock Exchange: no trading day is earlier.
+FIRST_SESSION = date(1990, 12, 19)
 #: Largest backfill a single run may request (trading sessions); override with TA_MAX_BACKFILL_SESSIONS.
 DEFAULT_MAX_BACKFILL_SESSIONS = 260
 #: Upper bound of TA_MAX_BACKFILL_SESSIONS (about 20 years), so counting a range stays cheap.
@@ -112,11 +114,12 @@ def parse_day(value: str) -> date | None:
 
 
 def is_trading_date(value: object) -> bool:
-    """Format check: ``YYYY-MM-DD``, not after today (exchange time), a session of the calendar."""
+    """Format check: ``YYYY-MM-DD``, from the first session (1990-12-19) to today (exchange time),
+    a session of the calendar."""
     if not isinstance(value, str):
         return True
     day = parse_day(value)
-    if day is None or day > exchange_today():
+    if day is None or day < FIRST_SESSION or day > exchange_today():
         return False
     from ta_scheduler.calendar.core import is_session
 
