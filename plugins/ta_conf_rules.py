@@ -12,7 +12,7 @@ and safe for anyone to call:
 
 - the body is capped at :data:`MAX_BODY_BYTES` (from ``Content-Length`` before reading, and while
   reading a chunked body): a larger one is a 400 at once;
-- JSON parsing refuses ``NaN``/``Infinity``, over-long integers and deep nesting with a 400;
+- ``NaN``/``Infinity``, over-long integers and deep nesting are a 400;
 - date ranges are bounded by arithmetic before the calendar is consulted (no per-day loop over a
   century), and the whole check runs in a worker thread, never in the event loop;
 - the schemas are read once per DAG and :data:`SCHEMA_TTL_SECONDS` (one small indexed query);
@@ -34,7 +34,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from ta_scheduler.params import conf_errors, format_errors, logical_date_error, param_schemas
+from ta_scheduler.params import conf_errors, format_errors, logical_date_error, non_finite, param_schemas
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +83,11 @@ def schemas_for(dag_id: str, loader: Callable[[str], dict | None] = _load_schema
     return schemas
 
 
-def _refuse_constant(name: str) -> Any:
-    raise BadRequest(f"{name} is not a valid JSON number here")
-
-
 def parse_body(body: bytes) -> Any:
     try:
-        return json.loads(body or b"{}", parse_constant=_refuse_constant)
+        return json.loads(body or b"{}")
     except RecursionError:
         raise BadRequest("request body is nested too deeply") from None
-    except BadRequest:
-        raise
     except ValueError as e:  # malformed JSON, integers longer than Python allows, bad UTF-8
         raise BadRequest(f"request body is not valid JSON: {str(e)[:120]}") from None
 
@@ -115,8 +109,12 @@ def request_errors(kind: str, dag_id: str | None, body: bytes) -> str | None:
     schemas = schemas_for(dag_id)
     if schemas is None:
         return None  # no such DAG: Airflow answers 404
-    errors = conf_errors(dag_id, conf, schemas)
-    return format_errors(dag_id, errors) if errors else None
+    errors = conf_errors(dag_id, conf, schemas)  # NaN/Infinity in conf: named by key here
+    if errors:
+        return format_errors(dag_id, errors)
+    if non_finite(payload):
+        return "NaN and Infinity are not valid JSON numbers"
+    return None
 
 
 class ConfRulesMiddleware:

@@ -7,10 +7,16 @@
 #   airflow/ (or test/airflow/)  AIRFLOW_HOME        secrets.env  generated keys (never committed)
 #
 # TA_ENV=local (default) or test: test uses its own metadata DB, Mongo database, Redis DB and
-# API port so `make test` never disturbs a running `make up`.
+# API port so `make test` never disturbs a running `make up`. In test mode these are forced,
+# whatever .env or the shell says (see "Test isolation" below): tests cannot reach a real
+# metadata DB or store.
+#
+# Everything the project writes is private to its user (umask 077): backups, log archives,
+# reports, the store's and Redis' files, generated secrets.
 # TA_EXECUTOR=LocalExecutor (make up) or CeleryExecutor (make up-cluster).
 # Override any port with TA_PG_PORT, TA_REDIS_PORT, TA_MONGO_PORT, TA_API_PORT, TA_FLOWER_PORT.
 
+umask 077
 TA_PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export TA_PROJECT_DIR
 export TA_STATE_DIR="${TA_STATE_DIR:-$TA_PROJECT_DIR/.local}"
@@ -18,9 +24,18 @@ export TA_ENV="${TA_ENV:-local}"
 export TA_VENV="${TA_VENV:-$TA_PROJECT_DIR/.venv}"
 
 # The seed deployment's .env names keep working (SPEC §7); a project .env is read if present.
+# In test mode .env may set ports and keys, never the mode itself or where the data lives: the
+# shell's store URI (a test's private store) is kept over .env's.
+_ta_env_before_dotenv="$TA_ENV"
+_ta_mongo_uri_before_dotenv="${MONGO_URI:-}"
 if [ -f "$TA_PROJECT_DIR/.env" ] && [ -z "${TA_SKIP_DOTENV:-}" ]; then
   set -a; . "$TA_PROJECT_DIR/.env"; set +a
 fi
+if [ "$_ta_env_before_dotenv" = "test" ]; then
+  export TA_ENV=test
+  export MONGO_URI="$_ta_mongo_uri_before_dotenv"
+fi
+unset _ta_env_before_dotenv _ta_mongo_uri_before_dotenv
 
 export TA_PG_PORT="${TA_PG_PORT:-54329}"
 export TA_REDIS_PORT="${TA_REDIS_PORT:-63799}"
@@ -29,10 +44,11 @@ export TA_FLOWER_PORT="${TA_FLOWER_PORT:-5555}"
 export TA_FERRETDB_BACKEND="${TA_FERRETDB_BACKEND:-sqlite}"
 
 if [ "$TA_ENV" = "test" ]; then
-  export AIRFLOW_HOME="${AIRFLOW_HOME:-$TA_STATE_DIR/test/airflow}"
-  export TA_METADATA_DB="${TA_METADATA_DB:-airflow_test}"
-  export TA_MONGO_DB="${TA_MONGO_DB:-tradingagents_test}"
-  export TA_REDIS_DB="${TA_REDIS_DB:-1}"
+  # Forced, not defaults (see "Test isolation" below).
+  export AIRFLOW_HOME="$TA_STATE_DIR/test/airflow"
+  export TA_METADATA_DB=airflow_test
+  export TA_MONGO_DB=tradingagents_test
+  export TA_REDIS_DB=1
   export TA_API_PORT="${TA_API_PORT:-18080}"
 else
   export AIRFLOW_HOME="${AIRFLOW_HOME:-$TA_STATE_DIR/airflow}"
@@ -88,6 +104,28 @@ export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__TRIGGER_LO
 # names the store everyone uses. Otherwise airflow_settings.yaml defines it (local FerretDB).
 if [ -z "${MONGO_URI:-}" ] && [ -n "${MONGODB_URL:-}" ]; then export MONGO_URI="$MONGODB_URL"; fi
 if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; fi
+
+# --- Test isolation ------------------------------------------------------------------------------
+# In test mode every database and URI is the local test one, whatever .env or the shell said: the
+# metadata DB is airflow_test on the local PostgreSQL, Redis DB 1 on the local server, and the
+# store is the local test store — or, for a test that starts a private store, a MONGO_URI on
+# 127.0.0.1 whose database is a test name (ta_test_*, ta_e2e_*, *_test). MONGODB_URL, REDIS_URL
+# and connections given as AIRFLOW_CONN_* for the store, Redis and the metadata DB are dropped.
+# tests/conftest.py refuses to run if any of this does not hold.
+if [ "$TA_ENV" = "test" ]; then
+  _ta_pg="postgresql+psycopg2://airflow@127.0.0.1:$TA_PG_PORT/airflow_test"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$_ta_pg"
+  export TA_AIRFLOW_DB_CONN="$_ta_pg"
+  export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$TA_REDIS_PORT/1"
+  export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://airflow@127.0.0.1:$TA_PG_PORT/airflow_test"
+  unset _ta_pg MONGODB_URL REDIS_URL CELERY_BROKER_URL AIRFLOW_CONN_REDIS_DEFAULT AIRFLOW_CONN_AIRFLOW_METADATA_DB \
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET
+  if [ -n "${MONGO_URI:-}" ] && ! [[ "$MONGO_URI" =~ ^mongodb://(127\.0\.0\.1|localhost)(:[0-9]+)?/((ta_test|ta_e2e)[A-Za-z0-9_]*|[A-Za-z0-9_]*_test)?(\?.*)?$ ]]; then
+    echo "[env] test mode: ignoring MONGO_URI $(printf %s "$MONGO_URI" | sed -E 's#//[^@/]*@#//#') (not a local test database)" >&2
+    unset MONGO_URI
+  fi
+  if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; else unset AIRFLOW_CONN_MONGO_DEFAULT; fi
+fi
 
 export PATH="$TA_VENV/bin:$PATH"
 export PYTHONDONTWRITEBYTECODE=1

@@ -181,7 +181,7 @@ def param_schemas(params: Any) -> dict[str, dict[str, Any]]:
     return {name: dict(params.get_param(name).schema or {}) for name in params}
 
 
-def _non_finite(value: Any) -> bool:
+def non_finite(value: Any) -> bool:
     stack = [value]
     while stack:
         v = stack.pop()
@@ -205,7 +205,7 @@ def value_error(value: Any, schema: Mapping[str, Any]) -> str | None:
     from jsonschema.exceptions import best_match
     from jsonschema.validators import validator_for
 
-    if _non_finite(value):
+    if non_finite(value):
         return "numbers must be finite (no NaN or Infinity)"
     kinds = _types(schema)
     if isinstance(value, float) and "integer" in kinds and "number" not in kinds:

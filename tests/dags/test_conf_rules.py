@@ -172,13 +172,14 @@ def test_middleware_refuses_with_400_and_passes_good_requests_on(conf_rules, sch
     [
         (b"[" * 100_000, (), "nested too deeply"),
         (b'{"conf": {"days_to_keep": ' + b"9" * 5000 + b"}}", (), "not valid JSON"),
-        (b'{"conf": {"days_to_keep": NaN}}', (), "NaN is not a valid JSON number"),
+        (b'{"conf": {"start_date": NaN}}', (), "'start_date': numbers must be finite"),
+        (b'{"conf": {}, "note": Infinity}', (), "NaN and Infinity are not valid JSON numbers"),
         (b" " * 200_000, (), "larger than"),
         (b"{}", ((b"content-length", b"900000000"),), "900000000 bytes is larger than"),
         (json.dumps({"logical_date": "2999-01-01T00:00:00Z"}).encode(), (), "'logical_date' 2999-01-01T00:00:00Z is in the future"),
         (json.dumps({"conf": {"start_date": "0001-01-01", "end_date": "9999-12-31"}}).encode(), (), "'end_date'"),
     ],
-    ids=["deep", "long-int", "nan", "big-chunked", "big-declared", "future-logical-date", "centuries"],
+    ids=["deep", "long-int", "nan", "infinity-outside-conf", "big-chunked", "big-declared", "future-logical-date", "centuries"],
 )
 def test_middleware_answers_hostile_bodies_with_400_fast(conf_rules, schemas, body, headers, message):
     started = time.perf_counter()
