@@ -4,7 +4,8 @@
 # Everything lives under $TA_STATE_DIR (default: .local/ in the project, git-ignored):
 #   postgres/ redis/ ferretdb/   service data        run/   PID files
 #   logs/                        component logs      bin/   the built FerretDB binary
-#   airflow/ (or test/airflow/)  AIRFLOW_HOME        secrets.env  generated keys (never committed)
+#   airflow/ (or test/airflow/)  AIRFLOW_HOME        secrets.env  generated keys and passwords
+#                                                                 (never committed, mode 600)
 #
 # TA_ENV=local (default) or test: test uses its own metadata DB, Mongo database, Redis DB and
 # API port so `make test` never disturbs a running `make up`. In test mode these are forced,
@@ -72,7 +73,16 @@ print("AIRFLOW__API__SECRET_KEY=" + secrets.token_urlsafe(32))
 PY
   )
 fi
+# Added to an older secrets file when missing: the local PostgreSQL password (scram-sha-256;
+# scripts/services.sh sets it) and Flower's basic-auth password (make up-cluster).
+for _ta_key in TA_PG_PASSWORD TA_FLOWER_PASSWORD; do
+  grep -q "^$_ta_key=" "$TA_SECRETS_FILE" \
+    || (umask 077; echo "$_ta_key=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')" >>"$TA_SECRETS_FILE")
+done
+unset _ta_key
 set -a; . "$TA_SECRETS_FILE"; set +a
+export PGPASSWORD="$TA_PG_PASSWORD"   # psql in the scripts
+_ta_pg_auth="airflow:$TA_PG_PASSWORD@127.0.0.1:$TA_PG_PORT"
 
 # --- Airflow ---------------------------------------------------------------------------------
 export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$TA_PROJECT_DIR/dags}"
@@ -81,13 +91,17 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
 export AIRFLOW__CORE__EXECUTOR="${TA_EXECUTOR:-${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://airflow@127.0.0.1:$TA_PG_PORT/$TA_METADATA_DB}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://$_ta_pg_auth/$TA_METADATA_DB}"
 # Airflow 3 hides sql_alchemy_conn from task processes; the maintenance job's `airflow db clean`
 # subprocess is given the metadata DB explicitly.
 export TA_AIRFLOW_DB_CONN="${TA_AIRFLOW_DB_CONN:-$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}"
 export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-${CELERY_BROKER_URL:-redis://127.0.0.1:$TA_REDIS_PORT/$TA_REDIS_DB}}"
-export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+postgresql://airflow@127.0.0.1:$TA_PG_PORT/$TA_METADATA_DB}"
+export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+postgresql://$_ta_pg_auth/$TA_METADATA_DB}"
 export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-4}"
+# Flower (make up-cluster): on 127.0.0.1 only, behind basic auth (user "flower", generated password;
+# given to Flower through its environment, not its command line, so `ps` does not show it).
+export AIRFLOW__CELERY__FLOWER_HOST=127.0.0.1
+export FLOWER_BASIC_AUTH="flower:$TA_FLOWER_PASSWORD"
 export AIRFLOW__API__PORT="$TA_API_PORT"
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$TA_API_PORT}"
@@ -113,11 +127,11 @@ if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI";
 # and connections given as AIRFLOW_CONN_* for the store, Redis and the metadata DB are dropped.
 # tests/conftest.py refuses to run if any of this does not hold.
 if [ "$TA_ENV" = "test" ]; then
-  _ta_pg="postgresql+psycopg2://airflow@127.0.0.1:$TA_PG_PORT/airflow_test"
+  _ta_pg="postgresql+psycopg2://$_ta_pg_auth/airflow_test"
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$_ta_pg"
   export TA_AIRFLOW_DB_CONN="$_ta_pg"
   export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$TA_REDIS_PORT/1"
-  export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://airflow@127.0.0.1:$TA_PG_PORT/airflow_test"
+  export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://$_ta_pg_auth/airflow_test"
   unset _ta_pg MONGODB_URL REDIS_URL CELERY_BROKER_URL AIRFLOW_CONN_REDIS_DEFAULT AIRFLOW_CONN_AIRFLOW_METADATA_DB \
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET
   if [ -n "${MONGO_URI:-}" ] && ! [[ "$MONGO_URI" =~ ^mongodb://(127\.0\.0\.1|localhost)(:[0-9]+)?/((ta_test|ta_e2e)[A-Za-z0-9_]*|[A-Za-z0-9_]*_test)?(\?.*)?$ ]]; then
@@ -127,5 +141,6 @@ if [ "$TA_ENV" = "test" ]; then
   if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; else unset AIRFLOW_CONN_MONGO_DEFAULT; fi
 fi
 
+unset _ta_pg_auth
 export PATH="$TA_VENV/bin:$PATH"
 export PYTHONDONTWRITEBYTECODE=1
