@@ -19,7 +19,7 @@ and safe for anyone to call:
   an unknown DAG passes through to Airflow's own 404;
 - any failure of the check itself is a 400 (never a 500), logged.
 
-Other requests pass through untouched (the body is replayed downstream). See docs/security.md.
+Other requests pass through untouched (the body is replayed downstream). See README "Security".
 """
 
 from __future__ import annotations
