@@ -294,13 +294,18 @@ def check_conf(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]])
 def check_run_conf(context: Mapping[str, Any]) -> None:
     """A DAG's first task: refuse the run's conf as the trigger would (runs made any other way).
 
-    A context without a DAG (a job function called directly from code) has no conf to check.
+    Raises ``AirflowFailException`` (the task fails at once: retrying cannot fix a conf). A context
+    without a DAG (a job function called directly from code) has no conf to check.
     """
     dag = context.get("dag")
     if dag is None:
         return
     conf = getattr(context.get("dag_run"), "conf", None) or {}
-    check_conf(dag.dag_id, dict(conf), param_schemas(getattr(dag, "params", None)))
+    errors = conf_errors(dag.dag_id, dict(conf), param_schemas(getattr(dag, "params", None)))
+    if errors:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(format_errors(dag.dag_id, errors))
 
 
 # ---- Cross-field rules -------------------------------------------------------------------------

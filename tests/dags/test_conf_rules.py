@@ -203,6 +203,8 @@ def test_the_first_task_refuses_what_the_trigger_refuses(schemas):
     """``check_run_conf`` reads the DAG's params from the task context."""
     from airflow.dag_processing.dagbag import DagBag
 
+    from airflow.sdk.exceptions import AirflowFailException
+
     from ta_scheduler.params import check_run_conf
 
     dag = DagBag(dag_folder=str(DAGS_DIR)).dags["maintenance"]
@@ -210,7 +212,33 @@ def test_the_first_task_refuses_what_the_trigger_refuses(schemas):
     class Run:
         conf = {"dryrun": True}
 
-    with pytest.raises(ValueError, match=r"invalid conf for maintenance: unknown param 'dryrun'"):
+    with pytest.raises(AirflowFailException, match=r"invalid conf for maintenance: unknown param 'dryrun'"):
         check_run_conf({"dag": dag, "dag_run": Run()})
     Run.conf = {"dry_run": True}
     check_run_conf({"dag": dag, "dag_run": Run()})
+
+
+def test_jobs_all_on_analysis_pipeline_runs_the_market_jobs_and_research_with_symbols(mongo_target):
+    from datetime import datetime
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from ta_scheduler.analytics.tasks import plan_analysis
+
+    run = SimpleNamespace(run_type="manual", run_after=datetime(2026, 11, 27, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    context = {"dag_run": run}
+    market = plan_analysis({"jobs": ["all"], "date": "2026-11-27"}, context)
+    assert market == {"jobs": ["indicators", "sentiment", "hot_stocks", "risk"], "trade_dates": ["2026-11-27"], "symbols": []}
+    both = plan_analysis({"jobs": ["all"], "date": "2026-11-27", "symbols": ["600519.sh"]}, context)
+    assert both["jobs"] == ["indicators", "sentiment", "hot_stocks", "risk", "research"]
+    assert both["symbols"] == ["600519.sh"]
+
+
+def test_a_run_made_outside_the_api_server_fails_in_its_first_task():
+    """``airflow dags test -c`` never passes the api-server: the first task refuses the conf."""
+    from airflow_cli import dags_test
+
+    res = dags_test("news_sync", "2026-11-27T15:00:00+08:00", {"since": "2026-01-01"}, timeout=600)
+    output = res.stdout + res.stderr
+    assert "invalid conf for news_sync: news_sync takes no params; got 'since'" in output, output[-3000:]
+    assert "AirflowFailException" in output  # failed at once, not retried
