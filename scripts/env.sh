@@ -25,18 +25,14 @@ export TA_ENV="${TA_ENV:-local}"
 export TA_VENV="${TA_VENV:-$TA_PROJECT_DIR/.venv}"
 
 # The seed deployment's .env names keep working (SPEC §7); a project .env is read if present.
-# In test mode .env may set ports and keys, never the mode itself or where the data lives: the
-# shell's store URI (a test's private store) is kept over .env's.
-_ta_env_before_dotenv="$TA_ENV"
-_ta_mongo_uri_before_dotenv="${MONGO_URI:-}"
+# It fills in what the environment does not already say: an exported variable (the mode, a test's
+# private store or API port, ...) is never overridden by .env.
 if [ -f "$TA_PROJECT_DIR/.env" ] && [ -z "${TA_SKIP_DOTENV:-}" ]; then
+  _ta_shell_env=$(export -p)
   set -a; . "$TA_PROJECT_DIR/.env"; set +a
+  eval "$_ta_shell_env" 2>/dev/null || true
+  unset _ta_shell_env
 fi
-if [ "$_ta_env_before_dotenv" = "test" ]; then
-  export TA_ENV=test
-  export MONGO_URI="$_ta_mongo_uri_before_dotenv"
-fi
-unset _ta_env_before_dotenv _ta_mongo_uri_before_dotenv
 
 export TA_PG_PORT="${TA_PG_PORT:-54329}"
 export TA_REDIS_PORT="${TA_REDIS_PORT:-63799}"
