@@ -17,4 +17,7 @@ RUN pip install --no-cache-dir --no-deps -e .
 COPY --chown=airflow:root airflow_settings.yaml ./
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
+# umask 077 for everything the containers write, then the official entrypoint (under dumb-init).
+COPY --chown=root:root --chmod=755 scripts/compose/entrypoint.sh /usr/local/bin/ta-entrypoint
+ENTRYPOINT ["/usr/bin/dumb-init", "--", "/usr/local/bin/ta-entrypoint"]
 WORKDIR /opt/airflow

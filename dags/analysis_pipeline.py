@@ -47,6 +47,7 @@ SCHEDULES = {"risk": "0 3 * * 0"}
 JOBS = ["indicators", "sentiment", "hot_stocks", "risk", "research"]
 #: provider -> pool its research tasks run in (offline makes no LLM call)
 RESEARCH_POOLS = {"dashscope": Pools.LLM_DASHSCOPE, "deepseek": Pools.LLM_DEEPSEEK, "offline": "default_pool"}
+MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 
 
 @dag(
@@ -57,14 +58,18 @@ RESEARCH_POOLS = {"dashscope": Pools.LLM_DASHSCOPE, "deepseek": Pools.LLM_DEEPSE
     doc_md=__doc__,
     tags=["analysis", "daily", "weekly", "llm"],
     params={
-        "jobs": Param([], type="array", items={"type": "string", "enum": JOBS}, uniqueItems=True,
-                      description="Manual runs: jobs to run (default: research if symbols are given, else the market jobs)"),
+        "jobs": Param([], type="array", items={"type": "string", "enum": [*JOBS, "all"]}, uniqueItems=True,
+                      maxItems=len(JOBS) + 1,
+                      description="Manual runs: jobs to run (default: research if symbols are given, else the market jobs; "
+                      "'all' = the market jobs, plus research when symbols are given)"),
         "date": Param(None, **trading_date_schema("Trading day to analyse (default: the latest day with bars)")),
         "symbols": Param(None, **{**RESEARCH_PARAM_SCHEMAS["symbols"], "type": ["null", "array"]}),
         "llm_provider": Param("offline", **RESEARCH_PARAM_SCHEMAS["llm_provider"]),
         "research_depth": Param(1, **RESEARCH_PARAM_SCHEMAS["research_depth"]),
-        "quick_model": Param(None, type=["null", "string"], description="Override the quick model"),
-        "deep_model": Param(None, type=["null", "string"], description="Override the deep model"),
+        "quick_model": Param(None, type=["null", "string"], pattern=MODEL_PATTERN, maxLength=100,
+                             description="Override the quick model"),
+        "deep_model": Param(None, type=["null", "string"], pattern=MODEL_PATTERN, maxLength=100,
+                            description="Override the deep model"),
         "run_budget_yuan": Param(None, type=["null", "number"], minimum=0, maximum=100000,
                                  description="Research budget of this run in 元 (empty: setting ta_llm_budget.run_yuan)"),
         "run_budget_tokens": Param(None, type=["null", "integer"], minimum=0, maximum=10**10,

@@ -36,7 +36,7 @@ from pendulum import UTC, DateTime
 
 from ta_scheduler.calendar.core import PROVISIONAL, TradingCalendar, get_calendar
 from ta_scheduler.calendar.jobs import ScheduleSet
-from ta_scheduler.params import ConfRulesMiddleware  # also registers the trigger-time param formats
+import ta_scheduler.params  # noqa: F401  registers the trigger-time param formats
 from ta_scheduler.calendar.schedules import (
     TradingDayTicks,
     format_hhmm,
@@ -318,8 +318,3 @@ class TradingTimetablesPlugin(AirflowPlugin):
 
     name = "ta_timetables"
     timetables = [TradingDayTimetable, TradingSessionsTimetable, MultiScheduleTimetable]
-    # Cross-field checks of trigger conf (e.g. a backfill's end before its start): HTTP 400
-    # from the api-server before a run exists. See ta_scheduler.params.
-    fastapi_root_middlewares = [
-        {"middleware": ConfRulesMiddleware, "args": [], "kwargs": {}, "name": "ta_conf_rules"},
-    ]

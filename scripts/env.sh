@@ -4,13 +4,20 @@
 # Everything lives under $TA_STATE_DIR (default: .local/ in the project, git-ignored):
 #   postgres/ redis/ ferretdb/   service data        run/   PID files
 #   logs/                        component logs      bin/   the built FerretDB binary
-#   airflow/ (or test/airflow/)  AIRFLOW_HOME        secrets.env  generated keys (never committed)
+#   airflow/ (or test/airflow/)  AIRFLOW_HOME        secrets.env  generated keys and passwords
+#                                                                 (never committed, mode 600)
 #
 # TA_ENV=local (default) or test: test uses its own metadata DB, Mongo database, Redis DB and
-# API port so `make test` never disturbs a running `make up`.
+# API port so `make test` never disturbs a running `make up`. In test mode these are forced,
+# whatever .env or the shell says (see "Test isolation" below): tests cannot reach a real
+# metadata DB or store.
+#
+# Everything the project writes is private to its user (umask 077): backups, log archives,
+# reports, the store's and Redis' files, generated secrets.
 # TA_EXECUTOR=LocalExecutor (make up) or CeleryExecutor (make up-cluster).
 # Override any port with TA_PG_PORT, TA_REDIS_PORT, TA_MONGO_PORT, TA_API_PORT, TA_FLOWER_PORT.
 
+umask 077
 TA_PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export TA_PROJECT_DIR
 export TA_STATE_DIR="${TA_STATE_DIR:-$TA_PROJECT_DIR/.local}"
@@ -18,8 +25,13 @@ export TA_ENV="${TA_ENV:-local}"
 export TA_VENV="${TA_VENV:-$TA_PROJECT_DIR/.venv}"
 
 # The seed deployment's .env names keep working (SPEC §7); a project .env is read if present.
+# It fills in what the environment does not already say: an exported variable (the mode, a test's
+# private store or API port, ...) is never overridden by .env.
 if [ -f "$TA_PROJECT_DIR/.env" ] && [ -z "${TA_SKIP_DOTENV:-}" ]; then
+  _ta_shell_env=$(export -p)
   set -a; . "$TA_PROJECT_DIR/.env"; set +a
+  eval "$_ta_shell_env" 2>/dev/null || true
+  unset _ta_shell_env
 fi
 
 export TA_PG_PORT="${TA_PG_PORT:-54329}"
@@ -29,10 +41,11 @@ export TA_FLOWER_PORT="${TA_FLOWER_PORT:-5555}"
 export TA_FERRETDB_BACKEND="${TA_FERRETDB_BACKEND:-sqlite}"
 
 if [ "$TA_ENV" = "test" ]; then
-  export AIRFLOW_HOME="${AIRFLOW_HOME:-$TA_STATE_DIR/test/airflow}"
-  export TA_METADATA_DB="${TA_METADATA_DB:-airflow_test}"
-  export TA_MONGO_DB="${TA_MONGO_DB:-tradingagents_test}"
-  export TA_REDIS_DB="${TA_REDIS_DB:-1}"
+  # Forced, not defaults (see "Test isolation" below).
+  export AIRFLOW_HOME="$TA_STATE_DIR/test/airflow"
+  export TA_METADATA_DB=airflow_test
+  export TA_MONGO_DB=tradingagents_test
+  export TA_REDIS_DB=1
   export TA_API_PORT="${TA_API_PORT:-18080}"
 else
   export AIRFLOW_HOME="${AIRFLOW_HOME:-$TA_STATE_DIR/airflow}"
@@ -66,7 +79,16 @@ print("AIRFLOW__API__SECRET_KEY=" + secrets.token_urlsafe(32))
 PY
   )
 fi
+# Added to an older secrets file when missing: the local PostgreSQL password (scram-sha-256;
+# scripts/services.sh sets it) and Flower's basic-auth password (make up-cluster).
+for _ta_key in TA_PG_PASSWORD TA_FLOWER_PASSWORD; do
+  grep -q "^$_ta_key=" "$TA_SECRETS_FILE" \
+    || (umask 077; echo "$_ta_key=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')" >>"$TA_SECRETS_FILE")
+done
+unset _ta_key
 set -a; . "$TA_SECRETS_FILE"; set +a
+export PGPASSWORD="$TA_PG_PASSWORD"   # psql in the scripts
+_ta_pg_auth="airflow:$TA_PG_PASSWORD@127.0.0.1:$TA_PG_PORT"
 
 # --- Airflow ---------------------------------------------------------------------------------
 export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$TA_PROJECT_DIR/dags}"
@@ -75,13 +97,17 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
 export AIRFLOW__CORE__EXECUTOR="${TA_EXECUTOR:-${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://airflow@127.0.0.1:$TA_PG_PORT/$TA_METADATA_DB}"
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://$_ta_pg_auth/$TA_METADATA_DB}"
 # Airflow 3 hides sql_alchemy_conn from task processes; the maintenance job's `airflow db clean`
 # subprocess is given the metadata DB explicitly.
 export TA_AIRFLOW_DB_CONN="${TA_AIRFLOW_DB_CONN:-$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}"
 export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-${CELERY_BROKER_URL:-redis://127.0.0.1:$TA_REDIS_PORT/$TA_REDIS_DB}}"
-export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+postgresql://airflow@127.0.0.1:$TA_PG_PORT/$TA_METADATA_DB}"
+export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+postgresql://$_ta_pg_auth/$TA_METADATA_DB}"
 export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-4}"
+# Flower (make up-cluster): on 127.0.0.1 only, behind basic auth (user "flower", generated password;
+# given to Flower through its environment, not its command line, so `ps` does not show it).
+export AIRFLOW__CELERY__FLOWER_HOST=127.0.0.1
+export FLOWER_BASIC_AUTH="flower:$TA_FLOWER_PASSWORD"
 export AIRFLOW__API__PORT="$TA_API_PORT"
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__BASE_URL="${AIRFLOW__API__BASE_URL:-http://localhost:$TA_API_PORT}"
@@ -99,5 +125,28 @@ export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__TRIGGER_LO
 if [ -z "${MONGO_URI:-}" ] && [ -n "${MONGODB_URL:-}" ]; then export MONGO_URI="$MONGODB_URL"; fi
 if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; fi
 
+# --- Test isolation ------------------------------------------------------------------------------
+# In test mode every database and URI is the local test one, whatever .env or the shell said: the
+# metadata DB is airflow_test on the local PostgreSQL, Redis DB 1 on the local server, and the
+# store is the local test store — or, for a test that starts a private store, a MONGO_URI on
+# 127.0.0.1 whose database is a test name (ta_test_*, ta_e2e_*, *_test). MONGODB_URL, REDIS_URL
+# and connections given as AIRFLOW_CONN_* for the store, Redis and the metadata DB are dropped.
+# tests/conftest.py refuses to run if any of this does not hold.
+if [ "$TA_ENV" = "test" ]; then
+  _ta_pg="postgresql+psycopg2://$_ta_pg_auth/airflow_test"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$_ta_pg"
+  export TA_AIRFLOW_DB_CONN="$_ta_pg"
+  export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$TA_REDIS_PORT/1"
+  export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://$_ta_pg_auth/airflow_test"
+  unset _ta_pg MONGODB_URL REDIS_URL CELERY_BROKER_URL AIRFLOW_CONN_REDIS_DEFAULT AIRFLOW_CONN_AIRFLOW_METADATA_DB \
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET
+  if [ -n "${MONGO_URI:-}" ] && ! [[ "$MONGO_URI" =~ ^mongodb://(127\.0\.0\.1|localhost)(:[0-9]+)?/((ta_test|ta_e2e)[A-Za-z0-9_]*|[A-Za-z0-9_]*_test)?(\?.*)?$ ]]; then
+    echo "[env] test mode: ignoring MONGO_URI $(printf %s "$MONGO_URI" | sed -E 's#//[^@/]*@#//#') (not a local test database)" >&2
+    unset MONGO_URI
+  fi
+  if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; else unset AIRFLOW_CONN_MONGO_DEFAULT; fi
+fi
+
+unset _ta_pg_auth
 export PATH="$TA_VENV/bin:$PATH"
 export PYTHONDONTWRITEBYTECODE=1

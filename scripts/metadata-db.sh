@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Airflow metadata DB on the local PostgreSQL.
 #   scripts/metadata-db.sh migrate   create the database if missing and run `airflow db migrate`
-#   scripts/metadata-db.sh reset     drop and recreate it first (the test suite does this)
+#   scripts/metadata-db.sh reset     drop and recreate it first (the test suite does this); refused
+#                                    unless the database's name is a test name (ends in _test)
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
+if [ "${1:-}" = reset ] && ! [[ "$TA_METADATA_DB" =~ ^[a-z0-9_]+_test$ ]]; then
+  echo "[metadata-db] refusing to reset '$TA_METADATA_DB': only a test database (name ending in _test) is ever dropped" >&2
+  exit 3
+fi
 psql_() { "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/psql" -h 127.0.0.1 -p "$TA_PG_PORT" -U airflow -d postgres -qtAX -c "$1"; }
 marker="$AIRFLOW_HOME/.migrated-$TA_METADATA_DB"  # scripts/airflow migrates when it is missing
 case "${1:-migrate}" in

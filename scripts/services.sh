@@ -70,6 +70,7 @@ start_postgres() {
     [ "$(id -u)" = 0 ] && chown postgres: "$PGDATA" && chmod 700 "$PGDATA"
     as_pg test -w "$PGDATA" || die "the postgres account cannot write $PGDATA (is a parent directory private?)"
     log "initdb $PGDATA (log: $PGLOG)"
+    # trust only until pg_secure below has set the password (the server is not started yet)
     as_pg "$bin/initdb" -D "$PGDATA" -U airflow --auth=trust -E UTF8 --locale=C.UTF-8 >"$SVC_LOG/postgres-initdb.log"
   fi
   if as_pg "$bin/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
@@ -81,7 +82,22 @@ start_postgres() {
     log "postgres started on 127.0.0.1:$TA_PG_PORT"
   fi
   wait_port "$TA_PG_PORT" postgres 30
+  pg_secure "$bin"
   pg_ensure_db airflow; pg_ensure_db airflow_test; pg_ensure_db ferretdb
+}
+
+# Password authentication (scram-sha-256) for every connection, TCP and socket: the role's
+# password is TA_PG_PASSWORD from $TA_STATE_DIR/secrets.env. A cluster made by an older version
+# (trust) is converted the first time it is started by this one.
+pg_secure() {
+  local bin=$1 hba="$PGDATA/pg_hba.conf"
+  as_pg grep -qE '^[^#]*[[:space:]]trust[[:space:]]*$' "$hba" || return 0
+  log "postgres: setting the airflow role's password and switching to scram-sha-256"
+  pg_sql "SET password_encryption = 'scram-sha-256'; ALTER ROLE airflow PASSWORD '$TA_PG_PASSWORD'" >/dev/null
+  as_pg sed -i -E 's/^([^#]*[[:space:]])trust[[:space:]]*$/\1scram-sha-256/' "$hba"
+  as_pg "$bin/pg_ctl" -D "$PGDATA" reload >/dev/null
+  sleep 0.5
+  pg_sql "SELECT 1" >/dev/null || die "postgres: password login failed after switching to scram-sha-256"
 }
 
 stop_postgres() {
@@ -145,7 +161,7 @@ start_ferretdb() {
   case "$TA_FERRETDB_BACKEND" in
     sqlite) mkdir -p "$TA_STATE_DIR/ferretdb"; args=(-handler sqlite -sqlite-url "file:$TA_STATE_DIR/ferretdb/") ;;
     postgresql) start_postgres
-      args=(-handler postgresql -postgresql-url "postgres://airflow@127.0.0.1:$TA_PG_PORT/ferretdb") ;;
+      args=(-handler postgresql -postgresql-url "postgres://airflow:$TA_PG_PASSWORD@127.0.0.1:$TA_PG_PORT/ferretdb") ;;
     *) die "TA_FERRETDB_BACKEND must be sqlite or postgresql, not '$TA_FERRETDB_BACKEND'" ;;
   esac
   setsid nohup "$(ferret_bin)" -listen "127.0.0.1:$TA_MONGO_PORT" "${args[@]}" \

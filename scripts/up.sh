@@ -28,6 +28,7 @@ if [ "$mode" = cluster ]; then
   for q in data analysis maintenance default; do
     start_proc "worker-$q" airflow celery worker --queues "$q" --celery-hostname "$q@%h" --skip-serve-logs
   done
+  # 127.0.0.1 and basic auth from scripts/env.sh (AIRFLOW__CELERY__FLOWER_HOST, FLOWER_BASIC_AUTH)
   start_proc flower airflow celery flower --port "$TA_FLOWER_PORT"
 fi
 wait_http "http://127.0.0.1:$TA_API_PORT/api/v2/monitor/health" 120
@@ -46,6 +47,6 @@ Airflow is up ($TA_EXECUTOR) in $(( $(date +%s) - t0 )) s.
   login:    $(python -m ta_scheduler.passwords --show "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
   logs:     $TA_LOG_DIR/
   data:     $(python -c 'from ta_scheduler.config import mongo_target; t = mongo_target(); print(t.redacted_uri, "db", t.database)' 2>/dev/null)
-$( [ "$mode" = cluster ] && echo "  flower:   http://localhost:$TA_FLOWER_PORT" )
+$( [ "$mode" = cluster ] && echo "  flower:   http://127.0.0.1:$TA_FLOWER_PORT (user flower, password TA_FLOWER_PASSWORD in $TA_SECRETS_FILE)" )
 Stop everything with: make down
 MSG

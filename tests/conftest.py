@@ -27,6 +27,10 @@ def _require_test_env() -> None:
 
 
 _require_test_env()
+from isolation import isolation_problems  # noqa: E402  (tests/ is on sys.path from here)
+
+if _problems := isolation_problems(dict(os.environ)):
+    pytest.exit("test isolation: " + "; ".join(_problems) + " (run through scripts/test.sh)", returncode=2)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ def jobs_param_schema(schedules: Mapping[str, str]) -> dict[str, Any]:
         "type": "array",
         "items": {"type": "string", "enum": [*names, "all"]},
         "uniqueItems": True,
+        "maxItems": len(names) + 1,
         "title": "Jobs",
         "description": f"Manual runs: which jobs to run ({', '.join(names)}); empty or 'all' = every job. "
         "Scheduled runs ignore it and run the jobs due at their time.",
@@ -37,7 +38,9 @@ def run_time(context: Mapping[str, Any]):
 def jobs_for_run(schedules: Mapping[str, str], context: Mapping[str, Any]) -> list[str]:
     """Jobs this run executes: due ones for scheduled runs, the ``jobs`` param otherwise."""
     from ta_scheduler.calendar.jobs import select_jobs
+    from ta_scheduler.params import check_run_conf
 
+    check_run_conf(context)
     dag_run = context["dag_run"]
     kind = str(getattr(dag_run.run_type, "value", dag_run.run_type)).lower()
     requested = list(context["params"].get("jobs") or [])

@@ -130,13 +130,26 @@ def redis_url() -> str:
     return f"redis://127.0.0.1:{port}/{os.environ.get('TA_REDIS_DB', '0')}"
 
 
-def redact_url(url: str) -> str:
-    """``scheme://host:port/path`` of a URL, without user or password."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}"
+def redact_url(url: object) -> str:
+    """``scheme://hosts/path`` of a URL, without user, password, query or fragment; never raises.
+
+    Works on what ``urlsplit`` refuses or mis-reads: replica-set host lists
+    (``mongodb://u:p@h1,h2:27018/db?replicaSet=rs0``), passwords holding ``@ / ? # :`` that were
+    not percent-encoded, and non-URLs. Everything up to the last ``@`` of the part before the
+    path is dropped, so a password never survives, even when the split guesses wrong.
+    """
+    try:
+        text = str(url)
+        scheme, sep, rest = text.partition("://")
+        if not sep:
+            scheme, rest = "", text
+        if "@" in rest:
+            rest = rest.rpartition("@")[2]
+        end = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+        rest = rest[:end]
+        return f"{scheme}://{rest}" if scheme else rest
+    except Exception:  # noqa: BLE001 - a message helper must not fail the caller
+        return "<url>"
 
 
 def tushare_tier():

@@ -1,17 +1,32 @@
-"""Trigger-time validation of DAG params, so a bad trigger is refused before a run exists.
+"""One validator of a run's conf per DAG, used when a run is triggered and again by its first task.
 
-Two layers, both evaluated by the api-server when a run is triggered (REST API and UI):
+Every DAG's params are declared as JSON schemas (``Param(**schema)``); this module derives the
+whole check from them, so a param added to a DAG is checked without a list kept here:
 
-1. **JSON-schema formats** registered with ``jsonschema.FormatChecker`` (Airflow validates every
-   ``Param`` with a fresh ``FormatChecker()``, which includes class-level registrations):
-   ``a-share-code`` (a listed board's 6-digit code, optionally with the matching ``.SH/.SZ/.BJ``)
-   and ``trading-date`` (``YYYY-MM-DD`` that is an SSE/SZSE session per our calendar). Invalid
-   conf → HTTP 400 ``Invalid input for param …`` from Airflow itself, also for CLI triggers and
-   ``airflow dags test -c``.
-2. **Cross-field rules** (``date`` vs ``start_date``/``end_date``, end before start, a range too
-   large) that one param's schema cannot see: :func:`conf_errors` per DAG, applied by the
-   :class:`ConfRulesMiddleware` the timetable plugin installs in the api-server (HTTP 400 with a
-   clear message) and again by each DAG's first task (for CLI triggers), with the same message.
+- **unknown keys are refused** (a misspelt ``dryrun`` would otherwise be kept by Airflow and
+  ignored by the tasks), and a DAG without params refuses any non-empty conf;
+- **every value is checked against its param's schema** (types, enums, list sizes, string
+  lengths, number bounds, the formats below); an integer param refuses ``1.0`` and no number
+  may be ``NaN`` or infinite;
+- **cross-field rules** that one param's schema cannot see (:data:`CROSS_RULES`, e.g. a
+  backfill's ``end_date`` before its ``start_date`` or a range of more than 260 sessions),
+  bounded by arithmetic first so no rule loops over a century of days.
+
+Formats registered with ``jsonschema.FormatChecker`` (Airflow validates every ``Param`` with a
+fresh ``FormatChecker()``, which includes class-level registrations, so ``airflow dags test -c``
+and CLI triggers refuse the same values):
+
+- ``a-share-code``: :data:`CODE_PATTERN`, the one rule for stock codes in this project — a listed
+  board's 6 ASCII digits, optionally with the suffix of that board's exchange, upper or lower
+  case (``600519``, ``600519.SH``, ``600519.sh``; :func:`to_ts_code` normalises). The same
+  regular expression is the schema's ``pattern``, so the trigger form shows it.
+- ``trading-date``: ``YYYY-MM-DD`` (ASCII digits) that is a session of the exchange calendar and
+  not after today in exchange time (there is no market data for a future day).
+
+Where the checks run: the api-server middleware of ``plugins/ta_conf_rules.py`` (HTTP 400 before a
+run exists, for REST and UI triggers and backfills), Airflow's own param validation, and
+:func:`check_run_conf` in each DAG's first task (runs created any other way). Messages are the
+same everywhere and name the key.
 
 This module is imported at DAG parse time and by the plugin: standard library, jsonschema and
 the light calendar only.
@@ -19,27 +34,44 @@ the light calendar only.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import re
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from ta_scheduler.constants import TIMEZONE
 
 FORMAT_CODE = "a-share-code"
 FORMAT_TRADING_DATE = "trading-date"
 
-CODE_PATTERN = r"^[0-9]{6}(\.(SH|SZ|BJ|sh|sz|bj))?$"
+#: The one rule for A-share codes: first two digits of a listed board (SSE 60/68/90, SZSE 00/30/20,
+#: BSE 43/83/87/88/92), four more ASCII digits, and optionally the suffix of that board's exchange.
+CODE_PATTERN = (
+    r"^((60|68|90)[0-9]{4}(\.(SH|sh))?"
+    r"|(00|30|20)[0-9]{4}(\.(SZ|sz))?"
+    r"|(43|83|87|88|92)[0-9]{4}(\.(BJ|bj))?)$"
+)
 _CODE_RE = re.compile(CODE_PATTERN)
-#: First two digits of listed A-share (and B-share) codes by exchange.
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DATE_RE = re.compile(DATE_PATTERN)
+#: First two digits of listed A-share (and B-share) codes by exchange (the same as CODE_PATTERN).
 _PREFIXES = {
     "SH": ("60", "68", "90"),
     "SZ": ("00", "30", "20"),
     "BJ": ("43", "83", "87", "88", "92"),
 }
 
+#: The first session of the Shanghai Stock Exchange: no trading day is earlier.
+FIRST_SESSION = date(1990, 12, 19)
 #: Largest backfill a single run may request (trading sessions); override with TA_MAX_BACKFILL_SESSIONS.
 DEFAULT_MAX_BACKFILL_SESSIONS = 260
+#: Upper bound of TA_MAX_BACKFILL_SESSIONS (about 20 years), so counting a range stays cheap.
+MAX_BACKFILL_SESSIONS_CAP = 5000
+#: Longest message part quoting a user's value or key.
+_QUOTE = 80
 
 
 def exchange_of(code: str) -> str | None:
@@ -52,34 +84,42 @@ def exchange_of(code: str) -> str | None:
 
 
 def is_a_share_code(value: object) -> bool:
-    """Format check: a 6-digit code of a listed board; a suffix must name that board's exchange."""
+    """Format check: :data:`CODE_PATTERN` on the whole string (``$`` alone would accept a trailing
+    newline)."""
     if not isinstance(value, str):
         return True  # formats only constrain strings; "type" handles the rest
-    if not _CODE_RE.match(value):
-        return False
-    exchange = exchange_of(value)
-    return exchange is not None and ("." not in value or value.split(".")[1].upper() == exchange)
+    return _CODE_RE.fullmatch(value) is not None
 
 
 def to_ts_code(code: str) -> str:
-    """``600000`` → ``600000.SH``; a code that already has its suffix is upper-cased."""
-    if "." in code:
-        return code.upper()
-    exchange = exchange_of(code)
-    if exchange is None:
-        raise ValueError(f"{code!r} is not an A-share code of SSE, SZSE or BSE")
-    return f"{code}.{exchange}"
+    """``600000`` → ``600000.SH``, ``600000.sh`` → ``600000.SH``; refuses what is not a code."""
+    if not is_a_share_code(code) or not isinstance(code, str):
+        raise ValueError(f"{_short(code)} is not an A-share code of SSE, SZSE or BSE (e.g. 600519, 000001.SZ)")
+    return f"{code[:6]}.{exchange_of(code)}"
+
+
+def exchange_today() -> date:
+    """Today in exchange time (Asia/Shanghai)."""
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
+
+
+def parse_day(value: str) -> date | None:
+    """``YYYY-MM-DD`` in ASCII digits as a date, else None (no exception for any input)."""
+    if not isinstance(value, str) or _DATE_RE.fullmatch(value) is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 def is_trading_date(value: object) -> bool:
-    """Format check: ``YYYY-MM-DD`` that is a session of the exchange calendar."""
+    """Format check: ``YYYY-MM-DD``, from the first session (1990-12-19) to today (exchange time),
+    a session of the calendar."""
     if not isinstance(value, str):
         return True
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        return False
-    if len(value) != 10:
+    day = parse_day(value)
+    if day is None or day < FIRST_SESSION or day > exchange_today():
         return False
     from ta_scheduler.calendar.core import is_session
 
@@ -99,11 +139,16 @@ register_formats()
 
 # ---- JSON-schema fragments for Param(**schema) ---------------------------------------------
 
-def symbols_schema(*, max_items: int = 6000, description: str = "") -> dict[str, Any]:
-    """Optional list of codes (``600000`` or ``600000.SH``)."""
+def code_schema() -> dict[str, Any]:
+    """One code (``600000``, ``600000.SH`` or ``600000.sh``)."""
+    return {"type": "string", "pattern": CODE_PATTERN, "format": FORMAT_CODE, "maxLength": 9}
+
+
+def symbols_schema(*, max_items: int = 6000, description: str = "", nullable: bool = True) -> dict[str, Any]:
+    """A list of codes (``600000`` or ``600000.SH``); optional (null) unless ``nullable=False``."""
     return {
-        "type": ["null", "array"],
-        "items": {"type": "string", "pattern": CODE_PATTERN, "format": FORMAT_CODE},
+        "type": ["null", "array"] if nullable else "array",
+        "items": code_schema(),
         "minItems": 1,
         "maxItems": max_items,
         "uniqueItems": True,
@@ -112,110 +157,224 @@ def symbols_schema(*, max_items: int = 6000, description: str = "") -> dict[str,
 
 
 def trading_date_schema(description: str = "") -> dict[str, Any]:
-    """Optional trading day ``YYYY-MM-DD`` (refused when the exchange was closed)."""
-    return {"type": ["null", "string"], "format": FORMAT_TRADING_DATE, "description": description}
+    """Optional trading day ``YYYY-MM-DD`` (refused when the exchange was closed or it is in the future)."""
+    return {
+        "type": ["null", "string"],
+        "pattern": DATE_PATTERN,
+        "format": FORMAT_TRADING_DATE,
+        "maxLength": 10,
+        "description": description,
+    }
+
+
+# ---- The validator -----------------------------------------------------------------------------
+
+def _short(value: object, limit: int = _QUOTE) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def param_schemas(params: Any) -> dict[str, dict[str, Any]]:
+    """``{name: JSON schema}`` of a DAG's params (a task-SDK or serialized ``ParamsDict``)."""
+    if params is None:
+        return {}
+    return {name: dict(params.get_param(name).schema or {}) for name in params}
+
+
+def non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+
+
+def _types(schema: Mapping[str, Any]) -> set[str]:
+    kind = schema.get("type")
+    return {kind} if isinstance(kind, str) else set(kind or ())
+
+
+def value_error(value: Any, schema: Mapping[str, Any]) -> str | None:
+    """Why ``value`` does not satisfy ``schema`` (one short sentence), or None."""
+    from jsonschema import FormatChecker
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+
+    if non_finite(value):
+        return "numbers must be finite (no NaN or Infinity)"
+    kinds = _types(schema)
+    if isinstance(value, float) and "integer" in kinds and "number" not in kinds:
+        return f"{_short(value)} is not an integer"
+    validator = validator_for(schema)(schema, format_checker=FormatChecker())
+    try:
+        error = best_match(validator.iter_errors(value))
+    except RecursionError:
+        return "nested too deeply"
+    if error is None:
+        return None
+    where = "".join(f"[{p!r}]" for p in error.absolute_path)
+    if error.validator in ("format", "pattern") and error.schema.get("format") == FORMAT_TRADING_DATE:
+        day = parse_day(error.instance)
+        if day is not None and day > exchange_today():
+            what = f"{error.instance} is in the future (exchange time); there is no market data for it yet"
+        else:
+            what = f"{_short(error.instance)} is not a trading day (YYYY-MM-DD of an SSE/SZSE session)"
+    elif error.validator in ("format", "pattern") and schema_is_code(error.schema):
+        what = f"{_short(error.instance)} is not an A-share code (6 digits of a listed board, optional .SH/.SZ/.BJ)"
+    elif error.validator == "pattern":
+        what = f"{_short(error.instance)} does not match {error.validator_value}"
+    elif error.validator in ("maxItems", "minItems", "maxLength", "minLength", "maximum", "minimum",
+                             "exclusiveMaximum", "exclusiveMinimum"):
+        what = f"{error.validator} is {error.validator_value}"
+        if isinstance(error.instance, (list, str)):
+            what = f"has {len(error.instance)} {'items' if isinstance(error.instance, list) else 'characters'}, {what}"
+        else:
+            what = f"{_short(error.instance)} breaks {what}"
+    elif error.validator == "type":
+        what = f"{_short(error.instance)} is not of type {error.validator_value}"
+    elif error.validator == "enum":
+        what = f"{_short(error.instance)} is not one of {error.validator_value}"
+    elif error.validator == "uniqueItems":
+        what = "has duplicate items"
+    else:
+        what = error.message if len(error.message) <= 2 * _QUOTE else error.message[: 2 * _QUOTE] + "..."
+    return f"{where} {what}".strip()
+
+
+def schema_is_code(schema: Mapping[str, Any]) -> bool:
+    return schema.get("format") == FORMAT_CODE or schema.get("pattern") == CODE_PATTERN
+
+
+def conf_errors(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every problem of ``conf`` for a DAG whose params have ``schemas`` (empty list: valid).
+
+    Never raises, whatever ``conf`` holds.
+    """
+    if conf is None:
+        return []
+    if not isinstance(conf, dict):
+        return [f"conf must be a JSON object of params, got {type(conf).__name__}"]
+    if not conf:
+        return []
+    if not schemas:
+        return [f"{dag_id} takes no params; got {', '.join(_short(k, 40) for k in list(conf)[:5])}"]
+    errors = []
+    unknown = [k for k in conf if k not in schemas]
+    if unknown:
+        errors.append(
+            f"unknown param{'s' if len(unknown) > 1 else ''} {', '.join(_short(k, 40) for k in unknown[:5])}"
+            f"{' ...' if len(unknown) > 5 else ''} ({dag_id} takes: {', '.join(schemas)})"
+        )
+    for key, value in conf.items():
+        if key in schemas:
+            problem = value_error(value, schemas[key])
+            if problem:
+                errors.append(f"'{key}': {problem}")
+    if not errors and dag_id in CROSS_RULES:
+        errors.extend(CROSS_RULES[dag_id](conf))
+    return errors
+
+
+def format_errors(dag_id: str, errors: list[str]) -> str:
+    return f"invalid conf for {dag_id}: " + "; ".join(errors)
+
+
+def check_conf(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]]) -> None:
+    """Raise ``ValueError`` naming every problem of ``conf``."""
+    errors = conf_errors(dag_id, conf, schemas)
+    if errors:
+        raise ValueError(format_errors(dag_id, errors))
+
+
+def check_run_conf(context: Mapping[str, Any]) -> None:
+    """A DAG's first task: refuse the run's conf as the trigger would (runs made any other way).
+
+    Raises ``AirflowFailException`` (the task fails at once: retrying cannot fix a conf). A context
+    without a DAG (a job function called directly from code) has no conf to check.
+    """
+    dag = context.get("dag")
+    if dag is None:
+        return
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    errors = conf_errors(dag.dag_id, dict(conf), param_schemas(getattr(dag, "params", None)))
+    if errors:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(format_errors(dag.dag_id, errors))
 
 
 # ---- Cross-field rules -------------------------------------------------------------------------
 
 def max_backfill_sessions() -> int:
-    return int(os.environ.get("TA_MAX_BACKFILL_SESSIONS", DEFAULT_MAX_BACKFILL_SESSIONS))
+    try:
+        value = int(os.environ.get("TA_MAX_BACKFILL_SESSIONS", DEFAULT_MAX_BACKFILL_SESSIONS))
+    except ValueError:
+        value = DEFAULT_MAX_BACKFILL_SESSIONS
+    return max(1, min(value, MAX_BACKFILL_SESSIONS_CAP))
 
 
-def _daily_sync_rules(conf: dict[str, Any]) -> list[str]:
+def range_errors(start: str, end: str) -> list[str]:
+    """A backfill range: ``end`` not before ``start``, at most :func:`max_backfill_sessions` sessions.
+
+    Arithmetic first: a range of more calendar days than twice the limit (plus a month) is refused
+    without looking at the calendar, so the session count walks at most a few hundred days.
+    """
+    first, last = parse_day(start), parse_day(end)
+    if first is None or last is None:
+        return []  # the params' own format check reports it
+    if last < first:
+        return [f"'end_date' {end} is before 'start_date' {start}"]
+    limit = max_backfill_sessions()
+    span = (last - first).days + 1
+    advice = "(split it into several runs or raise TA_MAX_BACKFILL_SESSIONS)"
+    if span > 2 * limit + 30:
+        return [f"backfill {start}..{end} spans {span} calendar days, more than {limit} trading days per run {advice}"]
+    if span <= limit:
+        return []
+    from ta_scheduler.calendar.core import get_calendar
+
+    n = len(get_calendar().sessions_between(first, last))
+    if n > limit:
+        return [f"backfill {start}..{end} spans {n} trading days, more than {limit} per run {advice}"]
+    return []
+
+
+def _daily_sync_rules(conf: Mapping[str, Any]) -> list[str]:
     single, start, end = conf.get("date"), conf.get("start_date"), conf.get("end_date")
     errors = []
     if single and (start or end):
         errors.append("give either 'date' or 'start_date'+'end_date', not both")
     if bool(start) != bool(end):
         errors.append("'start_date' and 'end_date' go together (a backfill range, both trading days)")
-    if start and end and isinstance(start, str) and isinstance(end, str):
-        try:
-            first, last = date.fromisoformat(start), date.fromisoformat(end)
-        except ValueError:
-            return errors  # the params' own format check reports it
-        if last < first:
-            errors.append(f"'end_date' {end} is before 'start_date' {start}")
-        else:
-            from ta_scheduler.calendar.core import get_calendar
-
-            n = len(get_calendar().sessions_between(first, last))
-            limit = max_backfill_sessions()
-            if n > limit:
-                errors.append(
-                    f"backfill {start}..{end} spans {n} trading days, more than {limit} per run "
-                    "(split it into several runs or raise TA_MAX_BACKFILL_SESSIONS)"
-                )
-    today = date.today().isoformat()
-    for key in ("date", "end_date"):
-        value = conf.get(key)
-        if isinstance(value, str) and value > today:
-            errors.append(f"'{key}' {value} is in the future; there is no market data for it yet")
+    if start and end:
+        errors.extend(range_errors(start, end))
     return errors
 
 
-#: dag_id -> rule(conf) -> list of error messages
-CONF_RULES: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+#: dag_id -> rule(conf) -> error messages, for rules across params (run after each value passed).
+CROSS_RULES: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "daily_sync": _daily_sync_rules,
 }
 
 
-def conf_errors(dag_id: str, conf: dict[str, Any] | None) -> list[str]:
-    rule = CONF_RULES.get(dag_id)
-    return rule(conf or {}) if rule and isinstance(conf, dict) else []
+# ---- The trigger request -----------------------------------------------------------------------
 
-
-def check_conf(dag_id: str, conf: dict[str, Any] | None) -> None:
-    """Raise ``ValueError`` with every cross-field problem of ``conf`` (the DAG's first task)."""
-    errors = conf_errors(dag_id, conf)
-    if errors:
-        raise ValueError(f"invalid conf for {dag_id}: " + "; ".join(errors))
-
-
-# ---- api-server middleware -----------------------------------------------------------------------
-
-_TRIGGER_PATH = re.compile(r"^/api/v2/dags/(?P<dag_id>[^/]+)/dagRuns/?$")
-
-
-class ConfRulesMiddleware:
-    """ASGI middleware: refuse ``POST /api/v2/dags/{dag_id}/dagRuns`` whose conf breaks a rule.
-
-    Answers HTTP 400 ``{"detail": "invalid conf for daily_sync: ..."}`` before Airflow creates
-    anything; every other request passes through untouched (the body is replayed downstream).
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        match = _TRIGGER_PATH.match(scope.get("path", "")) if scope.get("type") == "http" else None
-        if not match or scope.get("method") != "POST" or match["dag_id"] not in CONF_RULES:
-            await self.app(scope, receive, send)
-            return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        try:
-            conf = (json.loads(body or b"{}") or {}).get("conf")
-        except (ValueError, AttributeError):
-            conf = None  # malformed JSON: let Airflow produce its own 422
-        errors = conf_errors(match["dag_id"], conf) if isinstance(conf, dict) else []
-        if errors:
-            payload = json.dumps({"detail": f"invalid conf for {match['dag_id']}: " + "; ".join(errors)}).encode()
-            await send({"type": "http.response.start", "status": 400,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
-            await send({"type": "http.response.body", "body": payload})
-            return
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+def logical_date_error(value: Any) -> str | None:
+    """A trigger's ``logical_date`` after today (exchange time) is refused; null is fine."""
+    if value is None or not isinstance(value, str) or len(value) > 64:
+        return None  # Airflow's own body validation answers malformed values
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    day = moment.astimezone(ZoneInfo(TIMEZONE)).date()
+    if day > exchange_today():
+        return f"'logical_date' {value} is in the future (exchange date {day}); there is no market data for it yet"
+    return None

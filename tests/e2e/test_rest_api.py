@@ -29,7 +29,7 @@ def _runs(cluster, dag_id: str) -> list[str]:
     ("conf", "expected"),
     [
         ({"symbols": ["12345x"]}, "symbols"),
-        ({"date": "2026-10-01"}, "trading-date"),  # National Day holiday
+        ({"date": "2026-10-01"}, "not a trading day"),  # National Day holiday
         ({"start_date": "2026-11-27", "end_date": "2026-11-02"}, "before 'start_date'"),
     ],
     ids=["bad-code", "holiday", "reversed-range"],

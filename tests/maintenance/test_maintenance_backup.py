@@ -22,6 +22,7 @@ from ta_scheduler.maintenance.backup import (
     backup_database,
     latest_good,
     mark_latest_good,
+    replace_from_backup,
     restore_backup,
     verify_backup,
 )
@@ -77,13 +78,13 @@ def test_backup_is_verified_marked_and_restores_every_collection_exactly(mongo_d
     assert _snapshot(mongo_db) == before
 
 
-def test_restore_refuses_to_overwrite_without_drop(mongo_db, tmp_path):
+def test_restore_refuses_to_overwrite_and_replace_does_it(mongo_db, tmp_path):
     _seed(mongo_db)
     backup_dir = Path(backup_database(mongo_db, tmp_path, now=NOW)["backup_dir"])
     mongo_db[C.STOCK_NEWS].insert_one({"news_id": "added after the backup"})
-    with pytest.raises(RestoreRefused, match="--drop"):
+    with pytest.raises(RestoreRefused, match="--replace --confirm"):
         restore_backup(mongo_db.client, backup_dir, mongo_db.name)
-    restore_backup(mongo_db.client, backup_dir, mongo_db.name, drop=True)
+    replace_from_backup(mongo_db.client, backup_dir, mongo_db.name, pre_restore_root=tmp_path / "pre", now=NOW)
     assert mongo_db[C.STOCK_NEWS].count_documents({}) == 10
 
 
@@ -144,6 +145,6 @@ def test_restore_command_restores_the_latest_good_backup(mongo_db, tmp_path):
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["collections"][C.STOCK_DAILY_QUOTES] == 40
         again = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=dict(os.environ))
-        assert again.returncode == 1 and "--drop" in again.stderr
+        assert again.returncode == 1 and "--replace --confirm" in again.stderr
     finally:
         mongo_db.client.drop_database(target)

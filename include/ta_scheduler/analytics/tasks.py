@@ -46,7 +46,9 @@ def plan_analysis(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict
     from ta_scheduler.analytics.jobs import BarsMissingError, latest_trade_date_with_bars
     from ta_scheduler.calendar.jobs import jobs_due
     from ta_scheduler.category import run_time
+    from ta_scheduler.params import check_run_conf
 
+    check_run_conf(context)
     dag_run = context["dag_run"]
     kind = str(getattr(dag_run.run_type, "value", dag_run.run_type)).lower()
     db = _db()
@@ -58,7 +60,10 @@ def plan_analysis(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict
     elif kind == "asset_triggered":
         jobs, dates = list(DAILY_JOBS), _event_dates(context)
     else:
-        jobs = [j for j in ALL_JOBS if j in (params.get("jobs") or [])] or (["research"] if symbols else list(MARKET_JOBS))
+        requested = list(params.get("jobs") or [])
+        if "all" in requested:  # every job: the market jobs, and research when symbols are given
+            requested = list(MARKET_JOBS) + (["research"] if symbols else [])
+        jobs = [j for j in ALL_JOBS if j in requested] or (["research"] if symbols else list(MARKET_JOBS))
         dates = [params.get("date") or latest_trade_date_with_bars(db, on_or_before=local_day)]
     if "research" in jobs and not symbols:
         raise ValueError("the research job needs 'symbols' (1-50 codes)")

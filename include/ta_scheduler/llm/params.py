@@ -15,15 +15,16 @@ The research manager and the final decision use the deep model (2 calls); all ot
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ta_scheduler.params import CODE_PATTERN, code_schema, is_a_share_code, to_ts_code
+
 LLM_PROVIDER_CHOICES = ("dashscope", "deepseek", "offline")
-SYMBOL_PATTERN = r"^\d{6}(\.(SH|SZ|BJ))?$"
+#: Codes follow the project's one rule (``ta_scheduler.params.CODE_PATTERN``).
+SYMBOL_PATTERN = CODE_PATTERN
 MAX_SYMBOLS = 50
-_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,11 @@ DEPTHS: dict[int, DepthPlan] = {
 RESEARCH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "symbols": {
         "type": "array",
-        "items": {"type": "string", "pattern": SYMBOL_PATTERN},
+        "items": code_schema(),
         "minItems": 1,
         "maxItems": MAX_SYMBOLS,
-        "description": "6-digit A-share codes, optionally with exchange suffix (600000 or 600000.SH); 1–50",
+        "uniqueItems": True,
+        "description": "6-digit A-share codes, optionally with exchange suffix (600000, 600000.SH or 600000.sh); 1–50",
     },
     "llm_provider": {
         "type": "string",
@@ -110,9 +112,11 @@ def validate_research_params(symbols: Sequence[str], llm_provider: str, research
         raise ValueError(f"symbols must be a list of codes like ['600000', '000001.SZ'], got {symbols!r}")
     if not 1 <= len(symbols) <= MAX_SYMBOLS:
         raise ValueError(f"symbols: between 1 and {MAX_SYMBOLS} codes per batch, got {len(symbols)}")
-    bad = [s for s in symbols if not isinstance(s, str) or not _SYMBOL_RE.match(s)]
+    bad = [s for s in symbols if not isinstance(s, str) or not is_a_share_code(s)]
     if bad:
-        raise ValueError(f"symbols: {bad!r} not A-share codes (6 digits, optional .SH/.SZ/.BJ, e.g. 600000.SH)")
+        raise ValueError(
+            f"symbols: {bad!r} not A-share codes (6 digits of a listed board, optional .SH/.SZ/.BJ, e.g. 600000.SH)"
+        )
     if llm_provider not in LLM_PROVIDER_CHOICES:
         raise ValueError(f"llm_provider {llm_provider!r} unknown: choose one of {', '.join(LLM_PROVIDER_CHOICES)}")
     if isinstance(research_depth, bool) or not isinstance(research_depth, int) or research_depth not in DEPTHS:
@@ -124,16 +128,7 @@ def validate_research_params(symbols: Sequence[str], llm_provider: str, research
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
-    """``(code, ts_code)`` for ``600000`` or ``600000.SH``; the exchange is inferred from the code
-    when no suffix is given (6/9 → SH, 4/8/92 → BJ, otherwise SZ)."""
-    if not _SYMBOL_RE.match(symbol):
-        raise ValueError(f"{symbol!r} is not an A-share code (6 digits, optional .SH/.SZ/.BJ)")
-    code, _, suffix = symbol.partition(".")
-    if not suffix:
-        if code.startswith(("92", "4", "8")):
-            suffix = "BJ"
-        elif code.startswith(("6", "9")):
-            suffix = "SH"
-        else:
-            suffix = "SZ"
-    return code, f"{code}.{suffix}"
+    """``(code, ts_code)`` for ``600000``, ``600000.SH`` or ``600000.sh``; the exchange follows
+    from the board (``ta_scheduler.params.to_ts_code``)."""
+    ts_code = to_ts_code(symbol)
+    return ts_code[:6], ts_code

@@ -168,77 +168,173 @@ def _stamp(now: dt.datetime) -> str:
     return now.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def restore_backup(client: MongoClient, backup_dir: str | Path, target_db: str, drop: bool = False) -> dict[str, Any]:
+def _restore_collection(db: Database, name: str, backup_dir: Path, entry: Mapping[str, Any], into: str | None = None) -> int:
+    """Restore one collection of the backup into ``db[into or name]`` (created empty), then compare
+    its count, content checksum and indexes with the manifest entry. Returns the document count."""
+    from bson.errors import BSONError
+    from bson.raw_bson import RawBSONDocument
+    from pymongo import IndexModel
+
+    coll_name = into or name
+    if coll_name not in db.list_collection_names():
+        db.create_collection(coll_name)
+    raw_coll = _raw_coll(db, coll_name)
+    batch: list[RawBSONDocument] = []
+    try:
+        for raw in _iter_file(backup_dir / entry["file"]):
+            batch.append(RawBSONDocument(raw))
+            if len(batch) >= _BATCH:
+                raw_coll.insert_many(batch, ordered=False)
+                batch.clear()
+    except (OSError, EOFError, BSONError) as exc:
+        raise BackupVerificationError(
+            f"backup {backup_dir}: {entry['file']} unreadable ({type(exc).__name__}: {exc})"
+        ) from exc
+    if batch:
+        raw_coll.insert_many(batch, ordered=False)
+    models = []
+    for spec in entry["indexes"]:
+        if spec["name"] == "_id_":
+            continue
+        opts = {k: v for k, v in spec.items() if k != "key"}
+        models.append(IndexModel([(f, d) for f, d in spec["key"]], **opts))
+    if models:
+        db[coll_name].create_indexes(models)
+
+    ck = _content_checksum(db, coll_name)
+    if ck.count != entry["count"] or ck.hexdigest != entry["content_checksum"]:
+        raise BackupVerificationError(
+            f"restore of {name} into {db.name}: {ck.count} documents / checksum {ck.hexdigest[:12]}…, "
+            f"manifest says {entry['count']} / {entry['content_checksum'][:12]}…"
+        )
+    indexes = _index_specs(db, coll_name)
+    if indexes != entry["indexes"]:
+        raise BackupVerificationError(
+            f"restore of {name} into {db.name}: indexes {indexes} differ from the manifest {entry['indexes']}"
+        )
+    log.info("restored %s: %d documents, %d indexes into %s.%s", name, ck.count, len(indexes), db.name, coll_name)
+    return ck.count
+
+
+def restore_backup(client: MongoClient, backup_dir: str | Path, target_db: str) -> dict[str, Any]:
     """Restore every collection of ``backup_dir`` into database ``target_db`` and check it.
 
-    Files are checked against the manifest before anything is written. A collection that already
-    holds documents is refused (``RestoreRefused``) unless ``drop``, which drops the collections the
-    backup contains (others are left alone) before restoring. Documents and indexes are restored,
-    then counts, content checksums and index definitions are compared with the manifest; a
-    mismatch raises ``BackupVerificationError``. Returns counts per collection.
+    For a new or scratch database: a collection of the backup that already holds documents in
+    ``target_db`` is refused (``RestoreRefused``; replacing live data is :func:`replace_from_backup`).
+    Files are checked against the manifest before anything is written; documents and indexes are
+    restored, then counts, content checksums and index definitions are compared with the manifest
+    (a mismatch raises ``BackupVerificationError``). Returns counts per collection.
     """
     backup_dir = Path(backup_dir)
     manifest = _load_manifest(backup_dir)
     _check_files(backup_dir, manifest)
     db = client[target_db]
     existing = set(db.list_collection_names())
-    if not drop:
-        busy = [n for n in manifest["collections"] if n in existing and db[n].estimated_document_count() > 0]
-        if busy:
-            raise RestoreRefused(
-                f"restore into {target_db}: collections {busy} already hold documents; "
-                "use drop (--drop) to replace them, or choose another target database"
-            )
-
-    from bson.errors import BSONError
-    from bson.raw_bson import RawBSONDocument
-    from pymongo import IndexModel
-
-    counts: dict[str, int] = {}
-    for name, entry in sorted(manifest["collections"].items()):
-        if drop and name in existing:
-            db.drop_collection(name)
-            existing.discard(name)
-        if name not in existing:
-            db.create_collection(name)
-        raw_coll = _raw_coll(db, name)
-        batch: list[RawBSONDocument] = []
-        try:
-            for raw in _iter_file(backup_dir / entry["file"]):
-                batch.append(RawBSONDocument(raw))
-                if len(batch) >= _BATCH:
-                    raw_coll.insert_many(batch, ordered=False)
-                    batch.clear()
-        except (OSError, EOFError, BSONError) as exc:
-            raise BackupVerificationError(
-                f"backup {backup_dir}: {entry['file']} unreadable ({type(exc).__name__}: {exc})"
-            ) from exc
-        if batch:
-            raw_coll.insert_many(batch, ordered=False)
-        models = []
-        for spec in entry["indexes"]:
-            if spec["name"] == "_id_":
-                continue
-            opts = {k: v for k, v in spec.items() if k != "key"}
-            models.append(IndexModel([(f, d) for f, d in spec["key"]], **opts))
-        if models:
-            db[name].create_indexes(models)
-
-        ck = _content_checksum(db, name)
-        if ck.count != entry["count"] or ck.hexdigest != entry["content_checksum"]:
-            raise BackupVerificationError(
-                f"restore of {name} into {target_db}: {ck.count} documents / checksum {ck.hexdigest[:12]}…, "
-                f"manifest says {entry['count']} / {entry['content_checksum'][:12]}…"
-            )
-        indexes = _index_specs(db, name)
-        if indexes != entry["indexes"]:
-            raise BackupVerificationError(
-                f"restore of {name} into {target_db}: indexes {indexes} differ from the manifest {entry['indexes']}"
-            )
-        counts[name] = ck.count
-        log.info("restored %s: %d documents, %d indexes into %s", name, ck.count, len(indexes), target_db)
+    busy = [n for n in manifest["collections"] if n in existing and db[n].estimated_document_count() > 0]
+    if busy:
+        raise RestoreRefused(
+            f"restore into {target_db}: collections {busy} already hold documents; choose another "
+            "--target-db, or replace them with --replace --confirm " + target_db
+        )
+    counts = {name: _restore_collection(db, name, backup_dir, entry)
+              for name, entry in sorted(manifest["collections"].items())}
     return {"backup": str(backup_dir), "target_db": target_db, "collections": counts,
             "documents": sum(counts.values())}
+
+
+#: Collection-name prefixes of a replace in progress: the staged copies and the live ones set aside.
+STAGED_PREFIX = "_restore_"
+ASIDE_PREFIX = "_prerestore_"
+
+
+def _rename(db: Database, old: str, new: str) -> None:
+    """Rename a collection inside ``db`` (atomic per collection; MongoDB and FerretDB)."""
+    db.client.admin.command("renameCollection", f"{db.name}.{old}", to=f"{db.name}.{new}")
+
+
+def replace_from_backup(
+    client: MongoClient,
+    backup_dir: str | Path,
+    target_db: str,
+    *,
+    pre_restore_root: str | Path,
+    now: dt.datetime,
+    force_unverified: bool = False,
+) -> dict[str, Any]:
+    """Replace the backup's collections in the live database ``target_db``; on any failure the live
+    data is left exactly as it was.
+
+    1. The backup must be verified (``verification.json`` for its manifest) unless
+       ``force_unverified``; every file must match its manifest sha256.
+    2. A verified **pre-restore backup** of ``target_db`` is written under ``pre_restore_root``.
+    3. Every collection is restored into a **staging** collection (``_restore_<stamp>_<name>`` in
+       ``target_db``) and checked there: count, content checksum, indexes.
+    4. **Swap**, collection by collection: the live one is renamed aside
+       (``_prerestore_<stamp>_<name>``), the staged one renamed into its place. A failure during the
+       swap renames everything back. Only when every collection is swapped are the set-aside
+       copies dropped.
+
+    Collections of ``target_db`` that the backup does not contain are left alone. Staging lives
+    in the target database because a rename is atomic only within one database (and FerretDB
+    renames only there). A failure in steps 1–3 raises before the live data is touched and drops
+    the staging collections. If the process dies during step 4, the live collections not yet
+    swapped are untouched, the others are under ``_prerestore_<stamp>_*``, and the pre-restore
+    backup holds them all; a new replace refuses to start until those are dealt with.
+    """
+    backup_dir = Path(backup_dir)
+    manifest = _load_manifest(backup_dir)
+    if not force_unverified and not is_verified(backup_dir):
+        raise RestoreRefused(
+            f"backup {backup_dir} was never verified (no {VERIFICATION} for its manifest); "
+            "restore it into a new database with --target-db to inspect it, or pass --force-unverified"
+        )
+    _check_files(backup_dir, manifest)
+    db = client[target_db]
+    leftovers = [n for n in db.list_collection_names() if n.startswith((STAGED_PREFIX, ASIDE_PREFIX))]
+    if leftovers:
+        raise RestoreRefused(
+            f"{target_db} holds collections of an interrupted restore: {sorted(leftovers)}; rename the "
+            f"{ASIDE_PREFIX}* ones back (or restore the pre-restore backup) and drop the {STAGED_PREFIX}* ones first"
+        )
+    token = _stamp(now).lower()
+    pre = backup_database(db, pre_restore_root, now=now, verify=True)
+    log.info("pre-restore backup of %s: %s (%d documents)", target_db, pre["backup_dir"], pre["documents"])
+
+    names = sorted(manifest["collections"])
+    staged = {name: f"{STAGED_PREFIX}{token}_{name}" for name in names}
+    aside = {name: f"{ASIDE_PREFIX}{token}_{name}" for name in names}
+    counts: dict[str, int] = {}
+    try:
+        for name in names:
+            counts[name] = _restore_collection(db, name, backup_dir, manifest["collections"][name], into=staged[name])
+    except BaseException:
+        for name in names:
+            db.drop_collection(staged[name])
+        raise
+
+    live = set(db.list_collection_names())
+    set_aside: list[str] = []  # live collections renamed aside
+    swapped: list[str] = []  # staged collections renamed into place
+    try:
+        for name in names:
+            if name in live:
+                _rename(db, name, aside[name])
+                set_aside.append(name)
+            _rename(db, staged[name], name)
+            swapped.append(name)
+    except BaseException:
+        log.error("restore of %s failed during the swap; putting the live collections back", target_db)
+        for name in reversed(swapped):
+            _rename(db, name, staged[name])
+        for name in reversed(set_aside):
+            _rename(db, aside[name], name)
+        for name in names:
+            db.drop_collection(staged[name])
+        raise
+    for name in set_aside:
+        db.drop_collection(aside[name])
+    return {"backup": str(backup_dir), "target_db": target_db, "collections": counts,
+            "documents": sum(counts.values()), "pre_restore_backup": pre["backup_dir"]}
 
 
 def verify_backup(client: MongoClient, backup_dir: str | Path, scratch_db_name: str) -> dict[str, Any]:
@@ -259,7 +355,7 @@ def verify_backup(client: MongoClient, backup_dir: str | Path, scratch_db_name: 
         )
     (backup_dir / VERIFICATION).unlink(missing_ok=True)
     try:
-        restored = restore_backup(client, backup_dir, scratch_db_name, drop=False)
+        restored = restore_backup(client, backup_dir, scratch_db_name)
     finally:
         client.drop_database(scratch_db_name)
     record = {
@@ -409,15 +505,22 @@ def _resolve_backup_dir(path: Path) -> Path:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """``scripts/restore-backup``: restore a backup into the configured store."""
+    """``scripts/restore-backup``: restore a backup into a new database, or replace the live one."""
     parser = argparse.ArgumentParser(
         prog="restore-backup",
         description="Restore a verified backup into the store (MONGO_URI / connection mongo_default). "
-        "BACKUP is a backup directory, or a backup root whose LATEST_GOOD is used.",
+        "BACKUP is a backup directory, or a backup root whose LATEST_GOOD is used. Name a new database "
+        "with --target-db, or replace the backed-up (live) database with --replace --confirm DBNAME.",
     )
     parser.add_argument("backup", type=Path)
-    parser.add_argument("--target-db", help="database to restore into (default: the backed-up database)")
-    parser.add_argument("--drop", action="store_true", help="drop the backup's collections in the target first")
+    parser.add_argument("--target-db", help="restore into this database (new or empty)")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace the backup's collections in the live database: pre-restore backup, "
+                        "staging, verification, then swap; the live data is untouched on any failure")
+    parser.add_argument("--confirm", metavar="DBNAME", help="with --replace: the live database's name, typed out")
+    parser.add_argument("--pre-restore-dir", type=Path,
+                        help="with --replace: where the pre-restore backup goes (default: <backup root>/pre-restore)")
+    parser.add_argument("--force-unverified", action="store_true", help="restore a backup that was never verified")
     args = parser.parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
@@ -425,12 +528,25 @@ def main(argv: Iterable[str] | None = None) -> int:
     from ta_scheduler.storage.mongo import get_client
 
     backup_dir = _resolve_backup_dir(args.backup)
-    if not is_verified(backup_dir):
-        log.warning("backup %s was never verified; its files are still checked before restoring", backup_dir)
+    live_db = _load_manifest(backup_dir)["database"]
+    if args.replace == bool(args.target_db):
+        parser.error("name a new database with --target-db NAME, or replace the live database with "
+                     f"--replace --confirm {live_db}")
+    if args.replace and args.confirm != live_db:
+        parser.error(f"--replace needs --confirm {live_db} (the live database's name) to go ahead")
     target = mongo_target()
-    target_db = args.target_db or _load_manifest(backup_dir)["database"]
+    client = get_client(target)
     try:
-        result = restore_backup(get_client(target), backup_dir, target_db, drop=args.drop)
+        if args.replace:
+            result = replace_from_backup(
+                client, backup_dir, live_db, now=dt.datetime.now(dt.timezone.utc),
+                pre_restore_root=args.pre_restore_dir or backup_dir.parent / "pre-restore",
+                force_unverified=args.force_unverified,
+            )
+        else:
+            if not args.force_unverified and not is_verified(backup_dir):
+                raise RestoreRefused(f"backup {backup_dir} was never verified; pass --force-unverified to restore it")
+            result = restore_backup(client, backup_dir, args.target_db)
     except (RestoreRefused, BackupVerificationError) as exc:
         print(f"restore-backup: {exc}", file=sys.stderr)
         return 1

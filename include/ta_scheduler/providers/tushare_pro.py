@@ -19,6 +19,11 @@ Configuration (first found): token from env ``TUSHARE_TOKEN``, else connection
 host (a full URL, or ``host:port`` -> ``http://host:port/dataapi``), else the SDK default
 ``http://api.waditu.com/dataapi``. The SDK hard-codes the URL as the private class attribute
 ``DataApi.__http_url``; we set ``_DataApi__http_url`` on our instance only.
+
+Transport: the SDK (1.4.29) and tushare's documentation name only plain-HTTP endpoints, and
+tushare documents no HTTPS one, so by default the token travels unencrypted in every request
+body. Set ``TUSHARE_API_URL`` to an ``https://`` endpoint you trust (e.g. your own TLS proxy) to
+avoid that; a plain-HTTP URL to a non-loopback host is logged as a warning (README "Security").
 """
 
 from __future__ import annotations
@@ -105,6 +110,22 @@ def resolve_settings() -> tuple[str | None, str]:
     return token, url or DEFAULT_URL
 
 
+def warn_if_plain_http(url: str) -> bool:
+    """Log (and return True) when the token would go unencrypted to a host other than this machine."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("tushare: %s://%s is plain HTTP; the token is sent unencrypted with every request "
+                    "(set TUSHARE_API_URL to an https:// endpoint you trust to avoid it)", parts.scheme, host)
+        return True
+    return False
+
+
 class TushareProvider:
     """Market data from tushare pro, normalised to our units (see ``providers.base``)."""
 
@@ -133,6 +154,7 @@ class TushareProvider:
         import tushare as ts
 
         self.url = url
+        warn_if_plain_http(url)
         self._api = ts.pro_api(token=token, timeout=timeout)
         self._api._DataApi__http_url = url  # the SDK has no public way to set it
         self.limiter = limiter or shared_limiter(token)

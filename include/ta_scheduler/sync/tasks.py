@@ -87,9 +87,9 @@ def warn_if_assumed(days: list[str]) -> None:
 def plan_daily_sync(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the run's day."""
     from ta_scheduler.calendar.core import get_calendar
-    from ta_scheduler.params import check_conf, to_ts_code
+    from ta_scheduler.params import check_run_conf, to_ts_code
 
-    check_conf("daily_sync", dict(params))
+    check_run_conf(context)
     cal = get_calendar()
     if params.get("date"):
         dates, mode = [params["date"]], "date"
@@ -159,9 +159,11 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     """
     from ta_scheduler.calendar.core import get_calendar
     from ta_scheduler.config import redis_url
+    from ta_scheduler.params import check_run_conf
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_realtime_quotes
 
+    check_run_conf(context)
     tick: datetime = context.get("data_interval_end") or context["logical_date"]
     tick = local(tick)
     warn_if_assumed([tick.date().isoformat()])
@@ -174,7 +176,10 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
+    from ta_scheduler.params import check_run_conf
     from ta_scheduler.providers import get_provider
+
+    check_run_conf(context)
     from ta_scheduler.sync import sync_financials
 
     provider = get_provider()
@@ -185,6 +190,9 @@ def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
     """News of the run's hour plus an overlap (duplicates are merged by news id)."""
+    from ta_scheduler.params import check_run_conf
+
+    check_run_conf(context)
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_news
 

@@ -1,0 +1,34 @@
+"""What makes a test process isolated from every real database (checked by tests/conftest.py)."""
+
+from __future__ import annotations
+
+
+def isolation_problems(env: dict[str, str]) -> list[str]:
+    """Why ``env`` could reach something other than the local test databases (scripts/env.sh
+    forces them in test mode; this refuses to run if anything slipped through)."""
+    from urllib.parse import urlsplit
+
+    problems = []
+    local = ("127.0.0.1", "localhost")
+    for var in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "TA_AIRFLOW_DB_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+        url = urlsplit(env.get(var, ""))
+        if url.hostname not in local or url.path != "/airflow_test":
+            problems.append(f"{var} is not the local airflow_test database")
+    broker = urlsplit(env.get("AIRFLOW__CELERY__BROKER_URL", ""))
+    if broker.hostname not in local or broker.path != "/1":
+        problems.append("AIRFLOW__CELERY__BROKER_URL is not the local Redis DB 1")
+    if env.get("TA_METADATA_DB") != "airflow_test":
+        problems.append(f"TA_METADATA_DB is {env.get('TA_METADATA_DB')!r}, not airflow_test")
+    if not env.get("TA_MONGO_DB", "").endswith("_test"):
+        problems.append(f"TA_MONGO_DB is {env.get('TA_MONGO_DB')!r}, not a test database")
+    for var in ("MONGODB_URL", "REDIS_URL", "AIRFLOW_CONN_REDIS_DEFAULT", "AIRFLOW_CONN_AIRFLOW_METADATA_DB"):
+        if env.get(var):
+            problems.append(f"{var} is set")
+    for var in ("MONGO_URI", "AIRFLOW_CONN_MONGO_DEFAULT"):
+        uri = env.get(var)
+        if uri:
+            parts = urlsplit(uri)
+            name = parts.path.lstrip("/")
+            if parts.hostname not in local or not (name == "" or name.startswith(("ta_test", "ta_e2e")) or name.endswith("_test")):
+                problems.append(f"{var} is not a local test database")
+    return problems
