@@ -14,6 +14,14 @@ a token is configured, else the deterministic demo market (`data_source: "demo"`
    shares, amount in yuan). Rows failing validation go to `quarantine`; too many fail the run.
    Emits the `daily_bars` asset, which starts `analysis_pipeline`.
 5. `sync_index_daily` — CSI 300, SSE Composite, SZSE Component, ChiNext → `index_daily_quotes`.
+6. `repair_missing_days` (before step 4) — **self-healing**: re-syncs every day of the last
+   `repair_days` trading days (default 20) that the completeness ledger shows missing or partial
+   (rows deleted from the store are noticed too); the repaired dates go into the `daily_bars`
+   asset event, so `analysis_pipeline` recomputes the days that depended on them. Listed in
+   the task's log and XCom (`repaired_dates`).
+
+A run with no date (REST `"logical_date": null`, `airflow dags trigger`) syncs the last trading
+day whose session has closed.
 
 **Manual runs** (the seed API's `data/sync-daily`): `symbols` (codes like `600000` or
 `000001.SZ`), `date` (a trading day), or `start_date` + `end_date` for a backfill (at most 260
@@ -46,6 +54,8 @@ from ta_scheduler.params import symbols_schema, trading_date_schema
         "date": Param(None, **trading_date_schema("Sync this trading day (YYYY-MM-DD) instead of the run's day")),
         "start_date": Param(None, **trading_date_schema("Backfill: first trading day (with end_date)")),
         "end_date": Param(None, **trading_date_schema("Backfill: last trading day (with start_date)")),
+        "repair_days": Param(20, type="integer", minimum=0, maximum=260,
+                             description="Self-healing: repair what the ledger shows missing in this many trading days"),
     },
     default_args=default_args(queue=Queues.DATA, retries=3, retry_delay=timedelta(minutes=2),
                               execution_timeout=timedelta(minutes=30)),
@@ -69,13 +79,20 @@ def daily_sync():
 
         return run_stock_basic()
 
+    @task(pool=Pools.TUSHARE_API, execution_timeout=timedelta(hours=1))
+    def repair_missing_days(the_plan: dict, params=None, **context) -> dict:
+        from ta_scheduler.sync.tasks import run_repair_daily
+
+        return run_repair_daily(the_plan, params.get("repair_days"), run_id=context["run_id"])
+
     @task(pool=Pools.TUSHARE_API, outlets=[DAILY_BARS], execution_timeout=timedelta(hours=2))
-    def sync_daily_bars(the_plan: dict, **context) -> dict:
+    def sync_daily_bars(the_plan: dict, repair: dict, **context) -> dict:
         from ta_scheduler.sync.tasks import run_daily_bars
 
         result = run_daily_bars(the_plan, run_id=context["run_id"])
-        context["outlet_events"][DAILY_BARS].extra = {"trade_dates": the_plan["dates"], "symbols": the_plan["symbols"]}
-        return result
+        context["outlet_events"][DAILY_BARS].extra = {"trade_dates": the_plan["dates"], "symbols": the_plan["symbols"],
+                                                      "repaired_dates": repair["repaired_dates"]}
+        return {**result, "repaired_dates": repair["repaired_dates"]}
 
     @task(pool=Pools.TUSHARE_API)
     def sync_index_daily(the_plan: dict) -> dict:
@@ -87,7 +104,9 @@ def daily_sync():
     calendar = sync_calendar()
     basics = sync_stock_basic()
     the_plan >> calendar >> basics
-    basics >> sync_daily_bars(the_plan)
+    repair = repair_missing_days(the_plan)
+    basics >> repair
+    sync_daily_bars(the_plan, repair)
     basics >> sync_index_daily(the_plan)
 
 
