@@ -5,7 +5,7 @@ the indicators of every later day come back equal to a clean run's."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -13,7 +13,6 @@ from airflow_cli import dags_test
 
 from ta_scheduler.analytics.jobs import compute_indicators_for_date
 from ta_scheduler.analytics.tasks import plan_analysis, run_indicators
-from ta_scheduler.calendar.core import get_calendar
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers import get_provider
 from ta_scheduler.storage import ledger
@@ -65,11 +64,14 @@ def _store_counts(db, day: str) -> dict[str, int]:
 
 def assert_ledger_matches_store(db, days: list[str]) -> None:
     found = ledger.entries(db, days, [*DAILY, "index_bars", "indicators"])
+    provider = get_provider()
     for day in days:
         counts = _store_counts(db, day)
+        published = len(provider.daily(day))  # the demo market: every listed stock trades
         for dataset in DAILY:
             e = found[(dataset, day)]
-            assert (e["state"], e["expected"], e["stored"], e["data_source"]) == ("complete", STOCKS, counts[dataset], "demo"), (day, dataset)
+            assert (e["state"], e["expected"], e["stored"], e["data_source"]) == ("complete", published, counts[dataset], "demo"), (day, dataset)
+            assert counts[dataset] == published
         assert (found[("index_bars", day)]["stored"], found[("index_bars", day)]["state"]) == (
             db[C.INDEX_DAILY].count_documents({"trade_date": day}), "complete")
         assert found[("indicators", day)]["stored"] == db[C.TECHNICAL_INDICATORS].count_documents({"trade_date": day})
@@ -91,7 +93,7 @@ def _daily_bars_event(run_started_after) -> dict:
 
 def _analysis_for(db, extra: dict) -> dict:
     """``analysis_pipeline``'s plan + indicators for that asset event, as the asset-triggered run does."""
-    context = {"dag_run": SimpleNamespace(run_type="asset_triggered", run_after=None),
+    context = {"dag_run": SimpleNamespace(run_type="asset_triggered", run_after=datetime.now(timezone.utc)),
                "data_interval_end": None, "logical_date": None,
                "triggering_asset_events": {"daily_bars": [SimpleNamespace(extra=extra)]}}
     plan = plan_analysis({}, context)
@@ -108,8 +110,6 @@ def _scheduled_run() -> str:
 
 @pytest.mark.parametrize("share", [1.0, 0.5], ids=["whole-day", "half-day"])
 def test_next_daily_sync_restores_deleted_bars_and_recomputes_later_indicators(clean_store, share):
-    from datetime import datetime, timezone
-
     db, days = clean_store, _window()
     hole = days[9]
     later = days[10:]
@@ -135,7 +135,7 @@ def test_next_daily_sync_restores_deleted_bars_and_recomputes_later_indicators(c
     assert {k: v for k, v in after.items() if k not in restored} == {k: v for k, v in clean_bars.items() if k not in restored}
     assert _without_write_time({k: after[k] for k in restored}) == _without_write_time({k: clean_bars[k] for k in restored})
     assert all(after[k]["updated_at"] > clean_bars[k]["updated_at"] for k in restored)
-    assert db[C.STOCK_DAILY_QUOTES].count_documents({"trade_date": hole}) == STOCKS
+    assert db[C.STOCK_DAILY_QUOTES].count_documents({"trade_date": hole}) == len(get_provider().daily(hole))
     assert_ledger_matches_store(db, [d for d in days if d not in later])
 
     extra = _daily_bars_event(started)

@@ -143,19 +143,12 @@ def record_intraday_day(db: Database, data_source: str, tick: datetime) -> dict[
 
 
 def session_ticks(day: date, every_minutes: int = 5) -> list[datetime]:
-    """The intraday snapshot ticks of a day (the ``intraday_prices`` timetable's ticks)."""
-    from ta_scheduler.calendar.core import get_calendar
+    """The intraday snapshot ticks of a session day (the ``intraday_prices`` timetable's ticks)."""
+    from ta_scheduler.calendar.schedules import session_minutes
     from ta_scheduler.sync.tasks import TZ
 
-    cal = get_calendar()
-    out = []
-    t = datetime.combine(day, datetime.min.time(), TZ).replace(hour=9, minute=30)
-    end = t.replace(hour=15, minute=0)
-    while t <= end:
-        if cal.is_trading_time(t):
-            out.append(t)
-        t += timedelta(minutes=every_minutes)
-    return out
+    start = datetime.combine(day, datetime.min.time(), TZ)
+    return [start + timedelta(minutes=m) for m in session_minutes(every_minutes)]
 
 
 # ------------------------------------------------------------------------------ repair

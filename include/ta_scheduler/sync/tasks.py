@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -63,13 +63,9 @@ def run_day(context: Mapping[str, Any]) -> date:
     return run_moment(context).date()
 
 
-#: The exchanges' afternoon close: a session's data can be fetched from then on.
-SESSION_CLOSE = time(15, 0)
-
-
 def last_closed_session(moment: datetime) -> date:
     """The last trading day whose session had closed at ``moment``."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.core import SESSION_CLOSE, get_calendar
 
     cal, moment = get_calendar(), local(moment)
     day = moment.date()
@@ -256,7 +252,9 @@ def repair_news_hours(provider, db, end: datetime, hours: int = DEFAULT_REPAIR_H
     complete (contiguous hours in one call); returns the hours repaired."""
     from ta_scheduler.storage import ledger
     from ta_scheduler.sync import sync_news
+    from ta_scheduler.constants import Collections as C
     from ta_scheduler.sync.completeness import hour_period
+    from ta_scheduler.sync.store import prune_manifest
 
     starts = [end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h) for h in range(hours, 0, -1)]
     periods = {hour_period(h): h for h in starts}
@@ -268,6 +266,8 @@ def repair_news_hours(provider, db, end: datetime, hours: int = DEFAULT_REPAIR_H
             ranges[-1][1] = h + timedelta(hours=1)
         else:
             ranges.append([h, h + timedelta(hours=1)])
+    for day in sorted({local(h).date().isoformat() for a, b in ranges for h in (a, b - timedelta(seconds=1))}):
+        prune_manifest(db[C.STOCK_NEWS], {"publish_date": day, "data_source": provider.name})  # lost items count as new
     for a, b in ranges:
         sync_news(provider, db, a, b)
         log.info("REPAIRED news %s .. %s", a.isoformat(), b.isoformat())
