@@ -13,7 +13,9 @@ risk assessment. Each run executes only its jobs; the others show as *skipped*.
 | `risk` | Sunday 03:00 | `risk_assessments`: volatility, beta vs CSI 300, VaR/CVaR 95 %, max drawdown per stock and portfolio |
 | `research` | manual | `analysis_reports`: one LLM research report per symbol (dynamic task mapping, pool `llm_api`) |
 
-A day whose bars are missing fails the run with a message naming the day.
+A day whose bars are missing fails the run with a message naming the day. When `daily_sync` repaired
+earlier days (`repaired_dates` in the asset event), the daily jobs recompute every day from the
+first repaired one on, since later days read it in their windows.
 
 **Manual runs**: `jobs` (default: `research` when `symbols` are given, else the four market jobs),
 `date` (default: the latest day with bars), and for research (the seed API's `analysis/batch`):

@@ -5,7 +5,8 @@ Expected counts (see docs/data-sync.md, "The completeness ledger"):
 
 - daily datasets (``daily_bars``, ``adj_factor``, ``daily_basic``, ``limit_prices``): the stocks
   that were *listed and not suspended* on the day. Listed = in ``stock_basic_info`` for the data
-  source with ``list_date`` on or before the day. Suspended = listed but without a row in the
+  source (a stock listed later has no bar that day, and a bar of a code outside the list is
+  quarantined, so the list as synced serves every day). Suspended = listed but without a row in the
   vendor's ``daily`` for the day: tushare publishes no daily bar for a stock that did not trade
   (its ``suspend_d`` endpoint is not fetched), and the demo market has no suspensions. So a
   vendor that omits a *trading* stock is not caught here; that is the vendor-readiness check's job.
@@ -42,20 +43,15 @@ log = logging.getLogger(__name__)
 DAILY_DATASETS: dict[str, int] = {"daily_bars": 0, "adj_factor": 1, "daily_basic": 2, "limit_prices": 3}
 
 
-def listed_codes(db: Database, data_source: str, trade_date: str) -> set[str]:
-    """Codes of the stock list listed on or before ``trade_date`` (empty when no list is stored)."""
-    return set(db[C.STOCK_BASIC_INFO].distinct("code", {"source": data_source, "list_date": {"$lte": trade_date}}))
-
-
 def record_daily_day(db: Database, data_source: str, trade_date: str, frames: Sequence[pd.DataFrame],
-                     good: pd.DataFrame) -> dict[str, dict[str, Any]]:
+                     good: pd.DataFrame, listed: set[str]) -> dict[str, dict[str, Any]]:
     """Ledger entries of one whole-market day after its write; returns ``{dataset: entry}``.
 
     ``frames`` are the vendor's ``daily``, ``adj_factor``, ``daily_basic`` and ``stk_limit``
-    frames; ``good`` the rows stored (validation passed).
+    frames; ``good`` the rows stored (validation passed); ``listed`` the stock list's codes
+    (empty: no list stored, every published bar is expected).
     """
-    listed = listed_codes(db, data_source, trade_date)
-    traded = set(frames[0]["code"]) if "code" in frames[0] else set(c[:6] for c in frames[0]["ts_code"])
+    traded = set(frames[0]["code"]) if "code" in frames[0] else {c[:6] for c in frames[0]["ts_code"]}
     expected = len(traded & listed) if listed else len(traded)
     stored_codes = good["ts_code"]
     old = ledger.entries(db, [trade_date], list(DAILY_DATASETS))
@@ -236,5 +232,6 @@ def repair_daily(provider: MarketDataProvider, db: Database, days: Sequence[str]
     if not todo:
         log.info("repair: the ledger shows the daily datasets complete for %d trading days (%s .. %s)",
                  len(days), days[0] if days else "-", days[-1] if days else "-")
-    return {"window": [days[0], days[-1]] if days else [], "lost_rows": lost, "repaired_dates": sorted(repaired),
+    return {"window": [days[0], days[-1]] if days else [], "lost_rows": lost,
+            "repaired_dates": sorted(repaired),
             "repairs": repaired}

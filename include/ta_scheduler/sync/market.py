@@ -108,7 +108,7 @@ def sync_daily_bars(
     if not symbols:
         from ta_scheduler.sync.completeness import record_daily_day
 
-        counts["ledger"] = record_daily_day(db, ds, trade_date, frames, good)
+        counts["ledger"] = record_daily_day(db, ds, trade_date, frames, good, codes)
     limit = quarantine_threshold(max_quarantine_fraction)
     if len(merged) and bad.sum() / len(merged) > limit:
         raise DataQualityError(
