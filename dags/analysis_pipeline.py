@@ -13,7 +13,9 @@ risk assessment. Each run executes only its jobs; the others show as *skipped*.
 | `risk` | Sunday 03:00 | `risk_assessments`: volatility, beta vs CSI 300, VaR/CVaR 95 %, max drawdown per stock and portfolio |
 | `research` | manual | `analysis_reports`: one LLM research report per symbol (dynamic task mapping, one pool per provider: `llm_dashscope`, `llm_deepseek`) |
 
-A day whose bars are missing fails the run with a message naming the day.
+A day whose bars are missing fails the run with a message naming the day. When `daily_sync` repaired
+earlier days (`repaired_dates` in the asset event), the daily jobs recompute every day from the
+first repaired one on, since later days read it in their windows.
 
 **Research under budget**: `estimate_research` estimates the batch's tokens and 元; above the run's
 budget (or what is left of the day's) `approve_research` waits for a human (Approve / Reject in the
@@ -78,7 +80,7 @@ MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
                                  description="Research budget of the day in 元, all runs (empty: setting)"),
         "day_budget_tokens": Param(None, type=["null", "integer"], minimum=0, maximum=10**11,
                                    description="Research budget of the day in tokens, all runs (empty: setting)"),
-        "approval_timeout_minutes": Param(None, type=["null", "number"], exclusiveMinimum=0, maximum=7 * 24 * 60,
+        "approval_timeout_minutes": Param(None, type=["null", "number"], minimum=0.1, maximum=7 * 24 * 60,
                                           description="Minutes to wait for approval of a batch above budget before rejecting it (empty: setting)"),
         "max_consecutive_failures": Param(None, type=["null", "integer"], minimum=1, maximum=50,
                                           description="Stop starting symbols after this many failed in a row on provider errors (empty: setting)"),

@@ -17,6 +17,14 @@ a token is configured, else the deterministic demo market (`data_source: "demo"`
    shares, amount in yuan). Rows failing validation go to `quarantine`; too many fail the run.
    Emits the `daily_bars` asset, which starts `analysis_pipeline`.
 5. `sync_index_daily` — CSI 300, SSE Composite, SZSE Component, ChiNext → `index_daily_quotes`.
+6. `repair_missing_days` (before step 4) — **self-healing**: re-syncs every day of the last
+   `repair_days` trading days (default 20) that the completeness ledger shows missing or partial
+   (rows deleted from the store are noticed too); the repaired dates go into the `daily_bars`
+   asset event, so `analysis_pipeline` recomputes the days that depended on them. Listed in
+   the task's log and XCom (`repaired_dates`).
+
+A run with no date (REST `"logical_date": null`, `airflow dags trigger`) syncs the last trading
+day whose session has closed.
 
 **Manual runs** (the seed API's `data/sync-daily`): `symbols` (codes like `600000` or
 `000001.SZ`), `date` (a trading day), or `start_date` + `end_date` for a backfill (at most 260
@@ -50,8 +58,12 @@ from ta_scheduler.vendor_ready import DEFAULT_DEADLINE, WaitForVendorOperator
         "date": Param(None, **trading_date_schema("Sync this trading day (YYYY-MM-DD) instead of the run's day")),
         "start_date": Param(None, **trading_date_schema("Backfill: first trading day (with end_date)")),
         "end_date": Param(None, **trading_date_schema("Backfill: last trading day (with start_date)")),
-        "vendor_deadline": Param(DEFAULT_DEADLINE, type="string", description=(
+        "vendor_deadline": Param(DEFAULT_DEADLINE, type="string", maxLength=40,
+                                 pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)?)$",
+                                 description=(
             "Wait for tushare to publish the day until HH:MM exchange time that day (or an ISO 8601 instant)")),
+        "repair_days": Param(20, type="integer", minimum=0, maximum=260,
+                             description="Self-healing: repair what the ledger shows missing in this many trading days"),
     },
     default_args=default_args(queue=Queues.DATA, retries=3, retry_delay=timedelta(minutes=2),
                               execution_timeout=timedelta(minutes=30)),
@@ -75,13 +87,20 @@ def daily_sync():
 
         return run_stock_basic()
 
+    @task(pool=Pools.TUSHARE_API, execution_timeout=timedelta(hours=1))
+    def repair_missing_days(the_plan: dict, params=None, **context) -> dict:
+        from ta_scheduler.sync.tasks import run_repair_daily
+
+        return run_repair_daily(the_plan, params.get("repair_days"), run_id=context["run_id"])
+
     @task(pool=Pools.TUSHARE_API, outlets=[DAILY_BARS], execution_timeout=timedelta(hours=2))
-    def sync_daily_bars(the_plan: dict, **context) -> dict:
+    def sync_daily_bars(the_plan: dict, repair: dict, **context) -> dict:
         from ta_scheduler.sync.tasks import run_daily_bars
 
         result = run_daily_bars(the_plan, run_id=context["run_id"])
-        context["outlet_events"][DAILY_BARS].extra = {"trade_dates": the_plan["dates"], "symbols": the_plan["symbols"]}
-        return result
+        context["outlet_events"][DAILY_BARS].extra = {"trade_dates": the_plan["dates"], "symbols": the_plan["symbols"],
+                                                      "repaired_dates": repair["repaired_dates"]}
+        return {**result, "repaired_dates": repair["repaired_dates"]}
 
     @task(pool=Pools.TUSHARE_API)
     def sync_index_daily(the_plan: dict) -> dict:
@@ -95,8 +114,9 @@ def daily_sync():
     the_plan >> calendar >> basics
     vendor = WaitForVendorOperator(task_id="wait_for_vendor", plan=the_plan, deadline="{{ params.vendor_deadline }}",
                                    execution_timeout=timedelta(minutes=5))
-    basics >> vendor
-    vendor >> sync_daily_bars(the_plan)
+    repair = repair_missing_days(the_plan)
+    basics >> [vendor, repair]
+    vendor >> sync_daily_bars(the_plan, repair)
     vendor >> sync_index_daily(the_plan)
 
 

@@ -11,7 +11,7 @@ one schedule per job: each run executes only the jobs due at its time; the other
 | `cache_refresh` | hourly at :30 | rebuilds the Redis keys analysis and reports read (latest quotes, stock list, indicators, hot stocks), switched in atomically |
 | `log_archive` | daily 00:30 | packs task logs older than 7 days into dated archives with a manifest; deletes originals only after re-reading the archive |
 | `backup` | daily 02:00 | dumps every collection with a manifest, proves it by restoring into a scratch database, keeps the last 7 |
-| `health_check` | every 10 minutes | MongoDB, Redis, metadata DB, Celery workers per queue (cluster), disk, data freshness, calendar coverage, backup age; **fails naming what is down** (which alerts); warns once a day naming the tushare endpoints the token was refused |
+| `health_check` | every 10 minutes | MongoDB, Redis, metadata DB, Celery workers per queue (cluster), disk, data freshness, data completeness (the ledger's last 20 trading days), calendar coverage, backup age; **fails naming what is down** (which alerts); warns once a day naming the tushare endpoints the token was refused |
 
 Details: `docs/maintenance.md`.
 """
@@ -101,6 +101,7 @@ def maintenance():
         from ta_scheduler.health import (
             check_backup_age,
             check_calendar,
+            check_completeness,
             check_freshness,
             check_tushare_permissions,
             run_health_check,
@@ -109,7 +110,7 @@ def maintenance():
         skip_unless_due("health_check", due)
         return run_health_check(
             min_free_gb=float(Variable.get("ta_disk_min_free_gb", default="1")),
-            extra=[check_freshness, check_calendar, check_backup_age, check_tushare_permissions],
+            extra=[check_freshness, check_completeness, check_calendar, check_backup_age, check_tushare_permissions],
         )
 
     due = plan_jobs()

@@ -32,7 +32,7 @@ def jobs_param_schema(schedules: Mapping[str, str]) -> dict[str, Any]:
 def run_time(context: Mapping[str, Any]):
     """The instant a run stands for: its ``run_after`` (the timetable tick), aware."""
     dag_run = context["dag_run"]
-    return getattr(dag_run, "run_after", None) or context.get("data_interval_end") or context["logical_date"]
+    return getattr(dag_run, "run_after", None) or context.get("data_interval_end") or context.get("logical_date")
 
 
 def jobs_for_run(schedules: Mapping[str, str], context: Mapping[str, Any]) -> list[str]:

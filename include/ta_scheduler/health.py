@@ -178,6 +178,73 @@ def check_freshness(now: datetime | None = None) -> CheckResult:
     return CheckResult("freshness", True, f"daily bars up to {have} (expected {want})")
 
 
+#: Datasets the completeness check holds to every trading day of its window.
+COMPLETENESS_DATASETS: tuple[str, ...] = (
+    "daily_bars", "adj_factor", "daily_basic", "limit_prices", "index_bars", "indicators", "sentiment",
+)
+DEFAULT_COMPLETENESS_DAYS = 20
+
+
+def completeness_window(now: datetime, days: int) -> list[str]:
+    """The last ``days`` trading days whose data must be stored at ``now``, oldest first."""
+    from ta_scheduler.storage.ledger import trading_days_ending
+
+    return trading_days_ending(expected_bars_date(now), days)
+
+
+def completeness_problems(found: dict, periods: Sequence[str], datasets: Sequence[str]) -> dict[str, list[str]]:
+    """``{dataset: ["<period> <state>[ stored/expected]", …]}`` for the unsettled entries of
+    a :func:`ledger.entries` result (an absent entry is ``missing``)."""
+    from ta_scheduler.storage import ledger
+
+    out: dict[str, list[str]] = {}
+    for dataset in datasets:
+        for p in periods:
+            doc = found.get((dataset, p)) or {"state": ledger.MISSING}
+            if doc["state"] in ledger.SETTLED:
+                continue
+            counts = f" {doc['stored']}/{doc['expected']}" if doc.get("expected") is not None and doc["state"] == ledger.PARTIAL else ""
+            out.setdefault(dataset, []).append(f"{p} {doc['state']}{counts}")
+    return out
+
+
+def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETENESS_DAYS,
+                       datasets: Sequence[str] = COMPLETENESS_DATASETS) -> CheckResult:
+    """Every dataset complete on each of the last ``days`` trading days (the completeness
+    ledger, one query). ``not_due`` and ``not_permitted`` are not failures; ``not_permitted`` is
+    logged as a warning once per day (a marker in ``health_checks``), not at every check."""
+    from ta_scheduler.storage import ledger
+    from ta_scheduler.storage.mongo import get_db
+
+    now = now or datetime.now(tz=ZoneInfo(TIMEZONE))
+    db = get_db()
+    periods = completeness_window(now, days)
+    found = ledger.entries(db, periods, datasets)
+    refused = sorted({d for (d, _p), doc in found.items() if doc["state"] == ledger.NOT_PERMITTED})
+    if refused:
+        _warn_once_a_day(db, now, "not_permitted", f"the data source refuses {', '.join(refused)} (not_permitted in "
+                         f"the completeness ledger): these datasets stay empty until the permission is granted")
+    bad = completeness_problems(found, periods, datasets)
+    if bad:
+        detail = "; ".join(f"{d}: {len(v)} of {days} days not complete ({', '.join(v[:5])}{' …' if len(v) > 5 else ''})"
+                           for d, v in bad.items())
+        return CheckResult("completeness", False, f"{detail}; daily_sync repairs the last days itself, older ones "
+                           "need a backfill (daily_sync start_date/end_date)")
+    return CheckResult("completeness", True, f"{len(datasets)} datasets complete for {periods[0]} .. {periods[-1]}"
+                       + (f" (not permitted: {', '.join(refused)})" if refused else ""))
+
+
+def _warn_once_a_day(db, now: datetime, topic: str, message: str) -> None:
+    """Log ``message`` as a warning the first time ``topic`` comes up on an exchange-local day."""
+    day = now.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    marker = {"_id": f"warned|{topic}|{day}"}
+    if db[Collections.HEALTH_CHECKS].find_one(marker) is not None:
+        return
+    db[Collections.HEALTH_CHECKS].replace_one(marker, {**marker, "topic": topic, "day": day, "message": message},
+                                              upsert=True)
+    log.warning("%s", message)
+
+
 def check_backup_age(max_age_hours: float = 26.0, now: datetime | None = None) -> CheckResult:
     """The latest verified backup is younger than ``max_age_hours`` (daily backups at 02:00)."""
     from ta_scheduler.maintenance.backup import latest_good

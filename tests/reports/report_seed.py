@@ -8,6 +8,7 @@ from analytics.analytics_seed import make_bars, news, trading_days
 
 from ta_scheduler.analytics.jobs import compute_hot_stocks, compute_indicators_for_date, compute_market_sentiment, compute_risk
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.storage import ledger
 
 DAYS = trading_days(90, end="2026-11-27")
 T = DAYS[-1]
@@ -33,6 +34,7 @@ def seed_market(db, *, with_analysis: bool = True) -> None:
     _set_last_close(bars, LIMIT_UP, lambda b: b["up_limit"])
     _set_last_close(bars, LIMIT_DOWN, lambda b: b["down_limit"])
     db[C.STOCK_DAILY_QUOTES].insert_many(bars)
+    record_seeded_days(db, DAYS, len(SYMBOLS))
     rng = np.random.default_rng(5)
     docs = []
     for code, (name, level) in INDICES.items():
@@ -53,6 +55,15 @@ def seed_market(db, *, with_analysis: bool = True) -> None:
     ])
     if with_analysis:
         seed_analysis(db)
+
+
+def record_seeded_days(db, days, stocks: int) -> None:
+    """The ledger entries a sync would have written for the seeded days (bars, their adj factors,
+    valuations and limit prices, the four indices)."""
+    entries = [ledger.Entry(dataset, d, "complete", stocks, stocks, "demo") for d in days
+               for dataset in ("daily_bars", "adj_factor", "daily_basic", "limit_prices")]
+    entries += [ledger.Entry("index_bars", d, "complete", len(INDICES), len(INDICES), "demo") for d in days]
+    ledger.record_many(db, entries)
 
 
 def seed_analysis(db) -> None:

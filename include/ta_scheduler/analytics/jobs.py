@@ -151,6 +151,13 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _record_ledger(db: Database, dataset: str, period: str, expected: int, stored: int, source: str) -> None:
+    """The completeness ledger entry of one analysis output (``storage/ledger.py``)."""
+    from ta_scheduler.storage import ledger
+
+    ledger.record(db, dataset, period, expected=expected, stored=stored, data_source=source)
+
+
 # --- technical indicators ----------------------------------------------------------------------
 
 
@@ -163,7 +170,11 @@ def compute_indicators_for_date(db: Database, trade_date: str, *, data_source: s
     """
     from ta_scheduler.analytics.indicator_state import run_indicator_job
 
-    return run_indicator_job(db, _check_date(trade_date), data_source=data_source)
+    result = run_indicator_job(db, _check_date(trade_date), data_source=data_source)
+    source = result["data_source"]
+    _record_ledger(db, "indicators", trade_date, result["symbols"],
+                   db[C.TECHNICAL_INDICATORS].count_documents({"trade_date": trade_date, "data_source": source}), source)
+    return result
 
 
 # --- news --------------------------------------------------------------------------------------
@@ -277,6 +288,7 @@ def compute_market_sentiment(
     }
     _ensure_indexes(db, C.MARKET_SENTIMENT)
     res = bulk_upsert(db[C.MARKET_SENTIMENT], [doc], UNIQUE_KEYS[C.MARKET_SENTIMENT])
+    _record_ledger(db, "sentiment", trade_date, 1, db[C.MARKET_SENTIMENT].count_documents({"trade_date": trade_date}), source)
     log.info("market sentiment %s: %s up / %s down, %s news (%s)", trade_date, counts["advancers"], counts["decliners"], len(news), model)
     summary = {k: doc[k] for k in ("trade_date", "stocks", "advancers", "decliners", "limit_up", "limit_down", "news_count", "news_sentiment")}
     return {**summary, **res.as_dict()}
@@ -425,6 +437,7 @@ def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int 
                      "missing_symbols": missing, **common})
     _ensure_indexes(db, C.RISK_ASSESSMENTS)
     res = bulk_upsert(db[C.RISK_ASSESSMENTS], docs, UNIQUE_KEYS[C.RISK_ASSESSMENTS])
+    _record_ledger(db, "risk", as_of, len(docs) + len(problems), db[C.RISK_ASSESSMENTS].count_documents({"as_of": as_of}), source)
     n_port = sum(1 for d in docs if d["subject_type"] == "portfolio")
     log.info("risk %s: %s stocks (%s skipped, < %s returns), %s portfolios", as_of, len(docs) - n_port, int((~ok).sum()), min_obs, n_port)
     return {"as_of": as_of, "stocks": len(docs) - n_port, "stocks_skipped": int((~ok).sum()), "portfolios": n_port,

@@ -34,12 +34,32 @@ def _db():
     return db
 
 
-def _event_dates(context: Mapping[str, Any]) -> list[str]:
+def _event_dates(context: Mapping[str, Any], key: str = "trade_dates") -> list[str]:
     dates: set[str] = set()
     for events in (context.get("triggering_asset_events") or {}).values():
         for event in events:
-            dates.update((event.extra or {}).get("trade_dates") or [])
+            dates.update((event.extra or {}).get(key) or [])
     return sorted(dates)
+
+
+def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]) -> list[str]:
+    """The days the daily jobs must (re)compute when ``daily_sync`` repaired ``repaired_dates``:
+    every day with bars from the first repaired day up to the last of ``trade_dates`` (each
+    later day's indicators read the repaired day in their window).
+
+    The one place that turns a repair into recomputation: where indicators carry per-stock
+    state, this becomes ``invalidate_indicator_states(db, since=min(repaired_dates))``.
+    """
+    from ta_scheduler.constants import Collections as C
+
+    if not repaired_dates:
+        return sorted(trade_dates)
+    last = max([*trade_dates, *repaired_dates])
+    with_bars = db[C.STOCK_DAILY_QUOTES].distinct(
+        "trade_date", {"trade_date": {"$gte": min(repaired_dates), "$lte": last}, "period": "daily"})
+    days = sorted(set(with_bars) | set(trade_dates))
+    log.info("daily_sync repaired %s: recomputing %d day(s) %s .. %s", ", ".join(repaired_dates), len(days), days[0], days[-1])
+    return days
 
 
 def plan_analysis(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,7 +78,8 @@ def plan_analysis(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict
         jobs = jobs_due(SCHEDULES, run_time(context))
         dates = [latest_trade_date_with_bars(db, on_or_before=local_day)]
     elif kind == "asset_triggered":
-        jobs, dates = list(DAILY_JOBS), _event_dates(context)
+        jobs = list(DAILY_JOBS)
+        dates = recompute_after_repair(db, _event_dates(context, "repaired_dates"), _event_dates(context))
     else:
         requested = list(params.get("jobs") or [])
         if "all" in requested:  # every job: the market jobs, and research when symbols are given

@@ -11,7 +11,7 @@ which work on small pandas frames. Definitions are in ``docs/reports.md``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,8 @@ class DailyInputs:
     turnover: pd.DataFrame  # trade_date, amount (yuan, the market's daily total), stocks
     hot: list[dict[str, Any]]
     news: list[dict[str, Any]]  # title, symbols, publish_time, source: the session's news window
+    #: the completeness ledger over the last WINDOW_DAYS trading days: {dataset: {day: state}}
+    completeness: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:
@@ -140,7 +142,66 @@ def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:
         news = list(db[C.STOCK_NEWS].find(
             {"publish_time": {"$gt": sentiment["news_window_start"], "$lte": sentiment["news_window_end"]}},
             {"_id": 0, "title": 1, "symbols": 1, "publish_time": 1, "source": 1}))
-    return DailyInputs(trade_date, source, sentiment, indicators, bars, indices, turnover, hot, news)
+    return DailyInputs(trade_date, source, sentiment, indicators, bars, indices, turnover, hot, news,
+                       load_completeness(db, trade_date))
+
+
+# --- data completeness ---------------------------------------------------------------------------
+
+#: Datasets the report's completeness section lists, with their labels.
+COMPLETENESS_SHOWN: dict[str, str] = {
+    "daily_bars": "日线行情", "adj_factor": "复权因子", "daily_basic": "每日指标", "limit_prices": "涨跌停价",
+    "index_bars": "指数行情", "indicators": "技术指标", "sentiment": "市场情绪",
+}
+COMPLETENESS_DAYS = 20
+#: The longest window a figure of the report reads: 60 days before the day, plus the day.
+WINDOW_DAYS = 61
+#: Figures computed over a window: (summary key, label, trading days read, {dataset: its days
+#: up to the report's day that the figure rests on}).
+WINDOWED: tuple[tuple[str, str, int, dict[str, int]], ...] = (
+    ("breadth", "涨跌家数与涨跌停", 1, {"daily_bars": 1, "limit_prices": 1}),
+    ("amount_ratio_20", "量能比（今日 / 20日均值）", 21, {"daily_bars": 21}),
+    ("new_extremes_20", "20日新高 / 新低", 21, {"daily_bars": 21, "adj_factor": 21}),
+    ("new_extremes_60", "60日新高 / 新低", 61, {"daily_bars": 61, "adj_factor": 61}),
+    ("above_ma20", "站上20日均线", 20, {"daily_bars": 20, "adj_factor": 20, "indicators": 1}),
+    ("above_ma60", "站上60日均线", 60, {"daily_bars": 60, "adj_factor": 60, "indicators": 1}),
+)
+
+
+def load_completeness(db: Database, trade_date: str) -> dict[str, dict[str, str]]:
+    """The ledger's states for the last :data:`WINDOW_DAYS` trading days up to ``trade_date`` (one query)."""
+    from ta_scheduler.storage import ledger
+
+    return ledger.grid(db, ledger.trading_days_ending(trade_date, WINDOW_DAYS), list(COMPLETENESS_SHOWN))
+
+
+def window_gaps(completeness: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    """``{figure: [days not complete]}`` for each windowed figure whose window has a gap (pure)."""
+    from ta_scheduler.storage.ledger import not_complete
+
+    out: dict[str, list[str]] = {}
+    for key, _label, _n, datasets in WINDOWED:
+        gaps: set[str] = set()
+        for d, days in datasets.items():
+            row = completeness.get(d, {})
+            gaps.update(not_complete(row, sorted(row)[-days:]))
+        if gaps:
+            out[key] = sorted(gaps)
+    return out
+
+
+def completeness_rows(completeness: dict[str, dict[str, str]], days: int = COMPLETENESS_DAYS) -> list[list[str]]:
+    """Rows ``[dataset, complete days / days, days not complete]`` of the report's section (pure)."""
+    from ta_scheduler.storage.ledger import not_complete
+
+    rows = []
+    for dataset, label in COMPLETENESS_SHOWN.items():
+        row = completeness.get(dataset, {})
+        periods = sorted(row)[-days:]
+        bad = not_complete(row, periods)
+        shown = "、".join(f"{p[5:]} {row[p]}" for p in bad[:6]) + (f" 等 {len(bad)} 天" if len(bad) > 6 else "")
+        rows.append([f"{label}（{dataset}）", f"{len(periods) - len(bad)} / {len(periods)}", shown or "—"])
+    return rows
 
 
 def _preferred_source(db: Database, trade_date: str) -> str:
@@ -257,6 +318,7 @@ def daily_figures(inputs: DailyInputs) -> dict[str, Any]:
         "limit_up": lim_up,
         "limit_down": lim_down,
         "news": notable_news(inputs.news, focus),
+        "window_gaps": window_gaps(inputs.completeness),
     }
 
 
@@ -289,17 +351,26 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
     ]))
 
     ind = inputs.indicators
+    gaps = fig["window_gaps"]
+
+    def shown(key: str, value: str) -> str:
+        return INCOMPLETE if key in gaps else value
+
     breadth_metrics = [
-        Metric("上涨", fmt_num(s.get("advancers"), 0), "up"),
-        Metric("下跌", fmt_num(s.get("decliners"), 0), "down"),
-        Metric("平盘", fmt_num(s.get("unchanged"), 0)),
-        Metric("涨跌比", fmt_num(s.get("advance_decline_ratio"))),
-        Metric("涨停 / 跌停", f"{fmt_num(s.get('limit_up'), 0)} / {fmt_num(s.get('limit_down'), 0)}"),
-        Metric("20日新高 / 新低", f"{fmt_num(s.get('new_high_20'), 0)} / {fmt_num(s.get('new_low_20'), 0)}"),
-        Metric("60日新高 / 新低", f"{fmt_num(s.get('new_high_60'), 0)} / {fmt_num(s.get('new_low_60'), 0)}"),
-        Metric("站上20日均线", f"{ind['above_ma20']} / {ind['with_ma20']}"),
-        Metric("站上60日均线", f"{ind['above_ma60']} / {ind['with_ma60']}"),
+        Metric("上涨", shown("breadth", fmt_num(s.get("advancers"), 0)), "up"),
+        Metric("下跌", shown("breadth", fmt_num(s.get("decliners"), 0)), "down"),
+        Metric("平盘", shown("breadth", fmt_num(s.get("unchanged"), 0))),
+        Metric("涨跌比", shown("breadth", fmt_num(s.get("advance_decline_ratio")))),
+        Metric("涨停 / 跌停", shown("breadth", f"{fmt_num(s.get('limit_up'), 0)} / {fmt_num(s.get('limit_down'), 0)}")),
+        Metric("20日新高 / 新低", shown("new_extremes_20", f"{fmt_num(s.get('new_high_20'), 0)} / {fmt_num(s.get('new_low_20'), 0)}")),
+        Metric("60日新高 / 新低", shown("new_extremes_60", f"{fmt_num(s.get('new_high_60'), 0)} / {fmt_num(s.get('new_low_60'), 0)}")),
+        Metric("站上20日均线", shown("above_ma20", f"{ind['above_ma20']} / {ind['with_ma20']}")),
+        Metric("站上60日均线", shown("above_ma60", f"{ind['above_ma60']} / {ind['with_ma60']}")),
     ]
+    sections.insert(0, Section("数据完整性", [
+        Table(["数据集", f"近 {COMPLETENESS_DAYS} 个交易日完整", "不完整的日期"], completeness_rows(inputs.completeness)),
+        Text(window_note(gaps) if gaps else "本报告所有按窗口计算的指标，其窗口内数据均完整。"),
+    ]))
     labels, counts = zip(*fig["buckets"])
     colours = [charts.DOWN if lab.startswith(("≤-", "-")) else charts.FLAT if lab == "0" else charts.UP for lab in labels]
     sections.append(Section("市场宽度", [
@@ -315,7 +386,8 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
         Metrics([
             Metric("两市成交额", fmt_yi(s.get("amount_total"))),
             Metric(f"前{s.get('amount_mean_days', 20)}日均值", fmt_yi(s.get("amount_mean_20"))),
-            Metric("量能比（今日 / 20日均值）", fmt_num(s.get("amount_ratio_20")), sign_class((s.get("amount_ratio_20") or 1) - 1)),
+            Metric("量能比（今日 / 20日均值）", shown("amount_ratio_20", fmt_num(s.get("amount_ratio_20"))),
+                   "" if "amount_ratio_20" in gaps else sign_class((s.get("amount_ratio_20") or 1) - 1)),
         ]),
         Chart(charts.bar_chart([d[5:] for d in turn["trade_date"]], amounts / 1e8, title="每日成交额（亿元）", unit="亿元",
                                colours=[charts.LINE] * len(amounts), mean_line=np.nan_to_num(mean20, nan=amounts[0] / 1e8),
@@ -382,6 +454,16 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
     return sections
 
 
+INCOMPLETE = "窗口不完整"
+
+
+def window_note(gaps: dict[str, list[str]]) -> str:
+    """One line per figure left out because its window has days that are not complete."""
+    labels = {key: (label, n) for key, label, n, _ in WINDOWED}
+    return "；".join(f"{labels[k][0]}：近 {labels[k][1]} 个交易日中 {'、'.join(d[5:] for d in days[:5])}"
+                    f"{f' 等 {len(days)} 天' if len(days) > 5 else ''} 数据不完整，未给出数值" for k, days in gaps.items()) + "。"
+
+
 def _news_time(doc: dict[str, Any]) -> str:
     from zoneinfo import ZoneInfo
 
@@ -402,11 +484,16 @@ def daily_summary(inputs: DailyInputs, fig: dict[str, Any]) -> dict[str, Any]:
         return {"symbol": r["symbol"], "name": r["name"], "pct_chg": float(r["pct_chg"])}
 
     sec = fig["sectors"]
+    gaps = fig["window_gaps"]
+    gated = {"advancers": "breadth", "decliners": "breadth", "unchanged": "breadth", "limit_up": "breadth",
+             "limit_down": "breadth", "amount_mean_20": "amount_ratio_20", "amount_ratio_20": "amount_ratio_20"}
     return {
         "indices": [{"ts_code": r["ts_code"], "name": r["name"], "close": r["close"], "pct_chg": r["pct_chg"]} for r in fig["indices"]],
-        **{k: s.get(k) for k in ("stocks", "advancers", "decliners", "unchanged", "limit_up", "limit_down",
-                                 "amount_total", "amount_mean_20", "amount_ratio_20", "news_count", "news_sentiment")},
-        "above_ma20": inputs.indicators["above_ma20"],
+        **{k: None if gated.get(k) in gaps else s.get(k)
+           for k in ("stocks", "advancers", "decliners", "unchanged", "limit_up", "limit_down",
+                     "amount_total", "amount_mean_20", "amount_ratio_20", "news_count", "news_sentiment")},
+        "above_ma20": None if "above_ma20" in gaps else inputs.indicators["above_ma20"],
+        "incomplete_windows": gaps,
         "top_gainer": mover(fig["gainers"]),
         "top_loser": mover(fig["losers"]),
         "best_sector": None if sec.empty else {"industry": sec.iloc[0]["industry"], "mean_pct_chg": float(sec.iloc[0]["mean_pct_chg"])},
@@ -420,9 +507,13 @@ def daily_summary(inputs: DailyInputs, fig: dict[str, Any]) -> dict[str, Any]:
 def daily_digest(trade_date: str, summary: dict[str, Any]) -> list[str]:
     """A few plain-text lines for chat messages (Slack)."""
     idx = "，".join(f"{v['name']} {fmt_num(v['close'])}（{fmt_pct(v['pct_chg'])}）" for v in summary["indices"] if v["close"] is not None)
+    gaps = summary.get("incomplete_windows") or {}
     lines = [
         idx or "指数：无数据",
+        f"涨跌家数：{INCOMPLETE}（{'、'.join(gaps['breadth'])} 数据不完整）" if "breadth" in gaps else
         f"上涨 {summary['advancers']} / 下跌 {summary['decliners']} / 平盘 {summary['unchanged']}，涨停 {summary['limit_up']}，跌停 {summary['limit_down']}",
+        f"成交额 {fmt_yi(summary['amount_total'])}，量能比{INCOMPLETE}（近 21 个交易日有 {len(gaps['amount_ratio_20'])} 天数据不完整）"
+        if "amount_ratio_20" in gaps else
         f"成交额 {fmt_yi(summary['amount_total'])}，为前20日均值的 {fmt_num(summary['amount_ratio_20'])} 倍",
     ]
     if summary["top_gainer"]:

@@ -103,6 +103,12 @@ def save_report(db: Database, report: dict[str, Any]) -> dict[str, Any]:
     })
     _ensure_reports_index(db)
     bulk_upsert(db[C.REPORTS], [doc], UNIQUE_KEYS[C.REPORTS], set_on_insert={"created_at": doc["updated_at"]})
+    if kind == "daily":  # the ledger tracks reports per trading day
+        from ta_scheduler.storage import ledger
+
+        ledger.record(db, "reports", report_date, expected=1,
+                      stored=db[C.REPORTS].count_documents({"kind": kind, "report_date": report_date}),
+                      data_source=report.get("data_source"))
     return load_report(db, kind, report_date)
 
 

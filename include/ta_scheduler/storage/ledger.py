@@ -194,6 +194,26 @@ def unsettled(
     return out
 
 
+def trading_days_ending(last_day: str, n: int) -> list[str]:
+    """The ``n`` trading days ending on ``last_day`` (inclusive, a session), oldest first: the
+    periods of a window the ledger is asked about."""
+    from datetime import date
+
+    from ta_scheduler.calendar.core import get_calendar
+
+    cal = get_calendar()
+    out = [date.fromisoformat(last_day)]
+    while len(out) < n:
+        out.append(cal.previous_session(out[-1]))
+    return [d.isoformat() for d in reversed(out)]
+
+
+def not_complete(row: Mapping[str, str], periods: Sequence[str]) -> list[str]:
+    """The periods of one :func:`grid` row whose state is not ``complete`` (a figure computed
+    over them would rest on missing or partial data)."""
+    return [p for p in periods if row.get(p, MISSING) != COMPLETE]
+
+
 def summary(found: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, int]:
     """Counts per state over a result of :func:`entries` (for logs and XCom)."""
     out: dict[str, int] = {}

@@ -68,13 +68,28 @@ def sync_financials(
     statements: Sequence[str] = STATEMENTS,
     ts_codes: Sequence[str] | None = None,
     first_lookback_days: int = DEFAULT_FIRST_LOOKBACK_DAYS,
+    today: date | None = None,
 ) -> dict[str, Any]:
-    """Fetch statements announced since the last run (or ``first_lookback_days`` on the first)."""
+    """Fetch statements announced since the last run (or ``first_lookback_days`` on the first).
+
+    Never past ``today`` (exchange date; default the clock's): an ``as_of`` in the future
+    fetches up to today, and the marker never passes ``today - 1`` (a marker already past it,
+    left by an older version, is pulled back).
+    """
     state_coll = db[C.SYNC_STATE]
     state = state_coll.find_one({"job": JOB, "key": provider.name}) or {}
-    end = date.fromisoformat(as_of)
+    today = today or _exchange_today()
+    end = min(date.fromisoformat(as_of), today)
+    if end < date.fromisoformat(as_of):
+        log.warning("%s financials: as_of %s is in the future; fetching announcements up to today (%s)",
+                    provider.name, as_of, today)
     if state.get("last_complete_date"):
-        start = date.fromisoformat(state["last_complete_date"]) + timedelta(days=1)
+        marker = date.fromisoformat(state["last_complete_date"])
+        if marker >= today:
+            log.warning("%s financials: marker %s is not before today (%s); pulled back to %s",
+                        provider.name, marker, today, today - timedelta(days=1))
+            marker = today - timedelta(days=1)
+        start = marker + timedelta(days=1)
     else:
         start = end - timedelta(days=first_lookback_days)
     counts: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "data_source": provider.name}
@@ -82,13 +97,28 @@ def sync_financials(
         log.info("%s financials: nothing to do (last complete day %s, as_of %s)", provider.name, state.get("last_complete_date"), as_of)
         return {**counts, "reports": 0}
     total = 0
+    periods: set[str] = set()
     for statement in statements:
         frame = provider.financial_statements(statement, start.isoformat(), end.isoformat(), ts_codes)
         res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name),
                          partition=("report_period", "data_source"), writer=statement)
         counts[statement] = {"reports": len(frame), **res.as_dict()}
         total += len(frame)
+        if len(frame):
+            periods.update(frame["report_period"].tolist())
         log.info("%s %s announced %s..%s: %d reports (%s)", provider.name, statement, start, end, len(frame), res.as_dict())
     if ts_codes is None:  # a partial (per-stock) run does not move the whole-market marker
         write_docs(state_coll, [{"job": JOB, "key": provider.name, "last_complete_date": (end - timedelta(days=1)).isoformat()}])
-    return {**counts, "reports": total}
+        from ta_scheduler.sync.completeness import record_financial_periods
+
+        record_financial_periods(db, provider.name, sorted(periods), statements)
+    return {**counts, "reports": total, "report_periods": sorted(periods)}
+
+
+def _exchange_today() -> date:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ta_scheduler.constants import TIMEZONE
+
+    return datetime.now(ZoneInfo(TIMEZONE)).date()

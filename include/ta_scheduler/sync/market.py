@@ -133,6 +133,10 @@ def sync_daily_bars(
     counts = {"trade_date": trade_date, "data_source": ds, "rows": len(merged), "stored": len(good),
               "quarantined_rows": int(bad.sum()), "reasons": {r: int(m.sum()) for r, m in problems.items()},
               **res.as_dict()}
+    if not symbols:
+        from ta_scheduler.sync.completeness import record_daily_day
+
+        counts["ledger"] = record_daily_day(db, ds, trade_date, frames, good, codes)
     limit = quarantine_threshold(max_quarantine_fraction)
     if len(merged) and bad.sum() / len(merged) > limit:
         raise DataQualityError(
@@ -182,11 +186,17 @@ def sync_index_daily(provider: MarketDataProvider, db: Database, trade_date: str
     frame = frame[frame["trade_date"] == trade_date]
     missing = sorted(set(ts_codes) - set(frame["ts_code"]))
     if missing:
+        from ta_scheduler.sync.completeness import record_index_day
+
+        record_index_day(db, provider.name, trade_date, len(set(ts_codes)))
         raise DataQualityError(f"{provider.name} index_daily {trade_date}: no bar for {', '.join(missing)}; "
                                "the data may not be published yet — retry later")
     frame = frame.assign(name=frame["ts_code"].map(MAJOR_INDICES))
     res = write_docs(db[C.INDEX_DAILY], docs_from_columns(columns_from_frame(frame), {"data_source": provider.name}),
                      mode="replace", partition=("trade_date", "data_source"))
+    from ta_scheduler.sync.completeness import record_index_day
+
+    record_index_day(db, provider.name, trade_date, len(set(ts_codes)))
     return {"trade_date": trade_date, "indices": len(frame), "data_source": provider.name, **res.as_dict()}
 
 

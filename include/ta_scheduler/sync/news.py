@@ -82,10 +82,13 @@ def sync_news(provider: MarketDataProvider, db: Database, start: datetime, end: 
                      "publish_date": when.astimezone(_TZ).date().isoformat(), "channels": row.get("channels"),
                      "symbols": codes, "stock_names": [names[c] for c in codes], "data_source": provider.name})
     res = write_docs(db[C.STOCK_NEWS], docs, mode="replace", partition=("publish_date", "data_source"))
+    from ta_scheduler.sync.completeness import record_news_hours
+
+    hours = record_news_hours(db, provider.name, start, end, [d["publish_time"] for d in docs])
     log.info("%s news %s..%s: %d fetched, %d unique, %d linked to stocks (%s)", provider.name, start.isoformat(),
              end.isoformat(), len(frame), len(docs), linked, res.as_dict())
     return {"fetched": len(frame), "unique": len(docs), "duplicates": len(frame) - len(docs), "linked": linked,
-            "data_source": provider.name, **res.as_dict()}
+            "data_source": provider.name, "ledger_hours": hours, **res.as_dict()}
 
 
 def _rows(frame) -> Iterable[dict[str, Any]]:

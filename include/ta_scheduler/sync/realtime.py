@@ -66,6 +66,9 @@ def sync_realtime_quotes(
     latest = write_docs(db[C.MARKET_QUOTES], docs_from_columns(cols, constants), mode="replace", partition=("data_source",))
     if store_snapshot:
         snap = write_docs(db[C.INTRADAY_SNAPSHOTS], docs_from_columns(cols, constants), mode="insert").as_dict()
+        from ta_scheduler.sync.completeness import record_intraday_day
+
+        snap["ledger"] = record_intraday_day(db, provider.name, snapshot_time)
     else:
         snap = {"skipped": "outside trading sessions"}
     cached = refresh_quote_cache(redis_url, cols, snapshot_time, provider.name, ttl) if redis_url else 0

@@ -253,6 +253,23 @@ def _rewrite(coll: Collection, docs: list[dict[str, Any]], key: Sequence[str], m
         upsert_on_key(docs)
 
 
+def prune_manifest(coll: Collection, partition_values: Mapping[str, Any], writer: str = "") -> int:
+    """Drop from one partition's manifest the ids no longer stored (documents deleted behind the
+    writer's back), so the next write inserts them again and leaves the others untouched.
+    ``partition_values`` are the partition's fields, e.g. ``{"trade_date": …, "data_source": …}``;
+    returns how many ids were dropped."""
+    job = f"manifest:{coll.name}" + (f":{writer}" if writer else "")
+    part = natural_id(partition_values, tuple(partition_values))
+    hashes = _load_manifest(coll, job, part)
+    if not hashes:
+        return 0
+    present = {d["_id"] for d in coll.find(dict(partition_values), {"_id": 1})}
+    kept = {i: h for i, h in hashes.items() if i in present}
+    if len(kept) < len(hashes):
+        _save_manifest(coll, job, part, kept)
+    return len(hashes) - len(kept)
+
+
 def _manifest_id(job: str, part: str) -> str:
     return f"{job}|{part}"
 

@@ -64,10 +64,30 @@ def local(moment: datetime) -> datetime:
     return datetime.fromtimestamp(moment.timestamp(), TZ)
 
 
+def run_moment(context: Mapping[str, Any]) -> datetime:
+    """The instant a run stands for, in exchange time: its data interval end, else its logical
+    date, else (a manual run triggered without a logical date: REST ``"logical_date": null``,
+    ``airflow dags trigger``) the moment it was queued to run (``run_after``), else now."""
+    dag_run = context.get("dag_run")
+    moment = (context.get("data_interval_end") or context.get("logical_date")
+              or getattr(dag_run, "run_after", None) or datetime.now(TZ))
+    return local(moment)
+
+
 def run_day(context: Mapping[str, Any]) -> date:
-    """The trading day a scheduled run stands for: local date of its data interval end."""
-    end = context.get("data_interval_end") or context["logical_date"]
-    return local(end).date()
+    """The local date a run stands for (see :func:`run_moment`)."""
+    return run_moment(context).date()
+
+
+def last_closed_session(moment: datetime) -> date:
+    """The last trading day whose session had closed at ``moment``."""
+    from ta_scheduler.calendar.core import SESSION_CLOSE, get_calendar
+
+    cal, moment = get_calendar(), local(moment)
+    day = moment.date()
+    if cal.is_session(day) and moment.time() >= SESSION_CLOSE:
+        return day
+    return cal.previous_session(day)
 
 
 def warn_if_assumed(days: list[str]) -> None:
@@ -97,9 +117,7 @@ def plan_daily_sync(params: Mapping[str, Any], context: Mapping[str, Any]) -> di
         first, last = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
         dates, mode = [d.isoformat() for d in cal.sessions_between(first, last)], "backfill"
     else:
-        day = run_day(context)
-        if not cal.is_session(day):  # a manual trigger on a closed day syncs the last session
-            day = cal.previous_session(day)
+        day = last_closed_session(run_moment(context))  # never a session still trading
         dates, mode = [day.isoformat()], "run"
     symbols = [to_ts_code(s) for s in params.get("symbols") or []] or None
     warn_if_assumed(dates)
@@ -164,8 +182,7 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.sync import sync_realtime_quotes
 
     check_run_conf(context)
-    tick: datetime = context.get("data_interval_end") or context["logical_date"]
-    tick = local(tick)
+    tick = run_moment(context)
     warn_if_assumed([tick.date().isoformat()])
     in_session = get_calendar().is_trading_time(tick)
     if not in_session:
@@ -178,9 +195,9 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
 def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.params import check_run_conf
     from ta_scheduler.providers import get_provider
+    from ta_scheduler.sync import sync_financials
 
     check_run_conf(context)
-    from ta_scheduler.sync import sync_financials
 
     provider = get_provider()
     as_of = run_day(context).isoformat()
@@ -191,14 +208,97 @@ def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
 def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
     """News of the run's hour plus an overlap (duplicates are merged by news id)."""
     from ta_scheduler.params import check_run_conf
-
-    check_run_conf(context)
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_news
 
-    end = local(context.get("data_interval_end") or context["logical_date"])
+    check_run_conf(context)
+
+    end = run_moment(context)
     start = local(context.get("data_interval_start") or end - timedelta(hours=1))
     if end - start < timedelta(hours=1):
         start = end - timedelta(hours=1)
-    provider = get_provider()
-    return fail_fast(lambda: unless_not_permitted("the news", lambda: sync_news(provider, _db(), start - overlap, end)))
+    provider, db = get_provider(), _db()
+    result = fail_fast(lambda: unless_not_permitted("the news", lambda: sync_news(provider, db, start - overlap, end)))
+    if "not_permitted" not in result:
+        result["repair"] = fail_fast(lambda: repair_news_hours(provider, db, start))
+    return result
+
+
+# ------------------------------------------------------------------------------ self-healing
+DEFAULT_REPAIR_DAYS = 20
+DEFAULT_REPAIR_HOURS = 24
+
+
+def repair_window(last_day: str, days: int) -> list[str]:
+    """The ``days`` trading days ending on ``last_day`` (inclusive), oldest first."""
+    from ta_scheduler.storage.ledger import trading_days_ending
+
+    return trading_days_ending(last_day, days)
+
+
+def run_repair_daily(plan: Mapping[str, Any], repair_days: int | None, run_id: str | None = None) -> dict[str, Any]:
+    """Repair what the ledger shows missing or partial in the last ``repair_days`` trading days
+    (whole-market runs for the run's day only; a ``date``, backfill or per-symbol run repairs
+    nothing). A day the vendor refuses is recorded ``failed`` in the ledger (the health check
+    names it) and does not stop the day's own sync; rate limits and outages raise for a retry."""
+    from ta_scheduler.providers import ProviderError, get_provider
+    from ta_scheduler.storage import ledger
+    from ta_scheduler.sync.completeness import repair_daily
+    from ta_scheduler.sync.validate import DataQualityError
+
+    days = DEFAULT_REPAIR_DAYS if repair_days is None else int(repair_days)
+    if plan["mode"] != "run" or plan.get("symbols") or days <= 0:
+        log.info("repair: not in this run (mode %s, symbols %s, repair_days %s)", plan["mode"], plan.get("symbols"), days)
+        return {"repaired_dates": [], "skipped": f"mode {plan['mode']}" if plan["mode"] != "run" else "not requested"}
+    provider, db = get_provider(), _db()
+    window = repair_window(plan["dates"][-1], days)
+    failures: dict[str, str] = {}
+
+    def guarded(day_sync):
+        def run(p, d, day, **kw):
+            try:
+                return day_sync(p, d, day, **kw)
+            except (DataQualityError, ProviderError) as exc:
+                if isinstance(exc, ProviderError) and getattr(exc, "retryable", False):
+                    raise
+                failures[day] = str(exc)[:300]
+                ledger.record(d, "daily_bars", day, ledger.FAILED, data_source=p.name, reason=failures[day])
+                log.error("REPAIR FAILED daily bars %s: %s", day, exc)
+                return {"inserted": 0, "updated": 0, "ledger": {}}
+        return run
+
+    from ta_scheduler.sync import market
+
+    result = repair_daily(provider, db, window, skip=plan["dates"], run_id=run_id, day_sync=guarded(market.sync_daily_bars))
+    result["failed"] = failures
+    result["repaired_dates"] = [d for d in result["repaired_dates"] if d not in failures]
+    log.info("repair over %s .. %s: repaired %s%s", window[0], window[-1], result["repaired_dates"] or "nothing",
+             f"; FAILED {sorted(failures)}" if failures else "")
+    return result
+
+
+def repair_news_hours(provider, db, end: datetime, hours: int = DEFAULT_REPAIR_HOURS) -> dict[str, Any]:
+    """Re-fetch the news hours of the last ``hours`` before ``end`` that the ledger shows not
+    complete (contiguous hours in one call); returns the hours repaired."""
+    from ta_scheduler.storage import ledger
+    from ta_scheduler.sync import sync_news
+    from ta_scheduler.constants import Collections as C
+    from ta_scheduler.sync.completeness import hour_period
+    from ta_scheduler.sync.store import prune_manifest
+
+    starts = [end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h) for h in range(hours, 0, -1)]
+    periods = {hour_period(h): h for h in starts}
+    bad = ledger.unsettled(db, list(periods), ["news"]).get("news", [])
+    ranges: list[list[datetime]] = []
+    for p in bad:
+        h = periods[p]
+        if ranges and ranges[-1][1] == h:
+            ranges[-1][1] = h + timedelta(hours=1)
+        else:
+            ranges.append([h, h + timedelta(hours=1)])
+    for day in sorted({local(h).date().isoformat() for a, b in ranges for h in (a, b - timedelta(seconds=1))}):
+        prune_manifest(db[C.STOCK_NEWS], {"publish_date": day, "data_source": provider.name})  # lost items count as new
+    for a, b in ranges:
+        sync_news(provider, db, a, b)
+        log.info("REPAIRED news %s .. %s", a.isoformat(), b.isoformat())
+    return {"repaired_hours": bad}
