@@ -44,19 +44,21 @@ def _event_dates(context: Mapping[str, Any], key: str = "trade_dates") -> list[s
 
 def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]) -> list[str]:
     """The days the daily jobs must (re)compute when ``daily_sync`` repaired ``repaired_dates``:
-    every day with bars from the first repaired day up to the last of ``trade_dates`` (each
-    later day's indicators read the repaired day in their window).
-
-    The one place that turns a repair into recomputation: where indicators carry per-stock
-    state, this becomes ``invalidate_indicator_states(db, since=min(repaired_dates))``.
+    every day with bars from the first repaired day up to the last of ``trade_dates``, oldest
+    first. The indicator states that took a bar on or after the first repaired day are
+    invalidated, so those stocks are recomputed from their whole history (the carried-forward
+    state never saw the repaired bars).
     """
+    from ta_scheduler.analytics.indicator_state import invalidate_indicator_states
     from ta_scheduler.constants import Collections as C
 
     if not repaired_dates:
         return sorted(trade_dates)
+    since = min(repaired_dates)
+    invalidate_indicator_states(db, since)
     last = max([*trade_dates, *repaired_dates])
     with_bars = db[C.STOCK_DAILY_QUOTES].distinct(
-        "trade_date", {"trade_date": {"$gte": min(repaired_dates), "$lte": last}, "period": "daily"})
+        "trade_date", {"trade_date": {"$gte": since, "$lte": last}, "period": "daily"})
     days = sorted(set(with_bars) | set(trade_dates))
     log.info("daily_sync repaired %s: recomputing %d day(s) %s .. %s", ", ".join(repaired_dates), len(days), days[0], days[-1])
     return days
