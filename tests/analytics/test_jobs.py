@@ -49,7 +49,8 @@ def store(mongo_db):
 
 def _reference(db, symbol):
     docs = sorted(db[C.STOCK_DAILY_QUOTES].find({"symbol": symbol}), key=lambda d: d["trade_date"])[-60:]
-    arr = {k: np.array([[d[k] for d in docs]], float) for k in ("high", "low", "close", "volume", "adj_factor")}
+    arr = {k: np.array([[d.get(f"unadj_{k}", d[k]) for d in docs]], float)
+           for k in ("high", "low", "close", "volume", "adj_factor")}
     adj = {k: forward_adjust(arr[k], arr["adj_factor"]) for k in ("high", "low", "close")}
     return compute_indicators(adj["high"], adj["low"], adj["close"], arr["volume"]), adj["close"][0, -1]
 
@@ -134,7 +135,7 @@ def test_risk_job_for_stocks_and_portfolios(store):
     out = compute_risk(store, T, lookback=60, min_obs=40)
     assert out["stocks"] == 4 and out["portfolios"] == 1
     doc = store[C.RISK_ASSESSMENTS].find_one({"subject_type": "stock", "subject_id": "300750", "as_of": T})
-    closes = np.array([d["close"] * d["adj_factor"] for d in sorted(
+    closes = np.array([d["unadj_close"] * d["adj_factor"] for d in sorted(
         store[C.STOCK_DAILY_QUOTES].find({"symbol": "300750"}), key=lambda d: d["trade_date"])][-61:])
     r = closes[1:] / closes[:-1] - 1
     assert doc["n_obs"] == 60

@@ -63,7 +63,9 @@ def test_news_is_deduplicated_and_linked_to_the_stocks_it_names(make_tushare, db
         for code, name in zip(doc["symbols"], doc["stock_names"]):
             assert names[code] == name
             assert name in doc["title"] + doc["content"] or code in doc["title"] + doc["content"]
-        assert doc["publish_time"].tzinfo is not None and doc["source"] == "sina"
+        assert doc["source"] == "sina" and doc["symbol"] == doc["symbols"][0]
+        # the wall-clock time (stored naive, read back as UTC) is the instant's Beijing time
+        assert doc["publish_time"].replace(tzinfo=None) == doc["published_at"].astimezone(TZ).replace(tzinfo=None)
 
 
 def test_financials_are_incremental_by_announcement_date(make_tushare, db, tushare_server):
@@ -72,8 +74,8 @@ def test_financials_are_incremental_by_announcement_date(make_tushare, db, tusha
     assert first["start"] == "2026-10-17" and first["reports"] > 0
     doc = db[C.STOCK_FINANCIAL_DATA].find_one({})
     assert {"income", "balancesheet", "cashflow", "fina_indicator"} <= set(doc)
-    assert doc["report_period"] == "2026-09-30" and doc["report_type"] == "1"
-    assert doc["revenue"] == doc["income"]["total_revenue"] and doc["roe"] == doc["fina_indicator"]["roe"]
+    assert doc["report_period"] == "20260930" and doc["report_type"] == "quarterly"
+    assert doc["revenue"] == doc["income"]["revenue"] and doc["roe"] == doc["fina_indicator"]["roe"]
     tushare_server.reset()
     second = sync_financials(provider, db, "2026-10-22")
     assert second["start"] == "2026-10-20"  # the last, possibly incomplete, day is fetched again

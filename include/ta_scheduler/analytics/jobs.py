@@ -34,6 +34,8 @@ CSI300 = "000300.SH"
 SOURCE_PREFERENCE = ("tushare", "demo")
 #: News of a trading day: after the previous session's close up to this day's close (15:00).
 SESSION_CLOSE_HOUR = 15
+#: Where the bars keep the exchange's (unadjusted) prices; these jobs adjust them themselves.
+UNADJUSTED = {f: f"unadj_{f}" for f in ("open", "high", "low", "close", "pre_close")}
 
 
 class BarsMissingError(RuntimeError):
@@ -82,14 +84,16 @@ def _load_bars(db: Database, trade_date: str, n_days: int, fields: list[str], so
 
     span = int(math.ceil(n_days * 1.6)) + 15
     start = (date.fromisoformat(trade_date) - timedelta(days=span)).isoformat()
-    projection = {"_id": 0, "symbol": 1, "trade_date": 1, **{f: 1 for f in fields}}
+    # the exchange's prices: open..pre_close hold forward-adjusted ones (docs/data-model.md)
+    stored = {f: UNADJUSTED.get(f, f) for f in fields}
+    projection = {"_id": 0, "symbol": 1, "trade_date": 1, **{s: 1 for s in stored.values()}}
     t0 = time.perf_counter()
     cursor = db[C.STOCK_DAILY_QUOTES].find(
         {"trade_date": {"$gte": start, "$lte": trade_date}, "period": "daily", "data_source": source},
         projection,
         batch_size=10_000,
     )
-    frame = pd.DataFrame(list(cursor))
+    frame = pd.DataFrame(list(cursor)).rename(columns={s: f for f, s in stored.items()})
     if frame.empty:
         raise BarsMissingError(f"no daily bars for {trade_date} ({source})")
     dates = sorted(frame["trade_date"].unique().tolist())[-n_days:]
@@ -186,7 +190,7 @@ def _load_news(db: Database, start: datetime, end: datetime) -> list[dict]:
     """News published in ``(start, end]`` (aware datetimes), with the fields scoring needs."""
     return list(
         db[C.STOCK_NEWS].find(
-            {"publish_time": {"$gt": start, "$lte": end}},
+            {"published_at": {"$gt": start, "$lte": end}},
             {"_id": 0, "news_id": 1, "title": 1, "content": 1, "symbols": 1},
         )
     )

@@ -6,9 +6,14 @@ each statement and then moves the marker to ``as_of - 1`` (``as_of`` itself may 
 announcements, so it is fetched again next time; upserts make that harmless).
 
 The four statements of one report merge into one ``stock_financial_data`` document (key symbol,
-report_period, report_type, data_source): headline fields at the top level plus each
-statement's full field set under its own name (``income``, ``balancesheet``, ``cashflow``,
-``fina_indicator``). Amounts in yuan, ratios in percent, per-share values in yuan.
+report_period, report_type, data_source), written as TradingAgents-CN's tushare importer writes
+it: ``report_period`` and ``ann_date`` ``YYYYMMDD``, ``report_type`` ``"quarterly"``/``"annual"``
+(from the period; only tushare's consolidated statements, type 1, are kept, so its unique key
+symbol+report_period+data_source holds too), headline fields under its names (``HEADLINE_FIELDS``)
+plus ``revenue_ttm``/``net_profit_ttm`` computed as it does (the annual figure, or last annual +
+this period's year-to-date - last year's same period; ``None`` while a needed report is missing),
+and each statement's full field set under its own name (``income``, ``balancesheet``,
+``cashflow``, ``fina_indicator``). Amounts in yuan, ratios in percent, per-share values in yuan.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.base import FINANCIAL_KEY_COLUMNS, STATEMENTS
+from ta_scheduler.sync.formats import report_type, yyyymmdd
 from ta_scheduler.sync.store import columns_from_frame, write_docs
 
 if TYPE_CHECKING:
@@ -32,17 +38,23 @@ log = logging.getLogger(__name__)
 JOB = "financials"
 DEFAULT_FIRST_LOOKBACK_DAYS = 120
 
-#: statement -> {top-level field: statement field}
+#: statement -> {top-level field (TradingAgents-CN's name): statement field (tushare's name)}
 HEADLINE_FIELDS: dict[str, dict[str, str]] = {
-    "income": {"revenue": "total_revenue", "operate_profit": "operate_profit", "total_profit": "total_profit",
-               "net_profit": "n_income_attr_p", "basic_eps": "basic_eps"},
+    "income": {"revenue": "revenue", "total_revenue": "total_revenue", "oper_profit": "operate_profit",
+               "total_profit": "total_profit", "net_income": "n_income", "net_profit": "n_income_attr_p",
+               "basic_eps": "basic_eps"},
     "balancesheet": {"total_assets": "total_assets", "total_liab": "total_liab",
-                     "total_equity": "total_hldr_eqy_exc_min_int"},
-    "cashflow": {"operating_cash_flow": "n_cashflow_act", "free_cashflow": "free_cashflow"},
-    "fina_indicator": {"eps": "eps", "bps": "bps", "roe": "roe", "roa": "roa", "gross_margin": "grossprofit_margin",
-                       "net_margin": "netprofit_margin", "debt_to_assets": "debt_to_assets", "revenue_yoy": "or_yoy",
+                     "total_equity": "total_hldr_eqy_exc_min_int", "money_cap": "money_cap"},
+    "cashflow": {"n_cashflow_act": "n_cashflow_act", "n_cashflow_inv_act": "n_cashflow_inv_act",
+                 "c_cash_equ_end_period": "c_cash_equ_end_period", "free_cashflow": "free_cashflow"},
+    "fina_indicator": {"eps": "eps", "bps": "bps", "roe": "roe", "roe_waa": "roe_waa", "roa": "roa",
+                       "gross_margin": "grossprofit_margin", "netprofit_margin": "netprofit_margin",
+                       "debt_to_assets": "debt_to_assets", "current_ratio": "current_ratio",
+                       "quick_ratio": "quick_ratio", "cash_ratio": "cash_ratio", "revenue_yoy": "or_yoy",
                        "net_profit_yoy": "netprofit_yoy"},
 }
+#: TTM field -> income statement field it is computed from.
+TTM_FIELDS = {"revenue_ttm": "revenue", "net_profit_ttm": "n_income_attr_p"}
 
 
 def financial_docs(frame, statement: str, data_source: str):
@@ -51,13 +63,52 @@ def financial_docs(frame, statement: str, data_source: str):
     cols = columns_from_frame(frame)
     for i in range(len(frame)):
         sub = {c: cols[c][i] for c in detail}
+        period = yyyymmdd(cols["report_period"][i])
         doc = {"symbol": cols["code"][i], "code": cols["code"][i], "ts_code": cols["ts_code"][i],
-               "report_period": cols["report_period"][i], "report_type": cols["report_type"][i],
-               "ann_date": cols["ann_date"][i], "data_source": data_source, statement: sub}
+               "full_symbol": cols["ts_code"][i], "report_period": period, "report_type": report_type(period),
+               "ann_date": yyyymmdd(cols["ann_date"][i]), "data_source": data_source, statement: sub}
         for top, field in HEADLINE_FIELDS.get(statement, {}).items():
             if field in sub:
                 doc[top] = sub[field]
         yield doc
+
+
+def ttm_value(value: float | None, same_last_year: float | None, last_annual: float | None, period: str) -> float | None:
+    """Trailing twelve months from year-to-date figures (pure): the value itself for an annual
+    report, else last annual + value - same period last year; ``None`` if one is missing."""
+    if value is None:
+        return None
+    if report_type(period) == "annual":
+        return value
+    if same_last_year is None or last_annual is None:
+        return None
+    return round(last_annual + value - same_last_year, 2)
+
+
+def sync_ttm(db: Database, data_source: str, reports: list[tuple[str, str]]) -> dict[str, int]:
+    """Set ``revenue_ttm``/``net_profit_ttm`` on the given (symbol, report_period) documents from
+    the income statements stored for them and for the year before."""
+    if not reports:
+        return {"ttm": 0}
+    symbols = sorted({s for s, _ in reports})
+    periods = sorted({p for _, p in reports} | {str(int(p[:4]) - 1) + p[4:] for _, p in reports}
+                     | {str(int(p[:4]) - 1) + "1231" for _, p in reports})
+    stored = {(d["symbol"], d["report_period"]): d.get("income") or {}
+              for d in db[C.STOCK_FINANCIAL_DATA].find({"symbol": {"$in": symbols}, "report_period": {"$in": periods},
+                                                        "data_source": data_source},
+                                                       {"_id": 0, "symbol": 1, "report_period": 1, "income": 1})}
+    docs = []
+    for sym, period in sorted(set(reports)):
+        if (sym, period) not in stored:
+            continue
+        last_year, annual = str(int(period[:4]) - 1), (sym, str(int(period[:4]) - 1) + "1231")
+        doc = {"symbol": sym, "report_period": period, "report_type": report_type(period), "data_source": data_source}
+        for top, field in TTM_FIELDS.items():
+            doc[top] = ttm_value(stored[(sym, period)].get(field), stored.get((sym, last_year + period[4:]), {}).get(field),
+                                 stored.get(annual, {}).get(field), period)
+        docs.append(doc)
+    res = write_docs(db[C.STOCK_FINANCIAL_DATA], docs, partition=("report_period", "data_source"), writer="ttm")
+    return {"ttm": len(docs), **res.as_dict()}
 
 
 def sync_financials(
@@ -81,14 +132,19 @@ def sync_financials(
     if start > end:
         log.info("%s financials: nothing to do (last complete day %s, as_of %s)", provider.name, state.get("last_complete_date"), as_of)
         return {**counts, "reports": 0}
-    total = 0
+    total, income_reports = 0, []
     for statement in statements:
         frame = provider.financial_statements(statement, start.isoformat(), end.isoformat(), ts_codes)
         res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name),
                          partition=("report_period", "data_source"), writer=statement)
         counts[statement] = {"reports": len(frame), **res.as_dict()}
+        if statement == "income" and len(frame):
+            income_reports = list(zip(frame["code"].tolist(), [yyyymmdd(p) for p in frame["report_period"].tolist()],
+                                      strict=True))
         total += len(frame)
         log.info("%s %s announced %s..%s: %d reports (%s)", provider.name, statement, start, end, len(frame), res.as_dict())
+    if income_reports:
+        counts["ttm"] = sync_ttm(db, provider.name, income_reports)
     if ts_codes is None:  # a partial (per-stock) run does not move the whole-market marker
         write_docs(state_coll, [{"job": JOB, "key": provider.name, "last_complete_date": (end - timedelta(days=1)).isoformat()}])
     return {**counts, "reports": total}
