@@ -92,3 +92,19 @@ def test_demo_provider_documents_are_labelled_demo(db, redis_url):
     sync_news(demo, db, datetime(2026, 11, 27, 9, tzinfo=TZ), datetime(2026, 11, 27, 10, tzinfo=TZ))
     for name in (C.STOCK_BASIC_INFO, C.MARKET_QUOTES, C.STOCK_NEWS):
         assert set(db[name].distinct("data_source")) == {"demo"}, name
+
+
+def test_financials_carry_ttm_figures_computed_like_tradingagents_cn(db):
+    demo = DemoProvider(300)
+    sync_financials(demo, db, "2026-11-23", first_lookback_days=420)  # Q3 2025 .. Q3 2026 announced
+    docs = {(d["symbol"], d["report_period"]): d for d in db[C.STOCK_FINANCIAL_DATA].find({})}
+    q3 = [d for (s, p), d in docs.items() if p == "20260930" and (s, "20250930") in docs and (s, "20251231") in docs]
+    assert len(q3) > 200
+    for doc in q3:
+        last_q3, annual = docs[(doc["symbol"], "20250930")], docs[(doc["symbol"], "20251231")]
+        for ttm, field in (("revenue_ttm", "revenue"), ("net_profit_ttm", "n_income_attr_p")):
+            expected = annual["income"][field] + doc["income"][field] - last_q3["income"][field]
+            assert doc[ttm] == pytest.approx(expected, abs=0.01)
+        assert doc["report_type"] == "quarterly" and annual["report_type"] == "annual"
+    assert all(d["revenue_ttm"] == d["revenue"] for d in docs.values() if d["report_type"] == "annual")
+    assert all(docs[k]["revenue_ttm"] is None for k in docs if k[1] == "20250930")  # 2024 is not stored
