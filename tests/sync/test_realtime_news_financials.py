@@ -96,10 +96,11 @@ def test_demo_provider_documents_are_labelled_demo(db, redis_url):
 
 def test_financials_carry_ttm_figures_computed_like_tradingagents_cn(db):
     demo = DemoProvider(300)
-    sync_financials(demo, db, "2026-11-23", first_lookback_days=420)  # Q3 2025 .. Q3 2026 announced
+    some = demo.stock_basic()["ts_code"].tolist()[:20]
+    sync_financials(demo, db, "2026-11-23", first_lookback_days=420, ts_codes=some)  # Q3 2025 .. Q3 2026 announced
     docs = {(d["symbol"], d["report_period"]): d for d in db[C.STOCK_FINANCIAL_DATA].find({})}
     q3 = [d for (s, p), d in docs.items() if p == "20260930" and (s, "20250930") in docs and (s, "20251231") in docs]
-    assert len(q3) > 200
+    assert len(q3) >= 15
     for doc in q3:
         last_q3, annual = docs[(doc["symbol"], "20250930")], docs[(doc["symbol"], "20251231")]
         for ttm, field in (("revenue_ttm", "revenue"), ("net_profit_ttm", "n_income_attr_p")):

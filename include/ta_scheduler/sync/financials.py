@@ -57,8 +57,9 @@ HEADLINE_FIELDS: dict[str, dict[str, str]] = {
 TTM_FIELDS = {"revenue_ttm": "revenue", "net_profit_ttm": "n_income_attr_p"}
 
 
-def financial_docs(frame, statement: str, data_source: str):
-    """Documents (one per report) carrying the key, the headline fields and the statement sub-document."""
+def financial_docs(frame, statement: str, data_source: str, extra: dict | None = None):
+    """Documents (one per report) carrying the key, the headline fields and the statement
+    sub-document, plus ``extra[(symbol, period)]`` fields (the income statement's TTM figures)."""
     detail = [c for c in frame.columns if c not in FINANCIAL_KEY_COLUMNS]
     cols = columns_from_frame(frame)
     for i in range(len(frame)):
@@ -70,6 +71,8 @@ def financial_docs(frame, statement: str, data_source: str):
         for top, field in HEADLINE_FIELDS.get(statement, {}).items():
             if field in sub:
                 doc[top] = sub[field]
+        if extra:
+            doc.update(extra.get((doc["symbol"], period), {}))
         yield doc
 
 
@@ -85,30 +88,35 @@ def ttm_value(value: float | None, same_last_year: float | None, last_annual: fl
     return round(last_annual + value - same_last_year, 2)
 
 
-def sync_ttm(db: Database, data_source: str, reports: list[tuple[str, str]]) -> dict[str, int]:
-    """Set ``revenue_ttm``/``net_profit_ttm`` on the given (symbol, report_period) documents from
-    the income statements stored for them and for the year before."""
-    if not reports:
-        return {"ttm": 0}
-    symbols = sorted({s for s, _ in reports})
-    periods = sorted({p for _, p in reports} | {str(int(p[:4]) - 1) + p[4:] for _, p in reports}
-                     | {str(int(p[:4]) - 1) + "1231" for _, p in reports})
-    stored = {(d["symbol"], d["report_period"]): d.get("income") or {}
-              for d in db[C.STOCK_FINANCIAL_DATA].find({"symbol": {"$in": symbols}, "report_period": {"$in": periods},
-                                                        "data_source": data_source},
-                                                       {"_id": 0, "symbol": 1, "report_period": 1, "income": 1})}
-    docs = []
-    for sym, period in sorted(set(reports)):
-        if (sym, period) not in stored:
-            continue
-        last_year, annual = str(int(period[:4]) - 1), (sym, str(int(period[:4]) - 1) + "1231")
-        doc = {"symbol": sym, "report_period": period, "report_type": report_type(period), "data_source": data_source}
-        for top, field in TTM_FIELDS.items():
-            doc[top] = ttm_value(stored[(sym, period)].get(field), stored.get((sym, last_year + period[4:]), {}).get(field),
-                                 stored.get(annual, {}).get(field), period)
-        docs.append(doc)
-    res = write_docs(db[C.STOCK_FINANCIAL_DATA], docs, partition=("report_period", "data_source"), writer="ttm")
-    return {"ttm": len(docs), **res.as_dict()}
+def ttm_by_report(db: Database, data_source: str, income) -> dict[tuple[str, str], dict[str, float | None]]:
+    """``revenue_ttm``/``net_profit_ttm`` per (symbol, YYYYMMDD period) of an income frame, from its own
+    rows and the income statements already stored for the year before."""
+    rows = {(c, yyyymmdd(p)): {f: v for f, v in zip(TTM_FIELDS.values(), vals, strict=True)}
+            for c, p, *vals in zip(income["code"].tolist(), income["report_period"].tolist(),
+                                   *(income[f].tolist() if f in income else [None] * len(income)
+                                     for f in TTM_FIELDS.values()), strict=True)}
+    if not rows:
+        return {}
+    needed = {(s, str(int(p[:4]) - 1) + p[4:]) for s, p in rows} | {(s, str(int(p[:4]) - 1) + "1231") for s, p in rows}
+    missing = needed - set(rows)
+    known = dict(rows)
+    if missing:
+        for d in db[C.STOCK_FINANCIAL_DATA].find(
+                {"symbol": {"$in": sorted({s for s, _ in missing})}, "report_period": {"$in": sorted({p for _, p in missing})},
+                 "data_source": data_source}, {"_id": 0, "symbol": 1, "report_period": 1, "income": 1}):
+            if (d["symbol"], d["report_period"]) in missing and d.get("income"):
+                known[(d["symbol"], d["report_period"])] = d["income"]
+    out = {}
+    for (sym, period), values in rows.items():
+        last_year = str(int(period[:4]) - 1)
+        same, annual = known.get((sym, last_year + period[4:]), {}), known.get((sym, last_year + "1231"), {})
+        out[(sym, period)] = {top: ttm_value(_num(values.get(f)), _num(same.get(f)), _num(annual.get(f)), period)
+                              for top, f in TTM_FIELDS.items()}
+    return out
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or v != v else float(v)
 
 
 def sync_financials(
@@ -132,19 +140,15 @@ def sync_financials(
     if start > end:
         log.info("%s financials: nothing to do (last complete day %s, as_of %s)", provider.name, state.get("last_complete_date"), as_of)
         return {**counts, "reports": 0}
-    total, income_reports = 0, []
+    total = 0
     for statement in statements:
         frame = provider.financial_statements(statement, start.isoformat(), end.isoformat(), ts_codes)
-        res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name),
+        ttm = ttm_by_report(db, provider.name, frame) if statement == "income" else None
+        res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name, ttm),
                          partition=("report_period", "data_source"), writer=statement)
         counts[statement] = {"reports": len(frame), **res.as_dict()}
-        if statement == "income" and len(frame):
-            income_reports = list(zip(frame["code"].tolist(), [yyyymmdd(p) for p in frame["report_period"].tolist()],
-                                      strict=True))
         total += len(frame)
         log.info("%s %s announced %s..%s: %d reports (%s)", provider.name, statement, start, end, len(frame), res.as_dict())
-    if income_reports:
-        counts["ttm"] = sync_ttm(db, provider.name, income_reports)
     if ts_codes is None:  # a partial (per-stock) run does not move the whole-market marker
         write_docs(state_coll, [{"job": JOB, "key": provider.name, "last_complete_date": (end - timedelta(days=1)).isoformat()}])
     return {**counts, "reports": total}
