@@ -10,6 +10,7 @@ it, and its unique indexes must exist on our store.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -21,26 +22,30 @@ from tacn_contract import CONTRACT, CollectionContract, document_problems
 from airflow_cli import dags_test
 from ta_scheduler.providers.synthetic import TZ, SyntheticMarket
 
-DAY = "2026-11-27"
-FINANCIALS_AS_OF = "2026-11-23"  # a Monday: weekly_financials' first run looks back 120 days
+#: the trading day each provider's store is filled for, and the Monday weekly_financials runs on (its
+#: first run looks back 120 days); different per provider so the two stores fill without sharing a run
+DAYS = {"demo": "2026-11-26", "tushare": "2026-11-27"}
+FINANCIALS_AS_OF = {"demo": "2026-11-16", "tushare": "2026-11-23"}
 RESEARCHED = ["600519", "000001"]
 LLM_KEY = "sk-contract-test"
 #: five `airflow dags test` runs per provider fill the store before the first test of a provider
 pytestmark = pytest.mark.timeout(1800)
-RUNS = [
-    ("daily_sync", f"{DAY}T16:30:00+08:00", {"date": DAY}),
-    ("intraday_prices", f"{DAY}T10:05:00+08:00", {}),
-    ("news_sync", f"{DAY}T15:00:00+08:00", {}),
-    ("weekly_financials", f"{FINANCIALS_AS_OF}T02:00:00+08:00", {}),
-    ("analysis_pipeline", f"{DAY}T17:30:00+08:00", {"symbols": RESEARCHED, "llm_provider": "deepseek", "research_depth": 1}),
-]
+def runs(day: str, financials_as_of: str) -> list[tuple[str, str, dict]]:
+    return [
+        ("daily_sync", f"{day}T16:30:00+08:00", {"date": day}),
+        ("intraday_prices", f"{day}T10:05:00+08:00", {}),
+        ("news_sync", f"{day}T15:00:00+08:00", {}),
+        ("weekly_financials", f"{financials_as_of}T02:00:00+08:00", {}),
+        ("analysis_pipeline", f"{day}T17:30:00+08:00",
+         {"symbols": RESEARCHED, "llm_provider": "deepseek", "research_depth": 1}),
+    ]
 
 
 class Truth:
     """What the synthetic market behind both providers says, per document."""
 
-    def __init__(self, market: SyntheticMarket, day: str) -> None:
-        self.market, self.day = market, day
+    def __init__(self, market: SyntheticMarket, day: str, financials_as_of: str) -> None:
+        self.market, self.day, self.financials_as_of = market, day, financials_as_of
 
     @cache  # noqa: B019 - one Truth per module
     def _daily(self, day: str) -> dict:
@@ -77,7 +82,7 @@ class Truth:
 
     @cache  # noqa: B019
     def _statements(self, name: str):
-        frame = self.market.financial_statements(name, date(2026, 1, 1), date.fromisoformat(FINANCIALS_AS_OF))
+        frame = self.market.financial_statements(name, date(2026, 1, 1), date.fromisoformat(self.financials_as_of))
         return frame.set_index(["code", "report_period"])
 
     def statement(self, doc: dict, name: str) -> dict:
@@ -110,13 +115,13 @@ def filled(request, mongo_uri, tushare_server, tmp_path_factory):
         mp.setenv("NO_PROXY", "127.0.0.1,localhost")
         if provider == "tushare":
             tushare_server.reset()
-            tushare_server.now = datetime.fromisoformat(f"{DAY}T10:10:00+08:00")
+            tushare_server.now = datetime.fromisoformat(f"{DAYS[provider]}T10:10:00+08:00")
             mp.setenv("TUSHARE_TOKEN", tushare_server.token)
             mp.setenv("TUSHARE_API_URL", tushare_server.url)
             mp.setenv("TA_TUSHARE_RATE_LIMITS", '{"*": 100000}')
         else:
             mp.delenv("TUSHARE_TOKEN", raising=False)
-        for dag_id, logical_date, conf in RUNS:
+        for dag_id, logical_date, conf in runs(DAYS[provider], FINANCIALS_AS_OF[provider]):
             started = time.monotonic()
             res = dags_test(dag_id, logical_date, conf)
             print(f"{provider}: airflow dags test {dag_id} took {time.monotonic() - started:.0f} s")
@@ -127,8 +132,9 @@ def filled(request, mongo_uri, tushare_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def truth():
-    return Truth(SyntheticMarket(300), DAY)
+def truth(filled):
+    provider, _ = filled
+    return Truth(SyntheticMarket(300), DAYS[provider], FINANCIALS_AS_OF[provider])
 
 
 @pytest.mark.parametrize("contract", CONTRACT, ids=[c.name for c in CONTRACT])
@@ -163,7 +169,41 @@ def test_its_unique_indexes_exist_on_our_store(filled, contract: CollectionContr
 def test_the_day_covers_the_whole_market(filled, truth):
     """Every listed stock has its bar and its valuation: nothing was filtered to pass the contract."""
     _, db = filled
-    listed = set(truth.market.daily(date.fromisoformat(DAY))["code"])
-    assert {d["symbol"] for d in db["stock_daily_quotes"].find({"trade_date": DAY}, {"symbol": 1})} == listed
-    assert {d["code"] for d in db["stock_basic_info"].find({"valuation_date": DAY.replace("-", "")}, {"code": 1})} == listed
+    day = truth.day
+    listed = set(truth.market.daily(date.fromisoformat(day))["code"])
+    assert {d["symbol"] for d in db["stock_daily_quotes"].find({"trade_date": day}, {"symbol": 1})} == listed
+    assert {d["code"] for d in db["stock_basic_info"].find({"valuation_date": day.replace("-", "")}, {"code": 1})} == listed
     assert {d["stock_symbol"] for d in db["analysis_reports"].find({}, {"stock_symbol": 1})} == set(RESEARCHED)
+
+
+def _reformatted(value):
+    """The same value in another format a careless change could produce."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(hour=(value.hour + 8) % 24)  # UTC instead of wall-clock
+    if isinstance(value, str) and re.fullmatch(r"\d{8}", value):
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value.replace("-", "")
+    if isinstance(value, bool):
+        return "H" if value else "N"
+    if isinstance(value, (int, float)):
+        return value * 10_000  # another unit
+    return None
+
+
+@pytest.mark.parametrize("contract", CONTRACT, ids=[c.name for c in CONTRACT])
+def test_a_renamed_or_reformatted_field_breaks_the_contract(filled, truth, contract: CollectionContract):
+    """The checks above can fail: each of its fields renamed, and each reformatted, is reported."""
+    _, db = filled
+    doc = db[contract.name].find_one(contract.filter)
+    assert document_problems(contract, doc, truth) == []
+    for name in contract.fields:
+        renamed = {(f"{k}_v2" if k == name else k): v for k, v in doc.items()}
+        assert document_problems(contract, renamed, truth), f"{contract.name}: renaming {name} went unnoticed"
+    checked = {u.field for u in contract.units} | {n for n, f in contract.fields.items() if f.pattern or f.values}
+    for name in sorted(checked & set(contract.fields)):
+        changed = _reformatted(doc[name])
+        if changed is None or changed == doc[name]:
+            continue
+        assert document_problems(contract, dict(doc, **{name: changed}), truth), (
+            f"{contract.name}: {name} {doc[name]!r} -> {changed!r} went unnoticed")
