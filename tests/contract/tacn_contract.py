@@ -313,6 +313,8 @@ def document_problems(contract: CollectionContract, doc: dict, truth: Any) -> li
         return out
     for unit in contract.units:
         expected, stored = unit.expected(doc, truth), unit.key(doc[unit.field])
+        if isinstance(expected, float) and math.isnan(expected):
+            expected = None  # a missing figure (NaN in a frame) is stored as null
         close_floats = (isinstance(expected, float) and isinstance(stored, float)
                         and math.isclose(stored, expected, rel_tol=1e-7, abs_tol=1e-9))
         if stored != expected and not close_floats:
