@@ -3,7 +3,8 @@
 Defined once here (STYLE habit 6). Parse-safe: standard library only.
 
 Units stored in the collections (documented once, here):
-  prices            yuan, unadjusted (raw exchange prices); ``adj_factor`` alongside
+  prices            yuan; daily bars: open..pre_close forward-adjusted (qfq), the exchange's
+                    prices in ``unadj_*`` with ``adj_factor`` (docs/data-model.md "Prices")
   volume            shares (tushare ``daily.vol`` is in lots of 100 shares: multiplied by 100)
   amount            yuan (tushare ``daily.amount`` is in thousands of yuan: multiplied by 1000)
   market values     yuan (tushare ``daily_basic`` total_mv/circ_mv are in 10k yuan: ×10000)

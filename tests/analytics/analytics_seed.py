@@ -18,7 +18,8 @@ def trading_days(n: int, end: str = "2026-11-27") -> list[str]:
 
 
 def make_bars(symbols: list[str], days: list[str], seed: int = 7, source: str = "demo") -> list[dict]:
-    """Daily bars per docs/data-model.md: raw prices, pre_close, shares, yuan, adj_factor, limits."""
+    """Daily bars per docs/data-model.md: forward-adjusted prices (to each stock's last factor), the
+    exchange's prices under ``unadj_*``, adj_factor, pre_close, shares, yuan, limits."""
     rng = np.random.default_rng(seed)
     docs = []
     for k, sym in enumerate(symbols):
@@ -45,6 +46,14 @@ def make_bars(symbols: list[str], days: list[str], seed: int = 7, source: str = 
                 "up_limit": up, "down_limit": down, "data_source": source,
             })
             price = close
+    for sym in symbols:
+        own = [d for d in docs if d["symbol"] == sym]
+        base = own[-1]["adj_factor"]
+        for d in own:
+            for f in ("open", "high", "low", "close", "pre_close"):
+                d["unadj_" + f] = d[f]
+                d[f] = round(d[f] * d["adj_factor"] / base, 2)
+            d["qfq_base_factor"] = base
     return docs
 
 
@@ -54,7 +63,9 @@ def make_index(days: list[str], closes: np.ndarray, ts_code: str = "000300.SH", 
 
 
 def news(news_id: str, day: str, hour: int, title: str, symbols: list[str]) -> dict:
-    """A stock_news document published at ``hour``:00 Asia/Shanghai on ``day``."""
-    t = datetime.fromisoformat(f"{day}T{hour:02d}:00:00+08:00").astimezone(timezone.utc)
+    """A stock_news document published at ``hour``:00 Asia/Shanghai on ``day`` (``publish_time`` the
+    naive wall-clock time, ``published_at`` the instant)."""
+    t = datetime.fromisoformat(f"{day}T{hour:02d}:00:00+08:00")
     return {"news_id": news_id, "title": title, "content": "", "source": "test", "url": "",
-            "publish_time": t, "symbols": symbols, "data_source": "demo"}
+            "publish_time": t.replace(tzinfo=None), "published_at": t.astimezone(timezone.utc),
+            "symbol": symbols[0] if symbols else None, "symbols": symbols, "data_source": "demo"}

@@ -104,7 +104,7 @@ def test_risk_job_for_stocks_and_portfolios(store):
     out = compute_risk(store, T, lookback=60, min_obs=40)
     assert out["stocks"] == 4 and out["portfolios"] == 1
     doc = store[C.RISK_ASSESSMENTS].find_one({"subject_type": "stock", "subject_id": "300750", "as_of": T})
-    closes = np.array([d["close"] * d["adj_factor"] for d in sorted(
+    closes = np.array([d["unadj_close"] * d["adj_factor"] for d in sorted(
         store[C.STOCK_DAILY_QUOTES].find({"symbol": "300750"}), key=lambda d: d["trade_date"])][-61:])
     r = closes[1:] / closes[:-1] - 1
     assert doc["n_obs"] == 60

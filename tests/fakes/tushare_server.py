@@ -349,7 +349,7 @@ class FakeTushareServer:
             f["free_share"] = self.market.universe.params["free_share"][self.market.listed(d)] / 10_000
             for c in ("total_mv", "circ_mv"):
                 f[c] = (f[c] / 10_000).round(4)
-            f["ps"], f["dv_ttm"] = f["ps_ttm"], f["dv_ratio"]
+            f["dv_ttm"] = f["dv_ratio"]
             return f
         return self._per_day(params, build)
 

@@ -85,10 +85,10 @@ def seed_market(db, end: str = ANALYSIS_DATE, *, extra_future_day: bool = True) 
             db["stock_news"],
             [
                 {"news_id": f"{code}-1", "title": f"{NAMES[code]}{title}", "content": "详见公告。", "source": "demo",
-                 "publish_time": datetime.fromisoformat(f"{end}T10:00:00").replace(tzinfo=tz), "symbols": [code],
+                 "published_at": datetime.fromisoformat(f"{end}T10:00:00").replace(tzinfo=tz), "symbols": [code],
                  "data_source": "demo"},
                 {"news_id": f"{code}-future", "title": f"{NAMES[code]}未来消息不应被读取", "content": "", "source": "demo",
-                 "publish_time": datetime.fromisoformat(f"{future}T10:00:00").replace(tzinfo=tz), "symbols": [code],
+                 "published_at": datetime.fromisoformat(f"{future}T10:00:00").replace(tzinfo=tz), "symbols": [code],
                  "data_source": "demo"},
             ],
         )  # fmt: skip

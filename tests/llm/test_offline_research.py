@@ -64,7 +64,8 @@ def test_offline_batch_stores_labelled_rule_based_reports(market_db, llm_env):
     docs = {d["stock_symbol"]: d for d in market_db["analysis_reports"].find()}
     assert set(docs) == {"600519", "000001", "300750"}
     for doc in docs.values():
-        assert doc["model_info"] == {"provider": "offline", "quick_model": "rule-based", "deep_model": "rule-based", "method": "rule-based"}
+        assert doc["model_info"] == "rule-based"
+        assert doc["models"] == {"provider": "offline", "quick_model": "rule-based", "deep_model": "rule-based", "method": "rule-based"}
         assert doc["llm_provider"] == "offline" and doc["llm_calls"] == 0
         assert doc["summary"].startswith("【离线规则分析】")
         assert all(text.startswith(OFFLINE_LABEL) for text in doc["reports"].values())

@@ -21,6 +21,9 @@ REQUIRED_FIELDS = {
 REPORT_SECTIONS = {
     "market_report", "fundamentals_report", "news_report", "investment_debate", "investment_plan",
     "trader_investment_plan", "risk_debate", "final_trade_decision",
+    # TradingAgents-CN's per-role keys
+    "bull_researcher", "bear_researcher", "research_team_decision", "risky_analyst", "safe_analyst", "neutral_analyst",
+    "risk_management_decision",
 }  # fmt: skip
 
 
@@ -63,7 +66,7 @@ def test_batch_makes_the_llm_calls_its_depth_prescribes(market_db, llm_env, prov
         assert doc["llm_calls"] == per_symbol
         assert doc["debate_rounds"] == DEPTHS[depth].debate_rounds
         assert doc["risk_rounds"] == DEPTHS[depth].risk_rounds
-        assert doc["model_info"]["provider"] == provider
+        assert doc["models"]["provider"] == provider
 
 
 def test_stored_document_has_the_tradingagents_fields(market_db, llm_env):
@@ -78,15 +81,21 @@ def test_stored_document_has_the_tradingagents_fields(market_db, llm_env):
     assert set(doc["reports"]) == REPORT_SECTIONS
     assert doc["reports"]["investment_debate"].count("【第1轮") == 2  # bull + bear
     assert doc["reports"]["risk_debate"].count("【第2轮") == 3  # aggressive, conservative, neutral
+    assert doc["reports"]["bull_researcher"].count("【第") == doc["reports"]["bear_researcher"].count("【第") == 1
+    assert [doc["reports"][r].count("【第") for r in ("risky_analyst", "safe_analyst", "neutral_analyst")] == [2, 2, 2]
+    assert doc["reports"]["research_team_decision"] == doc["reports"]["investment_plan"]
+    assert doc["reports"]["risk_management_decision"] == doc["reports"]["final_trade_decision"]
     decision = doc["decision"]
     assert decision["action"] in {"买入", "持有", "卖出"}
     assert decision["action_en"] == {"买入": "buy", "持有": "hold", "卖出": "sell"}[decision["action"]]
     assert decision["parsed_from"] == "json"
     assert decision["target_price"] > 0 and decision["reasoning"]
     assert 0 <= doc["confidence_score"] <= 1 and doc["confidence_score"] == decision["confidence"]
-    assert doc["risk_level"] in {"低", "中", "高"}
+    assert doc["risk_level"] in {"低", "中低", "中等", "中高", "高"}
+    assert decision["risk_score"] == {"低": 0.1, "中低": 0.3, "中等": 0.5, "中高": 0.7, "高": 0.9}[doc["risk_level"]]
     assert len(doc["key_points"]) == 3
-    assert doc["model_info"] == {"provider": "dashscope", "quick_model": "qwen-plus", "deep_model": "qwen-max", "method": "llm"}
+    assert doc["model_info"] == "qwen-max"  # a string: TradingAgents-CN's report page lower-cases it
+    assert doc["models"] == {"provider": "dashscope", "quick_model": "qwen-plus", "deep_model": "qwen-max", "method": "llm"}
     assert doc["tokens_used"] == doc["token_usage"]["total_tokens"] > 0 and doc["token_usage"]["calls"] == 14
     assert doc["llm_calls_by_model"] == {"qwen-plus": 12, "qwen-max": 2}
     assert doc["execution_time"] > 0 and doc["research_depth"] == 3
@@ -167,7 +176,7 @@ def test_models_follow_params_over_the_depth_table(market_db, llm_env):
 
     assert llm_env.calls_by_model() == {"qwen3-flash": 9, "qwen3-max": 2}
     doc = market_db["analysis_reports"].find_one()
-    assert doc["model_info"]["quick_model"] == "qwen3-flash" and doc["model_info"]["deep_model"] == "qwen3-max"
+    assert doc["models"]["quick_model"] == "qwen3-flash" and doc["models"]["deep_model"] == "qwen3-max"
 
 
 def test_models_follow_env_configuration(market_db, llm_env, monkeypatch):

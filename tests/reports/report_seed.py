@@ -22,8 +22,9 @@ LIMIT_UP, LIMIT_DOWN = "600003", "000002"
 
 def _set_last_close(bars: list[dict], symbol: str, price_of) -> None:
     bar = next(b for b in bars if b["symbol"] == symbol and b["trade_date"] == T)
-    bar["close"] = price_of(bar)
+    bar["close"] = bar["unadj_close"] = price_of(bar)  # the last day: qfq == unadjusted
     bar["high"], bar["low"] = max(bar["high"], bar["close"]), min(bar["low"], bar["close"])
+    bar["unadj_high"], bar["unadj_low"] = bar["high"], bar["low"]
     bar["change"] = round(bar["close"] - bar["pre_close"], 2)
     bar["pct_chg"] = round((bar["close"] / bar["pre_close"] - 1) * 100, 4)
     bar["amount"] = bar["volume"] * bar["close"]

@@ -63,7 +63,9 @@ def test_news_is_deduplicated_and_linked_to_the_stocks_it_names(make_tushare, db
         for code, name in zip(doc["symbols"], doc["stock_names"]):
             assert names[code] == name
             assert name in doc["title"] + doc["content"] or code in doc["title"] + doc["content"]
-        assert doc["publish_time"].tzinfo is not None and doc["source"] == "sina"
+        assert doc["source"] == "sina" and doc["symbol"] == doc["symbols"][0]
+        # the wall-clock time (stored naive, read back as UTC) is the instant's Beijing time
+        assert doc["publish_time"].replace(tzinfo=None) == doc["published_at"].astimezone(TZ).replace(tzinfo=None)
 
 
 def test_financials_are_incremental_by_announcement_date(make_tushare, db, tushare_server):
@@ -72,8 +74,8 @@ def test_financials_are_incremental_by_announcement_date(make_tushare, db, tusha
     assert first["start"] == "2026-10-17" and first["reports"] > 0
     doc = db[C.STOCK_FINANCIAL_DATA].find_one({})
     assert {"income", "balancesheet", "cashflow", "fina_indicator"} <= set(doc)
-    assert doc["report_period"] == "2026-09-30" and doc["report_type"] == "1"
-    assert doc["revenue"] == doc["income"]["total_revenue"] and doc["roe"] == doc["fina_indicator"]["roe"]
+    assert doc["report_period"] == "20260930" and doc["report_type"] == "quarterly"
+    assert doc["revenue"] == doc["income"]["revenue"] and doc["roe"] == doc["fina_indicator"]["roe"]
     tushare_server.reset()
     second = sync_financials(provider, db, "2026-10-22")
     assert second["start"] == "2026-10-20"  # the last, possibly incomplete, day is fetched again
@@ -90,3 +92,20 @@ def test_demo_provider_documents_are_labelled_demo(db, redis_url):
     sync_news(demo, db, datetime(2026, 11, 27, 9, tzinfo=TZ), datetime(2026, 11, 27, 10, tzinfo=TZ))
     for name in (C.STOCK_BASIC_INFO, C.MARKET_QUOTES, C.STOCK_NEWS):
         assert set(db[name].distinct("data_source")) == {"demo"}, name
+
+
+def test_financials_carry_ttm_figures_computed_like_tradingagents_cn(db):
+    demo = DemoProvider(300)
+    some = demo.stock_basic()["ts_code"].tolist()[:20]
+    sync_financials(demo, db, "2026-11-23", first_lookback_days=420, ts_codes=some)  # Q3 2025 .. Q3 2026 announced
+    docs = {(d["symbol"], d["report_period"]): d for d in db[C.STOCK_FINANCIAL_DATA].find({})}
+    q3 = [d for (s, p), d in docs.items() if p == "20260930" and (s, "20250930") in docs and (s, "20251231") in docs]
+    assert len(q3) >= 15
+    for doc in q3:
+        last_q3, annual = docs[(doc["symbol"], "20250930")], docs[(doc["symbol"], "20251231")]
+        for ttm, field in (("revenue_ttm", "revenue"), ("net_profit_ttm", "n_income_attr_p")):
+            expected = annual["income"][field] + doc["income"][field] - last_q3["income"][field]
+            assert doc[ttm] == pytest.approx(expected, abs=0.01)
+        assert doc["report_type"] == "quarterly" and annual["report_type"] == "annual"
+    assert all(d["revenue_ttm"] == d["revenue"] for d in docs.values() if d["report_type"] == "annual")
+    assert all(docs[k]["revenue_ttm"] is None for k in docs if k[1] == "20250930")  # 2024 is not stored

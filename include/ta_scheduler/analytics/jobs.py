@@ -37,10 +37,11 @@ SESSION_CLOSE_HOUR = 15
 
 
 #: Where the analytics read each unadjusted price (and the adjustment factor) in
-#: ``stock_daily_quotes``: analysis name → stored field. The one place to change if the stored
-#: bars carry their raw prices under other names.
+#: ``stock_daily_quotes``: analysis name → stored field. ``open``..``pre_close`` there hold
+#: forward-adjusted prices for TradingAgents-CN (docs/data-model.md); these jobs adjust the
+#: exchange's prices themselves.
 RAW_PRICE_FIELDS: dict[str, str] = {
-    "open": "open", "high": "high", "low": "low", "close": "close", "pre_close": "pre_close", "adj_factor": "adj_factor",
+    **{f: f"unadj_{f}" for f in ("open", "high", "low", "close", "pre_close")}, "adj_factor": "adj_factor",
 }
 
 
@@ -192,7 +193,7 @@ def _load_news(db: Database, start: datetime, end: datetime) -> list[dict]:
     """News published in ``(start, end]`` (aware datetimes), with the fields scoring needs."""
     return list(
         db[C.STOCK_NEWS].find(
-            {"publish_time": {"$gt": start, "$lte": end}},
+            {"published_at": {"$gt": start, "$lte": end}},
             {"_id": 0, "news_id": 1, "title": 1, "content": 1, "symbols": 1},
         )
     )

@@ -56,7 +56,7 @@ class ResearchContext:
     indicators_date: str | None = None
     financials: dict[str, float] = field(default_factory=dict)
     financials_period: str | None = None
-    news: list[dict[str, Any]] = field(default_factory=list)  # newest first: title, content, publish_time
+    news: list[dict[str, Any]] = field(default_factory=list)  # newest first: title, content, published_at
     data_source: str = "unknown"
 
     @property
@@ -99,9 +99,12 @@ class ResearchContext:
 
 
 def volatility_risk_level(ctx: ResearchContext) -> str:
-    """低/中/高 from the window's annualised volatility (< 25 %, < 45 %, otherwise); 中 if unknown."""
+    """TradingAgents-CN's risk level from the window's annualised volatility: 低 < 20 %, 中低 < 30 %,
+    中等 < 45 %, 中高 < 60 %, else 高; 中等 if unknown."""
     vol = ctx.stats()["volatility_ann_pct"]
-    return "中" if vol is None else "低" if vol < 25 else "中" if vol < 45 else "高"
+    if vol is None:
+        return "中等"
+    return next(label for bound, label in ((20, "低"), (30, "中低"), (45, "中等"), (60, "中高"), (math.inf, "高")) if vol < bound)
 
 
 def _numeric_fields(doc: dict[str, Any] | None, first: tuple[str, ...] = ()) -> dict[str, float]:
@@ -177,9 +180,9 @@ def load_research_context(db: Database, symbol: str, analysis_date: str) -> Rese
 
     cutoff = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(TIMEZONE))
     news_docs = (
-        db[C.STOCK_NEWS].find({"symbols": {"$in": ids}}, {"_id": 0}).sort("publish_time", -1).limit(NEWS_LIMIT * 3)
+        db[C.STOCK_NEWS].find({"symbols": {"$in": ids}}, {"_id": 0}).sort("published_at", -1).limit(NEWS_LIMIT * 3)
     )
-    news = [n for n in news_docs if _published_by(n.get("publish_time"), cutoff)][:NEWS_LIMIT]
+    news = [n for n in news_docs if _published_by(n.get("published_at"), cutoff)][:NEWS_LIMIT]
 
     return ResearchContext(
         code=code,
@@ -239,8 +242,8 @@ def render_data_block(ctx: ResearchContext) -> str:
     if ctx.news:
         lines.append("近期新闻：")
         for n in ctx.news:
-            when = n.get("publish_time")
-            when_s = when.strftime("%Y-%m-%d") if isinstance(when, datetime) else str(when or "")[:10]
+            when = n.get("published_at")
+            when_s = when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d") if isinstance(when, datetime) else str(when or "")[:10]
             text = (str(n.get("title") or "") + "：" + str(n.get("content") or "")).strip("：")[:NEWS_CHARS]
             lines.append(f"- {when_s} {text}")
     else:

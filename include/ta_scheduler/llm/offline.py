@@ -1,7 +1,7 @@
 """The ``offline`` provider: a rule-based research report computed from the numbers, no LLM.
 
 For deployments without an LLM key and for demos: the same document shape as LLM research, but
-every section is built from explicit rules and says so (``model_info.provider == "offline"``,
+every section is built from explicit rules and says so (``models.provider == "offline"``,
 ``method == "rule-based"``, and the summary opens with 【离线规则分析】). Rules, each scoring −2…+2:
 
 - trend: close vs MA5/MA20/MA60 (indicator fields when present, else computed from the

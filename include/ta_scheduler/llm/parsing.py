@@ -18,8 +18,10 @@ _ACTION_ALIASES = {
     "持有": "持有", "观望": "持有", "中性": "持有", "hold": "持有", "neutral": "持有",
     "卖出": "卖出", "强烈卖出": "卖出", "减持": "卖出", "sell": "卖出", "strong sell": "卖出", "underweight": "卖出",
 }  # fmt: skip
-_RISK_ALIASES = {"低": "低", "较低": "低", "low": "低", "中": "中", "中等": "中", "medium": "中", "moderate": "中",
-                 "高": "高", "较高": "高", "high": "高"}  # fmt: skip
+#: TradingAgents-CN's five risk levels (低/中低/中等/中高/高) from what a model may answer.
+_RISK_ALIASES = {"低": "低", "low": "低", "中低": "中低", "较低": "中低", "medium-low": "中低", "中": "中等", "中等": "中等",
+                 "medium": "中等", "moderate": "中等", "中高": "中高", "较高": "中高", "medium-high": "中高",
+                 "高": "高", "high": "高"}  # fmt: skip
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
 _FINAL_ACTION = re.compile(r"最终(?:交易)?(?:建议|决策)\s*[:：]?\s*\**\s*(买入|持有|卖出)")
 
@@ -73,7 +75,7 @@ def _price(value: Any) -> float | None:
 
 def parse_decision(text: str) -> dict[str, Any]:
     """The decision in the final answer: ``action`` (买入/持有/卖出), ``action_en``, ``target_price``
-    (yuan or None), ``confidence`` (0–1 or None), ``risk_level`` (低/中/高 or None), ``reasoning``,
+    (yuan or None), ``confidence`` (0–1 or None), ``risk_level`` (低/中低/中等/中高/高 or None), ``reasoning``,
     ``key_points`` and ``parsed_from`` (``json`` or ``keywords`` when only the action could be read).
     """
     data = extract_json(text)

@@ -36,7 +36,7 @@ ANALYST_TASK = {
 DECISION_FORMAT = (
     "请在报告最后给出一个```json代码块，字段如下：\n"
     '{"action": "买入|持有|卖出", "target_price": 目标价（元，数字，可为null）, '
-    '"confidence": 置信度（0到1之间的小数）, "risk_level": "低|中|高", '
+    '"confidence": 置信度（0到1之间的小数）, "risk_level": "低|中低|中等|中高|高", '
     '"reasoning": "决策理由（100字以内）", "key_points": ["要点1", "要点2", "要点3"]}'
 )
 

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ANALYSTS = ("market", "fundamentals", "news")
+#: ``decision.risk_score`` (0-1) of each of TradingAgents-CN's risk levels.
+RISK_SCORES = {"低": 0.1, "中低": 0.3, "中等": 0.5, "中高": 0.7, "高": 0.9}
 #: Sampling temperature and completion cap (tokens) per kind of call.
 ANALYST_TEMPERATURE, DEBATE_TEMPERATURE, DECISION_TEMPERATURE = 0.3, 0.5, 0.1
 REPORT_MAX_TOKENS, DECISION_MAX_TOKENS = 1200, 1500
@@ -118,6 +120,7 @@ def run_llm_research(
         )  # fmt: skip
 
     debate: list[str] = []
+    by_role: dict[str, list[str]] = {}  # TradingAgents-CN's per-role report keys
     for r in range(1, plan.debate_rounds + 1):
         for side, title in (("bull", "多头"), ("bear", "空头")):
             text = s.ask(
@@ -126,6 +129,7 @@ def run_llm_research(
                 model=quick_model, temperature=DEBATE_TEMPERATURE, max_tokens=REPORT_MAX_TOKENS,
             )  # fmt: skip
             debate.append(f"【第{r}轮 {title}】{text}")
+            by_role.setdefault(f"{side}_researcher", []).append(f"【第{r}轮】{text}")
     reports["investment_debate"] = "\n\n".join(debate)
     reports["investment_plan"] = s.ask(
         "research_manager", "research_manager", prompts.manager_prompt(data, reports, reports["investment_debate"]),
@@ -145,6 +149,7 @@ def run_llm_research(
                 model=quick_model, temperature=DEBATE_TEMPERATURE, max_tokens=REPORT_MAX_TOKENS,
             )  # fmt: skip
             risk.append(f"【第{r}轮 {title}】{text}")
+            by_role.setdefault(stance, []).append(f"【第{r}轮】{text}")
     reports["risk_debate"] = "\n\n".join(risk)
     decision_user = prompts.decision_prompt(
         data, reports["investment_plan"], reports["trader_investment_plan"], reports["risk_debate"]
@@ -154,6 +159,9 @@ def run_llm_research(
         model=deep_model, temperature=DECISION_TEMPERATURE, max_tokens=DECISION_MAX_TOKENS,
     )  # fmt: skip
     reports["final_trade_decision"] = final
+    reports.update({role: "\n\n".join(texts) for role, texts in by_role.items()})
+    reports["research_team_decision"] = reports["investment_plan"]
+    reports["risk_management_decision"] = final
     return LLMResearch(reports=reports, decision=parse_decision(final), calls=s.calls)
 
 
@@ -261,7 +269,7 @@ def run_stock_research(
         "analysis_date": analysis_date,
         "summary": summary,
         "reports": reports,
-        "decision": {**decision, "confidence": confidence},
+        "decision": {**decision, "confidence": confidence, "risk_score": RISK_SCORES[risk_level]},
         "recommendation": _clip(f"{decision['action']}{target_text}。{reasoning}", 200),
         "confidence_score": confidence,
         "risk_level": risk_level,
@@ -271,7 +279,8 @@ def run_stock_research(
         "depth_label": plan.label,
         "debate_rounds": plan.debate_rounds,
         "risk_rounds": plan.risk_rounds,
-        "model_info": model_info,
+        "model_info": deep,  # a model name, as TradingAgents-CN stores it; the full set is under "models"
+        "models": model_info,
         "llm_provider": llm_provider,
         "tokens_used": tokens_used,
         "llm_calls": len(calls.steps),

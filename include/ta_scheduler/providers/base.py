@@ -31,7 +31,7 @@ DAILY_COLUMNS = (
 )
 ADJ_FACTOR_COLUMNS = ("ts_code", "trade_date", "adj_factor")
 DAILY_BASIC_COLUMNS = (
-    "ts_code", "trade_date", "turnover_rate", "turnover_rate_f", "volume_ratio", "pe", "pe_ttm", "pb", "ps_ttm",
+    "ts_code", "trade_date", "turnover_rate", "turnover_rate_f", "volume_ratio", "pe", "pe_ttm", "pb", "ps", "ps_ttm",
     "dv_ratio", "total_share", "float_share", "total_mv", "circ_mv",
 )
 STK_LIMIT_COLUMNS = ("ts_code", "trade_date", "up_limit", "down_limit")

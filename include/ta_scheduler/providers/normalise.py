@@ -129,10 +129,16 @@ def normalise_stk_limit(raw: pd.DataFrame) -> pd.DataFrame:
 def normalise_financial(raw: pd.DataFrame, statement: str) -> pd.DataFrame:
     """Any statement: ISO dates, ``report_period`` (= ``end_date``), ``report_type`` as a string.
 
-    ``fina_indicator`` has no report_type: it is the consolidated view, type ``"1"``. Amounts are
-    already in yuan on the wire.
+    ``fina_indicator`` has no report_type: it is the consolidated view, type ``"1"``. Only the
+    consolidated statements (type ``"1"``) are kept, one row per stock and period: the revised
+    row (``update_flag`` ``"1"``) where tushare sends both. Amounts are already in yuan on the wire.
     """
     f = raw.copy()
+    if "report_type" in f.columns and statement != "fina_indicator":
+        f = f[f["report_type"].astype(str) == "1"]
+    if "update_flag" in f.columns:
+        f = f.assign(_flag=f["update_flag"].astype(str)).sort_values("_flag", kind="stable").drop(columns="_flag")
+    f = f.drop_duplicates(["ts_code", "end_date"], keep="last")
     f["code"] = code_of(f["ts_code"])
     for c in ("ann_date", "f_ann_date", "end_date"):
         if c in f.columns:

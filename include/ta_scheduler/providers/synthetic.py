@@ -428,6 +428,7 @@ class SyntheticMarket:
             "volume_ratio": np.round(a["volume"] / (p["float_share"] * p["turnover"] * 1.1), 2),
             "pe": pe, "pe_ttm": np.where(np.isnan(pe), np.nan, np.round(pe * (0.95 + 0.1 * uniform(u.keys, 31)), 4)),
             "pb": np.round(close / (p["p0"] * p["bps_ratio"]), 4),
+            "ps": np.round(total_mv / (revenue * (0.97 + 0.06 * uniform(u.keys, 32))), 4),
             "ps_ttm": np.round(total_mv / revenue, 4),
             "dv_ratio": np.round(p["div_yield"] * p["p0"] / close * 100, 4),
             "total_share": p["total_share"], "float_share": p["float_share"],
@@ -509,11 +510,16 @@ class SyntheticMarket:
                     "money_cap": np.round(total_assets * 0.12, 2), "total_share": p["total_share"]}
         elif statement == "cashflow":
             cols = {"n_cashflow_act": cfo, "n_cashflow_inv_act": np.round(-np.abs(cfo) * 0.5, 2),
-                    "n_cash_flows_fnc_act": np.round(-np.abs(cfo) * 0.2, 2), "free_cashflow": np.round(cfo * 0.5, 2)}
+                    "n_cash_flows_fnc_act": np.round(-np.abs(cfo) * 0.2, 2), "free_cashflow": np.round(cfo * 0.5, 2),
+                    "c_cash_equ_end_period": np.round(total_assets * 0.1 + cfo * 0.3, 2)}
         elif statement == "fina_indicator":
             safe_prev = np.where(prev_income != 0, prev_income, 1.0)
             cols = {"eps": np.round(n_income / p["total_share"], 4), "bps": np.round(equity / p["total_share"], 4),
                     "roe": np.round(n_income / equity * 100, 4), "roa": np.round(n_income / total_assets * 100, 4),
+                    "roe_waa": np.round(n_income / equity * 100 * (0.97 + 0.06 * uniform(u.keys, year, q, 46)), 4),
+                    "current_ratio": np.round(0.8 + 1.6 * uniform(u.keys, 47), 4),
+                    "quick_ratio": np.round((0.8 + 1.6 * uniform(u.keys, 47)) * (0.6 + 0.3 * uniform(u.keys, 48)), 4),
+                    "cash_ratio": np.round((0.8 + 1.6 * uniform(u.keys, 47)) * (0.2 + 0.3 * uniform(u.keys, 49)), 4),
                     "grossprofit_margin": np.round(np.clip(margin * 100 + 18, 1, 95), 4),
                     "netprofit_margin": np.round(margin * 100, 4),
                     "debt_to_assets": np.round(total_liab / total_assets * 100, 4),

@@ -81,7 +81,7 @@ class DailyInputs:
     indices: pd.DataFrame  # ts_code, trade_date, close, pct_chg (last INDEX_CHART_DAYS days per index)
     turnover: pd.DataFrame  # trade_date, amount (yuan, the market's daily total), stocks
     hot: list[dict[str, Any]]
-    news: list[dict[str, Any]]  # title, symbols, publish_time, source: the session's news window
+    news: list[dict[str, Any]]  # title, symbols, published_at, source: the session's news window
     #: the completeness ledger over the last WINDOW_DAYS trading days: {dataset: {day: state}}
     completeness: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -140,8 +140,8 @@ def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:
     news: list[dict[str, Any]] = []
     if sentiment.get("news_window_start") and sentiment.get("news_window_end"):
         news = list(db[C.STOCK_NEWS].find(
-            {"publish_time": {"$gt": sentiment["news_window_start"], "$lte": sentiment["news_window_end"]}},
-            {"_id": 0, "title": 1, "symbols": 1, "publish_time": 1, "source": 1}))
+            {"published_at": {"$gt": sentiment["news_window_start"], "$lte": sentiment["news_window_end"]}},
+            {"_id": 0, "title": 1, "symbols": 1, "published_at": 1, "source": 1}))
     return DailyInputs(trade_date, source, sentiment, indicators, bars, indices, turnover, hot, news,
                        load_completeness(db, trade_date))
 
@@ -282,7 +282,7 @@ def notable_news(news: list[dict[str, Any]], focus: set[str], n: int = NEWS_SHOW
     the rest; newest first within each group; at most ``n``; one per title."""
     seen: set[str] = set()
     unique = []
-    for d in sorted(news, key=lambda d: d.get("publish_time") or 0, reverse=True):
+    for d in sorted(news, key=lambda d: d.get("published_at") or 0, reverse=True):
         title = (d.get("title") or "").strip()
         if title and title not in seen:
             seen.add(title)
@@ -469,7 +469,7 @@ def _news_time(doc: dict[str, Any]) -> str:
 
     from ta_scheduler.constants import TIMEZONE
 
-    t = doc.get("publish_time")
+    t = doc.get("published_at")
     return t.astimezone(ZoneInfo(TIMEZONE)).strftime("%m-%d %H:%M") if t is not None and hasattr(t, "astimezone") else ""
 
 

@@ -50,12 +50,21 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
 SECONDARY_INDEXES: dict[str, list[tuple[str, ...]]] = {
     C.STOCK_DAILY_QUOTES: [("trade_date",)],
     C.INTRADAY_SNAPSHOTS: [("snapshot_time",)],
-    C.STOCK_NEWS: [("publish_time",), ("symbols",)],
+    C.STOCK_NEWS: [("publish_time",), ("published_at",), ("symbols",)],
     C.STOCK_FINANCIAL_DATA: [("ann_date",)],
     C.TECHNICAL_INDICATORS: [("trade_date",)],
     C.QUARANTINE: [("quarantined_at",)],
     C.ANALYSIS_REPORTS: [("stock_symbol", "analysis_date")],
     C.LLM_USAGE: [("day",), ("run_id",)],
+}
+
+#: Unique indexes TradingAgents-CN creates on the collections it shares with us, under its own
+#: index names (its services' ``_ensure_indexes``). We create them too, so a write of ours that
+#: would break its constraint fails here first; where it already created one with the same key
+#: (under any name) ours is not sent again.
+TACN_UNIQUE_INDEXES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    C.STOCK_FINANCIAL_DATA: [("symbol_period_source_unique", ("symbol", "report_period", "data_source"))],
+    C.STOCK_NEWS: [("url_title_time_unique", ("url", "title", "publish_time"))],
 }
 
 _clients: dict[str, MongoClient] = {}
@@ -111,10 +120,15 @@ def ensure_indexes(db: Database, collections: Iterable[str] | None = None) -> No
             wanted.append(IndexModel([(f, ASCENDING) for f in key], unique=True, name="uniq_" + "_".join(key)))
         for fields in SECONDARY_INDEXES.get(name, []):
             wanted.append(IndexModel([(f, ASCENDING) for f in fields], name="idx_" + "_".join(fields)))
+        for index_name, fields in TACN_UNIQUE_INDEXES.get(name, []):
+            wanted.append(IndexModel([(f, ASCENDING) for f in fields], unique=True, name=index_name))
         if not wanted:
             continue
-        existing = set(db[name].index_information()) if name in db.list_collection_names() else set()
-        missing = [m for m in wanted if m.document["name"] not in existing]
+        info = db[name].index_information() if name in db.list_collection_names() else {}
+        existing = set(info)
+        keys = {tuple((f, int(d)) for f, d in spec["key"]) for spec in info.values()}
+        missing = [m for m in wanted if m.document["name"] not in existing
+                   and tuple((f, int(d)) for f, d in m.document["key"].items()) not in keys]
         if missing:
             db[name].create_indexes(missing)
 

@@ -6,9 +6,14 @@ each statement and then moves the marker to ``as_of - 1`` (``as_of`` itself may 
 announcements, so it is fetched again next time; upserts make that harmless).
 
 The four statements of one report merge into one ``stock_financial_data`` document (key symbol,
-report_period, report_type, data_source): headline fields at the top level plus each
-statement's full field set under its own name (``income``, ``balancesheet``, ``cashflow``,
-``fina_indicator``). Amounts in yuan, ratios in percent, per-share values in yuan.
+report_period, report_type, data_source), written as TradingAgents-CN's tushare importer writes
+it: ``report_period`` and ``ann_date`` ``YYYYMMDD``, ``report_type`` ``"quarterly"``/``"annual"``
+(from the period; only tushare's consolidated statements, type 1, are kept, so its unique key
+symbol+report_period+data_source holds too), headline fields under its names (``HEADLINE_FIELDS``)
+plus ``revenue_ttm``/``net_profit_ttm`` computed as it does (the annual figure, or last annual +
+this period's year-to-date - last year's same period; ``None`` while a needed report is missing),
+and each statement's full field set under its own name (``income``, ``balancesheet``,
+``cashflow``, ``fina_indicator``). Amounts in yuan, ratios in percent, per-share values in yuan.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.base import FINANCIAL_KEY_COLUMNS, STATEMENTS
+from ta_scheduler.sync.formats import report_type, yyyymmdd
 from ta_scheduler.sync.store import columns_from_frame, write_docs
 
 if TYPE_CHECKING:
@@ -32,32 +38,85 @@ log = logging.getLogger(__name__)
 JOB = "financials"
 DEFAULT_FIRST_LOOKBACK_DAYS = 120
 
-#: statement -> {top-level field: statement field}
+#: statement -> {top-level field (TradingAgents-CN's name): statement field (tushare's name)}
 HEADLINE_FIELDS: dict[str, dict[str, str]] = {
-    "income": {"revenue": "total_revenue", "operate_profit": "operate_profit", "total_profit": "total_profit",
-               "net_profit": "n_income_attr_p", "basic_eps": "basic_eps"},
+    "income": {"revenue": "revenue", "total_revenue": "total_revenue", "oper_profit": "operate_profit",
+               "total_profit": "total_profit", "net_income": "n_income", "net_profit": "n_income_attr_p",
+               "basic_eps": "basic_eps"},
     "balancesheet": {"total_assets": "total_assets", "total_liab": "total_liab",
-                     "total_equity": "total_hldr_eqy_exc_min_int"},
-    "cashflow": {"operating_cash_flow": "n_cashflow_act", "free_cashflow": "free_cashflow"},
-    "fina_indicator": {"eps": "eps", "bps": "bps", "roe": "roe", "roa": "roa", "gross_margin": "grossprofit_margin",
-                       "net_margin": "netprofit_margin", "debt_to_assets": "debt_to_assets", "revenue_yoy": "or_yoy",
+                     "total_equity": "total_hldr_eqy_exc_min_int", "money_cap": "money_cap"},
+    "cashflow": {"n_cashflow_act": "n_cashflow_act", "n_cashflow_inv_act": "n_cashflow_inv_act",
+                 "c_cash_equ_end_period": "c_cash_equ_end_period", "free_cashflow": "free_cashflow"},
+    "fina_indicator": {"eps": "eps", "bps": "bps", "roe": "roe", "roe_waa": "roe_waa", "roa": "roa",
+                       "gross_margin": "grossprofit_margin", "netprofit_margin": "netprofit_margin",
+                       "debt_to_assets": "debt_to_assets", "current_ratio": "current_ratio",
+                       "quick_ratio": "quick_ratio", "cash_ratio": "cash_ratio", "revenue_yoy": "or_yoy",
                        "net_profit_yoy": "netprofit_yoy"},
 }
+#: TTM field -> income statement field it is computed from.
+TTM_FIELDS = {"revenue_ttm": "revenue", "net_profit_ttm": "n_income_attr_p"}
 
 
-def financial_docs(frame, statement: str, data_source: str):
-    """Documents (one per report) carrying the key, the headline fields and the statement sub-document."""
+def financial_docs(frame, statement: str, data_source: str, extra: dict | None = None):
+    """Documents (one per report) carrying the key, the headline fields and the statement
+    sub-document, plus ``extra[(symbol, period)]`` fields (the income statement's TTM figures)."""
     detail = [c for c in frame.columns if c not in FINANCIAL_KEY_COLUMNS]
     cols = columns_from_frame(frame)
     for i in range(len(frame)):
         sub = {c: cols[c][i] for c in detail}
+        period = yyyymmdd(cols["report_period"][i])
         doc = {"symbol": cols["code"][i], "code": cols["code"][i], "ts_code": cols["ts_code"][i],
-               "report_period": cols["report_period"][i], "report_type": cols["report_type"][i],
-               "ann_date": cols["ann_date"][i], "data_source": data_source, statement: sub}
+               "full_symbol": cols["ts_code"][i], "report_period": period, "report_type": report_type(period),
+               "ann_date": yyyymmdd(cols["ann_date"][i]), "data_source": data_source, statement: sub}
         for top, field in HEADLINE_FIELDS.get(statement, {}).items():
             if field in sub:
                 doc[top] = sub[field]
+        if extra:
+            doc.update(extra.get((doc["symbol"], period), {}))
         yield doc
+
+
+def ttm_value(value: float | None, same_last_year: float | None, last_annual: float | None, period: str) -> float | None:
+    """Trailing twelve months from year-to-date figures (pure): the value itself for an annual
+    report, else last annual + value - same period last year; ``None`` if one is missing."""
+    if value is None:
+        return None
+    if report_type(period) == "annual":
+        return value
+    if same_last_year is None or last_annual is None:
+        return None
+    return round(last_annual + value - same_last_year, 2)
+
+
+def ttm_by_report(db: Database, data_source: str, income) -> dict[tuple[str, str], dict[str, float | None]]:
+    """``revenue_ttm``/``net_profit_ttm`` per (symbol, YYYYMMDD period) of an income frame, from its own
+    rows and the income statements already stored for the year before."""
+    rows = {(c, yyyymmdd(p)): {f: v for f, v in zip(TTM_FIELDS.values(), vals, strict=True)}
+            for c, p, *vals in zip(income["code"].tolist(), income["report_period"].tolist(),
+                                   *(income[f].tolist() if f in income else [None] * len(income)
+                                     for f in TTM_FIELDS.values()), strict=True)}
+    if not rows:
+        return {}
+    needed = {(s, str(int(p[:4]) - 1) + p[4:]) for s, p in rows} | {(s, str(int(p[:4]) - 1) + "1231") for s, p in rows}
+    missing = needed - set(rows)
+    known = dict(rows)
+    if missing:
+        for d in db[C.STOCK_FINANCIAL_DATA].find(
+                {"symbol": {"$in": sorted({s for s, _ in missing})}, "report_period": {"$in": sorted({p for _, p in missing})},
+                 "data_source": data_source}, {"_id": 0, "symbol": 1, "report_period": 1, "income": 1}):
+            if (d["symbol"], d["report_period"]) in missing and d.get("income"):
+                known[(d["symbol"], d["report_period"])] = d["income"]
+    out = {}
+    for (sym, period), values in rows.items():
+        last_year = str(int(period[:4]) - 1)
+        same, annual = known.get((sym, last_year + period[4:]), {}), known.get((sym, last_year + "1231"), {})
+        out[(sym, period)] = {top: ttm_value(_num(values.get(f)), _num(same.get(f)), _num(annual.get(f)), period)
+                              for top, f in TTM_FIELDS.items()}
+    return out
+
+
+def _num(v: Any) -> float | None:
+    return None if v is None or v != v else float(v)
 
 
 def sync_financials(
@@ -100,7 +159,8 @@ def sync_financials(
     periods: set[str] = set()
     for statement in statements:
         frame = provider.financial_statements(statement, start.isoformat(), end.isoformat(), ts_codes)
-        res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name),
+        ttm = ttm_by_report(db, provider.name, frame) if statement == "income" else None
+        res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name, ttm),
                          partition=("report_period", "data_source"), writer=statement)
         counts[statement] = {"reports": len(frame), **res.as_dict()}
         total += len(frame)

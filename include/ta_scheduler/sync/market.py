@@ -24,7 +24,10 @@ from ta_scheduler.providers.base import MAJOR_INDICES
 from ta_scheduler.providers.errors import PermissionDenied, QuotaExceeded
 from ta_scheduler.storage import ledger
 from ta_scheduler.storage.mongo import docs_from_columns
+from ta_scheduler.sync.adjust import DERIVED_FIELDS, adjust_day, rebase_history
+from ta_scheduler.sync.formats import MARKET_CN, is_hs_flag, yyyymmdd_series
 from ta_scheduler.sync.store import WriteResult, columns_from_frame, natural_id, write_docs
+from ta_scheduler.sync.valuation import sync_valuation
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
 
 if TYPE_CHECKING:
@@ -35,9 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BAR_FIELDS = (
-    "symbol", "code", "ts_code", "trade_date", "period", "open", "high", "low", "close", "pre_close", "change",
-    "pct_chg", "volume", "amount", "adj_factor", "turnover_rate", "turnover_rate_f", "volume_ratio", "pe", "pe_ttm",
-    "pb", "ps_ttm", "dv_ratio", "total_share", "float_share", "total_mv", "circ_mv", "up_limit", "down_limit",
+    "symbol", "code", "ts_code", "full_symbol", "market", "trade_date", "period", "open", "high", "low", "close",
+    "pre_close", "unadj_open", "unadj_high", "unadj_low", "unadj_close", "unadj_pre_close", "adj_factor",
+    "qfq_base_factor", "adjustflag", "price_adjust", "change", "pct_chg", "volume", "amount", "turnover_rate",
+    "turnover_rate_f", "volume_ratio", "pe", "pe_ttm", "pb", "ps", "ps_ttm", "dv_ratio", "total_share", "float_share",
+    "total_mv", "circ_mv", "up_limit", "down_limit",
 )
 DAILY_JOB = "daily_bars"
 
@@ -47,11 +52,13 @@ def sync_stock_basic(provider: MarketDataProvider, db: Database) -> dict[str, An
     frame = provider.stock_basic()
     if frame.empty:
         raise DataQualityError(f"{provider.name} stock_basic: no stocks returned; refusing to continue with an empty list")
-    frame = frame.assign(symbol=frame["code"])
-    cols = columns_from_frame(frame, ["code", "symbol", "ts_code", "name", "area", "industry", "market", "exchange",
-                                      "list_date", "list_status", "is_hs"])
+    frame = frame.assign(symbol=frame["code"], full_symbol=frame["ts_code"], list_date=yyyymmdd_series(frame["list_date"]),
+                         hs_type=frame["is_hs"], is_hs=is_hs_flag(frame["is_hs"]))
+    cols = columns_from_frame(frame, ["code", "symbol", "ts_code", "full_symbol", "name", "area", "industry", "market",
+                                      "exchange", "list_date", "list_status", "is_hs", "hs_type"])
+    # mode "set": the valuation fields daily bars add (sync.valuation) stay when the list changes
     res = write_docs(db[C.STOCK_BASIC_INFO], docs_from_columns(cols, {"source": provider.name, "data_source": provider.name}),
-                     mode="replace", partition=("source",))
+                     partition=("source",))
     log.info("%s stock_basic: %d stocks (%s)", provider.name, len(frame), res.as_dict())
     return {"stocks": len(frame), "data_source": provider.name, **res.as_dict()}
 
@@ -126,9 +133,12 @@ def sync_daily_bars(
     for mask in problems.values():
         bad |= mask
     merged["trade_date"], merged["period"] = trade_date, "daily"
-    good = merged[~bad]
+    good, rebase, qfq_state = adjust_day(db, merged[~bad].assign(full_symbol=merged["ts_code"], market=MARKET_CN), ds,
+                                         trade_date)
     res = write_docs(db[C.STOCK_DAILY_QUOTES], docs_from_columns(columns_from_frame(good, BAR_FIELDS), {"data_source": ds}),
-                     mode="replace", partition=("trade_date", "data_source"))
+                     mode="replace", partition=("trade_date", "data_source"), volatile=DERIVED_FIELDS)
+    rebase_history(db, ds, rebase, qfq_state, trade_date)
+    sync_valuation(db, ds, good, trade_date, codes)
     quarantined = store_quarantine(db, C.STOCK_DAILY_QUOTES, merged, problems, ds, run_id)
     counts = {"trade_date": trade_date, "data_source": ds, "rows": len(merged), "stored": len(good),
               "quarantined_rows": int(bad.sum()), "reasons": {r: int(m.sum()) for r, m in problems.items()},

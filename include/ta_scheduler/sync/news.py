@@ -1,9 +1,17 @@
 """News sync (``news_sync``, hourly): fetch, de-duplicate on a stable id, link to the stocks named.
 
-``news_id`` = first 24 hex chars of sha1(source | publish_time ISO | title): the same item
-fetched again (overlapping windows, re-runs) maps to the same document. Stocks are linked when
-the title or content names them (stock name from ``stock_basic_info`` or a 6-digit code that
-exists there); ``symbols`` holds the codes, ``stock_names`` the names.
+Documents are written as TradingAgents-CN's news importer writes them: ``publish_time`` is the
+naive Beijing wall-clock time (the true instant is ``published_at``, timezone-aware), ``url`` is
+``""`` when the source gives none (never null), ``symbol`` is the first stock the item names (a
+scalar, what its per-stock query matches; ``None`` when it names none), ``symbols`` all of them,
+``full_symbol``/``market`` as it sets them.
+
+``news_id`` = first 24 hex chars of sha1(url | publish_time | title): exactly TradingAgents-CN's
+unique key (url, title, publish_time), so two items that would break its unique index are one
+document here. The same item fetched again (overlapping windows, re-runs, a second source with
+the same headline at the same second) maps to the same document. Stocks are linked when the title
+or content names them (stock name from ``stock_basic_info`` or a 6-digit code that exists there);
+``stock_names`` holds their names.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from ta_scheduler.constants import TIMEZONE
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.sync.formats import MARKET_CN, beijing_wall_clock
 from ta_scheduler.sync.store import write_docs
 
 if TYPE_CHECKING:
@@ -30,9 +39,9 @@ _TZ = ZoneInfo(TIMEZONE)
 _CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
-def news_id(source: str, publish_time: datetime, title: str) -> str:
-    """Stable id of a news item (pure)."""
-    raw = f"{source}|{publish_time.isoformat()}|{title.strip()}"
+def news_id(url: str, publish_time: datetime, title: str) -> str:
+    """Stable id of a news item (pure): its (url, wall-clock publish_time, title)."""
+    raw = f"{url}|{publish_time.isoformat()}|{title.strip()}"
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:24]
 
 
@@ -62,24 +71,28 @@ class StockMatcher:
 def sync_news(provider: MarketDataProvider, db: Database, start: datetime, end: datetime) -> dict[str, Any]:
     """Store the news published in ``[start, end)`` (aware datetimes), de-duplicated and linked."""
     frame = provider.news(start, end)
-    names = {d["code"]: d.get("name") for d in db[C.STOCK_BASIC_INFO].find({"source": provider.name}, {"code": 1, "name": 1})}
-    if not names:
-        sb = provider.stock_basic()
-        names = dict(zip(sb["code"].tolist(), sb["name"].tolist()))
+    basics = list(db[C.STOCK_BASIC_INFO].find({"source": provider.name}, {"code": 1, "name": 1, "ts_code": 1}))
+    if not basics:
+        basics = provider.stock_basic()[["code", "name", "ts_code"]].to_dict("records")
+    names = {d["code"]: d.get("name") for d in basics}
+    ts_codes = {d["code"]: d.get("ts_code") for d in basics}
     matcher = StockMatcher(names)
     docs, seen, linked = [], set(), 0
     for row in _rows(frame):
         when = row["publish_time"].to_pydatetime() if hasattr(row["publish_time"], "to_pydatetime") else row["publish_time"]
         when = when.replace(microsecond=when.microsecond // 1000 * 1000)
-        nid = news_id(row["source"], when, row["title"])
+        wall, url = beijing_wall_clock(when), row.get("url") or ""
+        nid = news_id(url, wall, row["title"])
         if nid in seen:
             continue
         seen.add(nid)
         codes = matcher.codes_in(f"{row['title']}\n{row['content']}")
         linked += bool(codes)
+        symbol = codes[0] if codes else None
         docs.append({"news_id": nid, "title": row["title"], "content": row["content"], "source": row["source"],
-                     "url": row.get("url"), "publish_time": when,
+                     "url": url, "publish_time": wall, "published_at": when,
                      "publish_date": when.astimezone(_TZ).date().isoformat(), "channels": row.get("channels"),
+                     "symbol": symbol, "full_symbol": ts_codes.get(symbol) if symbol else None, "market": MARKET_CN,
                      "symbols": codes, "stock_names": [names[c] for c in codes], "data_source": provider.name})
     res = write_docs(db[C.STOCK_NEWS], docs, mode="replace", partition=("publish_date", "data_source"))
     from ta_scheduler.sync.completeness import record_news_hours

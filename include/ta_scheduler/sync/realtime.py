@@ -22,6 +22,7 @@ import numpy as np
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage.mongo import docs_from_columns
+from ta_scheduler.sync.formats import yyyymmdd_series
 from ta_scheduler.sync.store import columns_from_frame, write_docs
 
 if TYPE_CHECKING:
@@ -33,8 +34,10 @@ log = logging.getLogger(__name__)
 
 REDIS_LATEST_KEY = "ta:quotes:latest"
 REDIS_META_KEY = "ta:quotes:latest:meta"
-QUOTE_FIELDS = ("code", "symbol", "ts_code", "name", "price", "open", "high", "low", "pre_close", "pct_chg", "volume",
-                "amount", "bid1", "ask1", "trade_date", "quote_time")
+#: TradingAgents-CN reads the price from ``close`` and compares ``trade_date`` (``YYYYMMDD``) as
+#: strings in its staleness check; ``price`` is the same value under our older name.
+QUOTE_FIELDS = ("code", "symbol", "ts_code", "name", "close", "price", "open", "high", "low", "pre_close", "pct_chg",
+                "volume", "amount", "bid1", "ask1", "trade_date", "quote_time")
 
 
 def sync_realtime_quotes(
@@ -60,7 +63,8 @@ def sync_realtime_quotes(
     price = frame["price"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["pct_chg"] = np.where(pre > 0, np.round((price / pre - 1) * 100, 4), np.nan)
-    frame["symbol"] = frame["code"]
+    frame["symbol"], frame["close"] = frame["code"], frame["price"]
+    frame["trade_date"] = yyyymmdd_series(frame["trade_date"])
     cols = columns_from_frame(frame, QUOTE_FIELDS)
     constants = {"data_source": provider.name, "snapshot_time": snapshot_time}
     latest = write_docs(db[C.MARKET_QUOTES], docs_from_columns(cols, constants), mode="replace", partition=("data_source",))
