@@ -45,11 +45,16 @@ PGDATA="$TA_STATE_DIR/postgres"
 PGLOG="$SVC_LOG/postgres.log"
 pg_locate() {  # as root, PostgreSQL runs as the postgres account, which must reach its data dir
   [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 || return 0
+  local home; home=$(getent passwd postgres | cut -d: -f6)
+  local key; key=$(printf %s "$TA_STATE_DIR" | sha256sum | cut -c1-12)
+  if ! runuser -u postgres -- test -x "$SVC_LOG" 2>/dev/null; then  # a private logs dir (umask 077)
+    install -d -o postgres -g postgres -m 700 "$home/ta-scheduler"
+    PGLOG="$home/ta-scheduler/$key.log"
+  fi
   runuser -u postgres -- test -x "$TA_STATE_DIR" 2>/dev/null && return 0
   # the project sits under a private directory (mode 700: /root, mktemp -d): keep this state
   # dir's cluster in the postgres account's home instead
-  local home; home=$(getent passwd postgres | cut -d: -f6)
-  PGDATA="$home/ta-scheduler/$(printf %s "$TA_STATE_DIR" | sha256sum | cut -c1-12)"
+  PGDATA="$home/ta-scheduler/$key"
   PGLOG="$PGDATA.log"
 }
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }

@@ -27,7 +27,7 @@ from ta_scheduler.storage.mongo import docs_from_columns
 from ta_scheduler.sync.adjust import DERIVED_FIELDS, adjust_day, rebase_history
 from ta_scheduler.sync.formats import MARKET_CN, is_hs_flag, yyyymmdd_series
 from ta_scheduler.sync.store import WriteResult, columns_from_frame, natural_id, write_docs
-from ta_scheduler.sync.valuation import sync_valuation
+from ta_scheduler.sync.valuation import restore_valuation_journal, sync_valuation
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
 
 if TYPE_CHECKING:
@@ -124,6 +124,8 @@ def sync_daily_bars(
     merged = merge_daily_frames(*frames)
     if symbols:
         merged = merged[merged["code"].isin([s[:6] for s in symbols])].reset_index(drop=True)
+    if restored := restore_valuation_journal(db, ds):
+        log.warning("%s: %d stock_basic_info documents restored from an interrupted valuation rewrite", ds, restored)
     codes = known_codes(db, ds)
     if not codes:
         log.warning("%s %s: stock_basic_info has no stocks for this source; unknown-code check skipped "
