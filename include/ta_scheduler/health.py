@@ -194,12 +194,19 @@ def completeness_window(now: datetime, days: int) -> list[str]:
 
 def completeness_problems(found: dict, periods: Sequence[str], datasets: Sequence[str]) -> dict[str, list[str]]:
     """``{dataset: ["<period> <state>[ stored/expected]", …]}`` for the unsettled entries of
-    a :func:`ledger.entries` result (an absent entry is ``missing``)."""
+    a :func:`ledger.entries` result (an absent entry is ``missing``).
+
+    A dataset's history starts at its first entry in the window: the days before it were never
+    synced (a new deployment), which is not a hole. A dataset with no entry at all is missing.
+    """
     from ta_scheduler.storage import ledger
 
     out: dict[str, list[str]] = {}
     for dataset in datasets:
+        first = min((p for (d, p) in found if d == dataset), default=periods[0] if periods else "")
         for p in periods:
+            if p < first:
+                continue
             doc = found.get((dataset, p)) or {"state": ledger.MISSING}
             if doc["state"] in ledger.SETTLED:
                 continue

@@ -112,10 +112,10 @@ def test_lowercase_suffixes_are_normalised():
 
 def test_a_new_param_is_picked_up_from_the_schema(schemas):
     """Nothing is listed by hand: a param added to a DAG is known (and checked) at once."""
-    grown = {**schemas["daily_sync"], "repair_days": {"type": "integer", "minimum": 0, "maximum": 250}}
-    assert conf_errors("daily_sync", {"repair_days": 20}, grown) == []
-    assert conf_errors("daily_sync", {"repair_days": 251}, grown) == ["'repair_days': 251 breaks maximum is 250"]
-    assert conf_errors("daily_sync", {"repair_days": 20}, schemas["daily_sync"])[0].startswith("unknown param 'repair_days'")
+    grown = {**schemas["daily_sync"], "lookback_weeks": {"type": "integer", "minimum": 0, "maximum": 250}}
+    assert conf_errors("daily_sync", {"lookback_weeks": 20}, grown) == []
+    assert conf_errors("daily_sync", {"lookback_weeks": 251}, grown) == ["'lookback_weeks': 251 breaks maximum is 250"]
+    assert conf_errors("daily_sync", {"lookback_weeks": 20}, schemas["daily_sync"])[0].startswith("unknown param 'lookback_weeks'")
 
 
 # ---- the middleware, as an ASGI app (the deployment: tests/e2e/test_hostile_confs.py) ---------------

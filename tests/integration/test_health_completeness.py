@@ -62,3 +62,15 @@ def test_not_permitted_is_no_failure_and_warned_once_a_day(mongo_db, caplog):
         check_completeness(NOW + timedelta(days=1), DAYS)  # Saturday: a new day, a new warning
         assert len([r for r in caplog.records if "refuses adj_factor" in r.getMessage()]) == 2
     assert mongo_db[C.HEALTH_CHECKS].count_documents({"topic": "not_permitted"}) == 2
+
+
+def test_days_before_a_datasets_first_entry_are_not_holes(mongo_db):
+    """A new deployment synced its first days only: nothing before them is expected; a gap after
+    the first synced day still fails."""
+    periods = completeness_window(NOW, DAYS)
+    ledger.record_many(mongo_db, [ledger.Entry(d, p, "complete", 300, 300, "demo")
+                                  for d in COMPLETENESS_DATASETS for p in periods[3:]])
+    assert check_completeness(NOW, DAYS).ok
+    ledger.record(mongo_db, "daily_bars", periods[1], "complete", expected=300, stored=300, data_source="demo")
+    res = check_completeness(NOW, DAYS)
+    assert not res.ok and res.detail.startswith(f"daily_bars: 1 of 5 days not complete ({periods[2]} missing); ")
