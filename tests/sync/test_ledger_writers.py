@@ -29,13 +29,13 @@ def test_news_hours_in_the_ledger_match_the_store(mongo_db):
     assert result["ledger_hours"] == ["2026-11-27T08", "2026-11-27T09", "2026-11-27T10"]
     for i, period in enumerate(result["ledger_hours"]):
         h = start + timedelta(hours=i)
-        stored = mongo_db[C.STOCK_NEWS].count_documents({"publish_time": {"$gte": h, "$lt": h + timedelta(hours=1)}})
+        stored = mongo_db[C.STOCK_NEWS].count_documents({"published_at": {"$gte": h, "$lt": h + timedelta(hours=1)}})
         assert _entry(mongo_db, "news", period) == {"state": "complete", "expected": stored, "stored": stored,
                                                      "data_source": "demo"}
     assert sum(_entry(mongo_db, "news", p)["stored"] for p in result["ledger_hours"]) == result["unique"]
 
-    one = mongo_db[C.STOCK_NEWS].find_one({"publish_time": {"$gte": start + timedelta(hours=1),
-                                                             "$lt": start + timedelta(hours=2)}})
+    one = mongo_db[C.STOCK_NEWS].find_one({"published_at": {"$gte": start + timedelta(hours=1),
+                                                            "$lt": start + timedelta(hours=2)}})
     mongo_db[C.STOCK_NEWS].delete_one({"_id": one["_id"]})
     from ta_scheduler.sync.tasks import repair_news_hours
 

@@ -81,7 +81,7 @@ def test_financials_are_incremental_by_announcement_date(make_tushare, db, tusha
     assert second["start"] == "2026-10-20"  # the last, possibly incomplete, day is fetched again
     assert [c["ann_date"] for c in tushare_server.calls_to("income_vip")] == ["20261020", "20261021", "20261022"]
     per_report = db[C.STOCK_FINANCIAL_DATA].count_documents({})
-    assert per_report == first["income"]["reports"] + second["income"]["inserted"]
+    assert per_report == first["written"]["inserted"] + second["written"]["inserted"]
 
 
 def test_demo_provider_documents_are_labelled_demo(db, redis_url):

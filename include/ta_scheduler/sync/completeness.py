@@ -114,7 +114,7 @@ def record_news_hours(db: Database, data_source: str, start: datetime, end: date
     for h in whole_hours(start, end):
         h_end = h + timedelta(hours=1)
         expected = sum(1 for t in fetched_times if h <= t < h_end)
-        stored = db[C.STOCK_NEWS].count_documents({"publish_time": {"$gte": h, "$lt": h_end}, "data_source": data_source})
+        stored = db[C.STOCK_NEWS].count_documents({"published_at": {"$gte": h, "$lt": h_end}, "data_source": data_source})
         entries.append(ledger.Entry("news", hour_period(h), ledger.state_for_counts(expected, stored), expected, stored,
                                     data_source))
     ledger.record_many(db, entries)

@@ -157,16 +157,23 @@ def sync_financials(
         return {**counts, "reports": 0}
     total = 0
     periods: set[str] = set()
+    # the statements of one report are merged here and written once: one insert per new report
+    # instead of an insert and three updates (updates cost tens of milliseconds each on FerretDB)
+    reports: dict[tuple[str, str], dict[str, Any]] = {}
     for statement in statements:
         frame = provider.financial_statements(statement, start.isoformat(), end.isoformat(), ts_codes)
         ttm = ttm_by_report(db, provider.name, frame) if statement == "income" else None
-        res = write_docs(db[C.STOCK_FINANCIAL_DATA], financial_docs(frame, statement, provider.name, ttm),
-                         partition=("report_period", "data_source"), writer=statement)
-        counts[statement] = {"reports": len(frame), **res.as_dict()}
+        for doc in financial_docs(frame, statement, provider.name, ttm):
+            reports.setdefault((doc["symbol"], doc["report_period"]), {}).update(doc)
+        counts[statement] = {"reports": len(frame)}
         total += len(frame)
         if len(frame):
             periods.update(frame["report_period"].tolist())
-        log.info("%s %s announced %s..%s: %d reports (%s)", provider.name, statement, start, end, len(frame), res.as_dict())
+        log.info("%s %s announced %s..%s: %d reports", provider.name, statement, start, end, len(frame))
+    res = write_docs(db[C.STOCK_FINANCIAL_DATA], list(reports.values()), partition=("report_period", "data_source"),
+                     writer="statements")
+    counts["written"] = res.as_dict()
+    log.info("%s financials: %d reports written (%s)", provider.name, len(reports), res.as_dict())
     if ts_codes is None:  # a partial (per-stock) run does not move the whole-market marker
         write_docs(state_coll, [{"job": JOB, "key": provider.name, "last_complete_date": (end - timedelta(days=1)).isoformat()}])
         from ta_scheduler.sync.completeness import record_financial_periods

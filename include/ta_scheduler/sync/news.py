@@ -97,7 +97,7 @@ def sync_news(provider: MarketDataProvider, db: Database, start: datetime, end: 
     res = write_docs(db[C.STOCK_NEWS], docs, mode="replace", partition=("publish_date", "data_source"))
     from ta_scheduler.sync.completeness import record_news_hours
 
-    hours = record_news_hours(db, provider.name, start, end, [d["publish_time"] for d in docs])
+    hours = record_news_hours(db, provider.name, start, end, [d["published_at"] for d in docs])
     log.info("%s news %s..%s: %d fetched, %d unique, %d linked to stocks (%s)", provider.name, start.isoformat(),
              end.isoformat(), len(frame), len(docs), linked, res.as_dict())
     return {"fetched": len(frame), "unique": len(docs), "duplicates": len(frame) - len(docs), "linked": linked,
