@@ -77,6 +77,7 @@ def reference(mongo_target, make_tushare, tushare_server):
     return contents, calls
 
 
+@pytest.mark.timeout(2400)  # one backfill per write call of a clean run (about 40), each killed and retried
 def test_killed_at_any_write_then_retried_stores_each_row_once(reference, mongo_target, make_tushare, tushare_server):
     expected, calls = reference
     assert len(expected[C.STOCK_DAILY_QUOTES]) == 2 * (4500 - 2)
