@@ -104,7 +104,7 @@ def filled(request, mongo_uri, tushare_server, tmp_path_factory):
     from ta_scheduler.storage.mongo import get_client
 
     provider = request.param
-    name = f"ta_contract_{provider}_{uuid.uuid4().hex[:8]}"
+    name = f"ta_test_contract_{provider}_{uuid.uuid4().hex[:8]}"
     target = MongoTarget(mongo_uri.rstrip("/") + "/" + name, name, "test")
     with pytest.MonkeyPatch.context() as mp, FakeLLMServer(valid_keys=(LLM_KEY,)) as llm:
         mp.setenv("MONGO_URI", target.uri)

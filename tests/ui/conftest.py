@@ -79,7 +79,7 @@ def ui_store(mongo_uri, tmp_path_factory):
     from ta_scheduler.config import MongoTarget
     from ta_scheduler.storage.mongo import get_client, get_db
 
-    name = f"ta_ui_{uuid.uuid4().hex[:8]}"
+    name = f"ta_test_ui_{uuid.uuid4().hex[:8]}"
     target = MongoTarget(mongo_uri.rstrip("/") + "/" + name, name, "test")
     yield {"target": target, "db": get_db(target), "reports_dir": tmp_path_factory.mktemp("reports")}
     get_client(target).drop_database(name)
