@@ -74,6 +74,7 @@ def seeded(ui_store, ui_calendar):
     entries += [ledger.Entry("daily_bars", partial_day, "partial", 5400, 5391, "tushare"),
                 ledger.Entry("indicators", grid_days[-1], "failed", reason="compute_indicators failed"),
                 ledger.Entry("intraday_ticks", grid_days[-1], "not_due")]
+    db[ledger.COLLECTION].delete_many({})  # the seeded market of the reports recorded its own days
     ledger.record_many(db, entries)
     expected = {d: {p: "missing" for p in grid_days} for d in DAILY_DATASETS}
     expected["daily_bars"] = {p: "complete" for p in grid_days} | {missing_day: "missing", partial_day: "partial"}
