@@ -81,7 +81,7 @@ def listed_count(db: Database, data_source: str, trade_date: str, symbols: Seque
     (``stock_basic_info`` of ``data_source``), restricted to ``symbols`` (ts codes) if given."""
     from ta_scheduler.constants import Collections as C
 
-    query: dict[str, Any] = {"source": data_source, "list_date": {"$lte": trade_date}}
+    query: dict[str, Any] = {"source": data_source, "list_date": {"$lte": trade_date.replace("-", "")}}  # YYYYMMDD, as stored
     if symbols:
         query["ts_code"] = {"$in": list(symbols)}
     return db[C.STOCK_BASIC_INFO].count_documents(query)

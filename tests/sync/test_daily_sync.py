@@ -94,7 +94,7 @@ def test_refused_limit_prices_store_the_bars_and_mark_limit_prices_not_permitted
     assert counts["stored"] == 300 and missing_trade_dates(db, [DAY], "tushare") == []
     assert db[C.STOCK_DAILY_QUOTES].count_documents({"up_limit": None, "down_limit": None, "adj_factor": {"$ne": None}}) == 300
     assert ledger.grid(db, [DAY], ["adj_factor", "daily_basic", "limit_prices"]) == {
-        "adj_factor": {DAY: "missing"}, "daily_basic": {DAY: "missing"}, "limit_prices": {DAY: "not_permitted"}}
+        "adj_factor": {DAY: "complete"}, "daily_basic": {DAY: "complete"}, "limit_prices": {DAY: "not_permitted"}}
     sync_daily_bars(provider, db, DAY)  # the same day again: stk_limit is not asked twice
     assert len(tushare_server.calls_to("stk_limit")) == 1 and provider.slept == []
 
