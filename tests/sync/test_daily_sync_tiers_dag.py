@@ -71,9 +71,10 @@ def test_120_points_land_the_bars_and_mark_the_rest_not_permitted(tier_server, m
                          "reason": f"tushare {endpoint}: no permission for endpoint '{endpoint}' (needs 2000 points): "
                                    f"{PERMISSION_MSG}"}
         for endpoint, dataset in NOT_PERMITTED.items()}
-    # every refused endpoint asked exactly once (index_daily: the first of four indices), no task retried
+    # every refused endpoint asked exactly once (index_daily: the first of four indices), no task retried;
+    # daily twice: the vendor-ready check, then the sync
     assert Counter(name for name, _ in server.calls) == {
-        "trade_cal": 1, "stock_basic": 1, "daily": 1, "adj_factor": 1, "daily_basic": 1, "stk_limit": 1, "index_daily": 1}
+        "trade_cal": 1, "stock_basic": 1, "daily": 2, "adj_factor": 1, "daily_basic": 1, "stk_limit": 1, "index_daily": 1}
     assert sorted(server.refusals) == sorted((e, "permission") for e in (*NOT_PERMITTED, "trade_cal", "stock_basic"))
     assert "the stock list skipped: tushare stock_basic: no permission" in out
     assert "the exchange calendar skipped: tushare trade_cal: no permission" in out
@@ -100,4 +101,4 @@ def test_2000_and_5000_points_land_everything(tier_server, mongo_db, points):
     assert mongo_db[ledger.COLLECTION].count_documents({"state": "not_permitted"}) == 0
     assert server.refusals == []
     assert Counter(name for name, _ in server.calls) == {
-        "trade_cal": 2, "stock_basic": 1, "daily": 1, "adj_factor": 1, "daily_basic": 1, "stk_limit": 1, "index_daily": 4}
+        "trade_cal": 2, "stock_basic": 1, "daily": 2, "adj_factor": 1, "daily_basic": 1, "stk_limit": 1, "index_daily": 4}
