@@ -97,9 +97,11 @@ def published_count(provider: Any, trade_date: str, symbols: Sequence[str] | Non
 
 
 def shortfall(trade_date: str, expected: int, published: int, share: float) -> str | None:
-    """None when ``published`` covers ``share`` of ``expected``, else the shortfall in words."""
+    """None when ``published`` covers ``share`` of ``expected``, else the shortfall in words.
+    Without a stock list to compare with (a token refused ``stock_basic``), any published bar
+    counts as ready."""
     need = math.ceil(share * expected)
-    if expected > 0 and published >= need:
+    if published >= need and (expected > 0 or published > 0):
         return None
     pct = 100.0 * published / expected if expected else 0.0
     return (f"tushare daily {trade_date}: {published} of {expected} listed stocks published ({pct:.1f} %), "
