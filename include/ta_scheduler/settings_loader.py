@@ -91,22 +91,12 @@ def _conn_values(item: dict) -> dict[str, Any]:
     return values
 
 
-def _same_extra(a: str | None, b: str | None) -> bool:
-    def parsed(x: str | None) -> Any:
-        try:
-            return json.loads(x) if x else None
-        except ValueError:
-            return x
-
-    return parsed(a) == parsed(b)
-
-
-def _decoded(value: Any) -> Any:
-    """A variable's value as the export shows it (JSON text decoded)."""
+def _parsed(text: Any) -> Any:
+    """JSON text decoded (an extra, a variable's value); anything else as it is."""
     try:
-        return json.loads(value) if isinstance(value, str) else value
+        return json.loads(text) if isinstance(text, str) and text else text
     except ValueError:
-        return value
+        return text
 
 
 def plan_imports(settings: dict[str, list[dict]], current: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
@@ -126,7 +116,7 @@ def plan_imports(settings: dict[str, list[dict]], current: dict[str, dict]) -> t
             changes.append(f"connection {conn_id}: created")
             imports["connections"][conn_id] = values
             continue
-        diff = sorted(a for a, v in values.items() if not (_same_extra(conn.get(a), v) if a == "extra" else conn.get(a) == v))
+        diff = sorted(a for a, v in values.items() if _parsed(conn.get(a)) != _parsed(v))
         if diff:
             changes.append(f"connection {conn_id}: updated {', '.join(diff)}")
             imports["connections"][conn_id] = {**conn, **values}
@@ -140,10 +130,9 @@ def plan_imports(settings: dict[str, list[dict]], current: dict[str, dict]) -> t
     for item in settings["variables"]:
         key, value = item["variable_name"], item.get("variable_value")
         value = value if isinstance(value, str) else json.dumps(value)  # stored as text: import keeps it as given
-        known = key in current["variables"]
-        now = current["variables"].get(key)
+        known, now = key in current["variables"], current["variables"].get(key)
         now_value, now_desc = (now["value"], now.get("description")) if isinstance(now, dict) and "value" in now else (now, None)
-        if not known or _decoded(now_value) != _decoded(value):
+        if not known or _parsed(now_value) != _parsed(value):
             changes.append(f"variable {key}: {'created' if not known else 'updated'}")
             imports["variables"][key] = {"value": value, "description": item.get("description") or now_desc}
     return imports, changes

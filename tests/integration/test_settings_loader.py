@@ -71,12 +71,13 @@ airflow:
     assert json.loads(got.stdout.strip().splitlines()[-1])[0]["password"] == "s3cret-value"
     path.write_text(path.read_text().replace("pool_slot: 3", "pool_slot: 5").replace("example.invalid", "other.invalid")
                     .replace("value: hello", "value: bye"))
+    changes = [f"connection {conn_id}: updated host", f"pool {pool}: updated (5 slots)", f"variable {var}: updated"]
+    dry = run_loader(path, "--dry-run")  # changes nothing: the real run below finds the same changes
+    assert [line for line in dry.stdout.splitlines() if line.startswith("settings:")] == [
+        f"settings: would apply: {c}" for c in changes], dry.stdout + dry.stderr
     third = run_loader(path)
     assert [line for line in third.stdout.splitlines() if line.startswith("settings:")] == [
-        f"settings: applied: connection {conn_id}: updated host",
-        f"settings: applied: pool {pool}: updated (5 slots)",
-        f"settings: applied: variable {var}: updated",
-    ], third.stdout + third.stderr
+        f"settings: applied: {c}" for c in changes], third.stdout + third.stderr
     with create_session() as session:
         conn = session.query(Connection).filter(Connection.conn_id == conn_id).one()
         assert (conn.host, conn.login, conn.password, conn.extra_dejson) == ("other.invalid", "ops", "s3cret-value", {"timeout": 5})
