@@ -32,7 +32,7 @@ def test_env_expansion(monkeypatch):
         expand_env("${TA_NOPE}")
 
 
-def test_apply_twice_changes_nothing_the_second_time_and_keeps_passwords(tmp_path):
+def test_apply_twice_changes_nothing_the_second_time_and_keeps_what_the_file_does_not_set(tmp_path):
     suffix = uuid.uuid4().hex[:8]
     conn_id, pool, var = f"t_conn_{suffix}", f"t_pool_{suffix}", f"t_var_{suffix}"
     path = tmp_path / "settings.yaml"
@@ -61,15 +61,28 @@ airflow:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        session.query(Connection).filter(Connection.conn_id == conn_id).one().set_password("s3cret-value")
+        conn = session.query(Connection).filter(Connection.conn_id == conn_id).one()
+        conn.set_password("s3cret-value")
+        conn.login = "ops"
     second = run_loader(path)
     assert second.returncode == 0 and "up to date" in second.stdout, second.stdout + second.stderr
     airflow = str(PROJECT_DIR / "scripts" / "airflow")
     got = subprocess.run([airflow, "connections", "get", conn_id, "-o", "json"], capture_output=True, text=True, timeout=120)
     assert json.loads(got.stdout.strip().splitlines()[-1])[0]["password"] == "s3cret-value"
-    path.write_text(path.read_text().replace("pool_slot: 3", "pool_slot: 5"))
+    path.write_text(path.read_text().replace("pool_slot: 3", "pool_slot: 5").replace("example.invalid", "other.invalid")
+                    .replace("value: hello", "value: bye"))
+    changes = [f"connection {conn_id}: updated host", f"pool {pool}: updated (5 slots)", f"variable {var}: updated"]
+    dry = run_loader(path, "--dry-run")  # changes nothing: the real run below finds the same changes
+    assert [line for line in dry.stdout.splitlines() if line.startswith("settings:")] == [
+        f"settings: would apply: {c}" for c in changes], dry.stdout + dry.stderr
     third = run_loader(path)
-    assert f"pool {pool}: updated (5 slots)" in third.stdout
+    assert [line for line in third.stdout.splitlines() if line.startswith("settings:")] == [
+        f"settings: applied: {c}" for c in changes], third.stdout + third.stderr
+    with create_session() as session:
+        conn = session.query(Connection).filter(Connection.conn_id == conn_id).one()
+        assert (conn.host, conn.login, conn.password, conn.extra_dejson) == ("other.invalid", "ops", "s3cret-value", {"timeout": 5})
+    got = subprocess.run([airflow, "variables", "get", var], capture_output=True, text=True, timeout=120)
+    assert got.stdout.strip().splitlines()[-1] == "bye"
 
 
 def test_malformed_file_is_refused_with_the_entry_named(tmp_path):

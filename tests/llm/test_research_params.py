@@ -7,7 +7,6 @@ import pytest
 
 from ta_scheduler.llm.params import (
     DEPTHS,
-    RESEARCH_CONF_SCHEMA,
     RESEARCH_PARAM_SCHEMAS,
     split_symbol,
     validate_research_params,
@@ -30,7 +29,8 @@ BAD = [
 def test_valid_params_pass_and_duplicates_are_dropped():
     symbols = ["600519", "000001.SZ", "600519", "600519.SH", "000001"]
     assert validate_research_params(symbols, "offline", 1) == ["600519", "000001.SZ"]
-    jsonschema.validate(GOOD, RESEARCH_CONF_SCHEMA)
+    for name, value in GOOD.items():
+        jsonschema.validate(value, RESEARCH_PARAM_SCHEMAS[name])
 
 
 @pytest.mark.parametrize(("change", "message"), BAD)
@@ -43,8 +43,9 @@ def test_validator_refuses_bad_params_with_a_clear_message(change, message):
 
 @pytest.mark.parametrize(("change", "message"), BAD)
 def test_trigger_schema_refuses_the_same_params(change, message):
+    (name, value), = change.items()
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**GOOD, **change}, RESEARCH_CONF_SCHEMA)
+        jsonschema.validate(value, RESEARCH_PARAM_SCHEMAS[name])
 
 
 def test_each_param_schema_is_usable_on_its_own():

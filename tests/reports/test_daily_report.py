@@ -87,3 +87,14 @@ def test_change_buckets_count_each_stock_once():
     counts = dict(change_buckets([-10.0, -9.0, -0.5, 0.0, 0.5, 1.0, 9.0, 20.0, float("nan")]))
     assert counts["≤-9%"] == 2 and counts["-1~0"] == 1 and counts["0"] == 1 and counts["0~1"] == 1 and counts["1~3"] == 1 and counts["≥9%"] == 2
     assert sum(counts.values()) == 8
+
+
+def test_a_stock_name_with_markup_is_escaped_in_the_page_and_verbatim_in_the_markdown(market):
+    name = "<script>alert('x')</script>&Co"
+    market[C.STOCK_BASIC_INFO].update_one({"code": LIMIT_UP}, {"$set": {"name": name}})
+    build_daily_report(market, T)
+    doc = _report(market)
+    assert "<script" not in doc["html"]
+    assert f"<td>{LIMIT_UP}</td><td>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;Co</td>" in doc["html"]
+    assert f"涨停：&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;Co({LIMIT_UP})" in doc["html"]
+    assert f"| {LIMIT_UP} | {name} |" in doc["markdown"] and f"涨停：{name}({LIMIT_UP})" in doc["markdown"]

@@ -60,7 +60,9 @@ def test_slack_gets_the_digest_and_a_link(built, slack, monkeypatch):
     sentiment = built[C.MARKET_SENTIMENT].find_one({"trade_date": T})
     assert req.path == "/services/T000/B000/XXXX"
     assert f"每日市场报告 {T}" in text and f"上涨 {sentiment['advancers']} / 下跌 {sentiment['decliners']}" in text
-    assert f"<https://reports.example.com/ta/daily/{T}.html|完整报告>" in text
+    doc = _doc(built)
+    assert text == "\n".join([f"*{doc['title']}*", *[f"• {line}" for line in doc["digest"]],
+                              f"<https://reports.example.com/ta/daily/{T}.html|完整报告>"])
 
 
 def test_unconfigured_channels_are_skipped_and_recorded(built):

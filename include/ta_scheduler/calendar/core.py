@@ -42,7 +42,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -113,14 +113,6 @@ class YearCalendar:
         if d.weekday() < 5:
             return d not in self.closed_weekdays
         return d in self.open_weekend_days
-
-    def session_dates(self) -> Iterator[date]:
-        """Every session date from ``first`` to ``last``, in order."""
-        d = self.first
-        while d <= self.last:
-            if self.is_session(d):
-                yield d
-            d += timedelta(days=1)
 
     @classmethod
     def from_sessions(cls, year: int, sessions: Iterable[date], first: date, last: date) -> YearCalendar:

@@ -4,17 +4,19 @@ A spec is a string, so it serializes as itself and reads well in a DAG file:
 
 ``"trading_day@16:30"``            every SSE/SZSE session day at 16:30 (local time)
 ``"trading_day@09:00,16:30"``      several times on each session day
-``"0 1 * * 0"``                    a five-field cron expression (Sunday 01:00), or a preset
-                                   such as ``@daily``; it ignores the trading calendar
+``"0 1 * * 0"``                    a five-field cron expression (Sunday 01:00), read by
+                                   croniter; it ignores the trading calendar
 
 Everything here works on *exchange-local naive* datetimes (the timetable converts to and from
-UTC), at minute resolution, with the standard library only: the timetables call it inside the
-scheduler loop, where croniter (~100 µs per step) would dominate.
+UTC), at minute resolution. Trading-day ticks use the standard library only (a bisect over the
+day's times): they are the common case inside the scheduler loop. A cron step costs croniter's
+~100 µs, the same as Airflow's own ``CronTriggerTimetable`` (``BENCH=calendar make bench``).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
@@ -26,20 +28,10 @@ from ta_scheduler.calendar.core import BREAK_END, BREAK_START, SESSION_CLOSE, SE
 
 #: How far a search walks before giving up (a cron like "0 0 30 2 *" never fires).
 _SEARCH_DAYS = 3000
+_SEARCH_YEARS = 8
 
 _TRADING_DAY = re.compile(r"^trading_day@(\d{1,2}:\d{2}(?:\s*,\s*\d{1,2}:\d{2})*)$")
 
-CRON_PRESETS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
-_MONTH_NAMES = {n: i for i, n in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-_DOW_NAMES = {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())}
 
 
 def parse_hhmm(text: str) -> int:
@@ -181,98 +173,76 @@ def session_minutes(every_minutes: int) -> list[int]:
     return out
 
 
-class CronTicks(DailyTicks):
-    """A five-field cron expression (minute hour day-of-month month day-of-week).
+class CronTicks:
+    """A five-field cron expression (minute hour day-of-month month day-of-week), by croniter.
 
-    Fields take ``*``, numbers, ``a-b``, ``/step``, comma lists and month/day names; day-of-week
-    0 and 7 are Sunday. As in cron, when both day-of-month and day-of-week are restricted a day
-    matching either fires.
+    croniter (it ships with Airflow) reads the fields, names (``sun``, ``jan``) and presets
+    (``@daily``); as in cron, when both day-of-month and day-of-week are restricted a day matching
+    either fires. The trading calendar plays no part.
     """
 
     def __init__(self, expression: str) -> None:
+        from croniter import CroniterError, croniter
+
         self.spec = expression.strip()
-        text = CRON_PRESETS.get(self.spec.lower(), self.spec)
-        fields = text.split()
-        if len(fields) != 5:
+        if not self.spec.startswith("@") and len(self.spec.split()) != 5:
             raise ValueError(f"cron expression {expression!r} must have 5 fields (minute hour dom month dow)")
         try:
-            minutes = _cron_field(fields[0], 0, 59, {})
-            hours = _cron_field(fields[1], 0, 23, {})
-            self.dom = _cron_field(fields[2], 1, 31, {})
-            self.months = _cron_field(fields[3], 1, 12, _MONTH_NAMES)
-            dow = _cron_field(fields[4], 0, 7, _DOW_NAMES)
-        except ValueError as exc:
+            croniter(self.spec)
+        except CroniterError as exc:
             raise ValueError(f"cron expression {expression!r}: {exc}") from exc
-        self.dow = frozenset(d % 7 for d in dow)
-        # cron's rule: a day-of-month or day-of-week given as "*" does not restrict the other
-        self.dom_any = fields[2] in ("*", "*/1")
-        self.dow_any = fields[4] in ("*", "*/1")
-        self.seconds = sorted(h * 3600 + m * 60 for h in hours for m in minutes)
 
-    def day_ok(self, d: date, cal: TradingCalendar) -> bool:
-        if d.month not in self.months:
-            return False
-        dom_ok = d.day in self.dom
-        dow_ok = (d.weekday() + 1) % 7 in self.dow
-        if self.dom_any and self.dow_any:
-            return True
-        if self.dom_any:
-            return dow_ok
-        if self.dow_any:
-            return dom_ok
-        return dom_ok or dow_ok
+    def next_tick(self, local: datetime, cal: TradingCalendar, *, inclusive: bool = False) -> datetime | None:
+        """First tick after ``local`` (or at it, when ``inclusive``); None if none within ~8 years."""
+        on_minute = local.second == 0 and local.microsecond == 0
+        return _cron_step(self.spec, local - _MINUTE if inclusive and on_minute else local, forward=True)
+
+    def prev_tick(self, local: datetime, cal: TradingCalendar, *, inclusive: bool = True) -> datetime | None:
+        """Last tick at or before ``local`` (strictly before, unless ``inclusive``)."""
+        on_minute = local.second == 0 and local.microsecond == 0
+        return _cron_step(self.spec, local + _MINUTE if inclusive and on_minute else local, forward=False)
+
+    def fires_at(self, local: datetime, cal: TradingCalendar) -> bool:
+        """Whether ``local`` is exactly one of the ticks (to the second)."""
+        return local.second == 0 and local.microsecond == 0 and self.next_tick(local - _MINUTE, cal) == local
 
     def describe(self) -> str:
         try:  # cron_descriptor ships with Airflow; imported only when a description is shown
             from cron_descriptor import CasingTypeEnum, ExpressionDescriptor
 
-            expression = CRON_PRESETS.get(self.spec.lower(), self.spec)
-            descriptor = ExpressionDescriptor(
-                expression, casing_type=CasingTypeEnum.Sentence, use_24hour_time_format=True
-            )
+            descriptor = ExpressionDescriptor(self.spec, casing_type=CasingTypeEnum.Sentence, use_24hour_time_format=True)
             return descriptor.get_description()
         except Exception:  # the description is cosmetic; the expression itself always works
             return f"cron {self.spec}"
 
 
-def _cron_field(text: str, lo: int, hi: int, names: dict[str, int]) -> frozenset[int]:
-    values: set[int] = set()
-
-    def number(s: str) -> int:
-        s = s.strip().lower()
-        if s in names:
-            return names[s]
-        if not s.isdigit():
-            raise ValueError(f"{s!r} is not a number")
-        v = int(s)
-        if not lo <= v <= hi:
-            raise ValueError(f"{v} is outside {lo}-{hi}")
-        return v
-
-    for item in text.split(","):
-        base, _, step_text = item.partition("/")
-        step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) < 1:
-                raise ValueError(f"bad step in {item!r}")
-            step = int(step_text)
-        if base == "*":
-            a, b = lo, hi
-        elif "-" in base:
-            left, _, right = base.partition("-")
-            a, b = number(left), number(right)
-            if a > b:
-                raise ValueError(f"range {item!r} runs backwards")
-        else:
-            a = number(base)
-            b = hi if step_text else a
-        values.update(range(a, b + 1, step))
-    if not values:
-        raise ValueError(f"field {text!r} matches nothing")
-    return frozenset(values)
+_MINUTE = timedelta(minutes=1)
+_CRON_LOCK = threading.Lock()
 
 
-def parse_schedule(spec: str) -> DailyTicks:
+@lru_cache(maxsize=64)
+def _cron_iter(spec: str):
+    from croniter import croniter
+
+    return croniter(spec, ret_type=datetime, max_years_between_matches=_SEARCH_YEARS)
+
+
+def _cron_step(spec: str, start: datetime, *, forward: bool) -> datetime | None:
+    """The first tick of ``spec`` strictly after (``forward``) or before ``start``; None past the
+    search horizon. One parsed croniter per spec, repositioned under a lock (parsing is most of
+    a step's cost)."""
+    from croniter import CroniterBadDateError
+
+    it = _cron_iter(spec)
+    with _CRON_LOCK:
+        it.set_current(start, force=True)
+        try:
+            return it.get_next() if forward else it.get_prev()
+        except CroniterBadDateError:
+            return None
+
+
+def parse_schedule(spec: str) -> DailyTicks | CronTicks:
     """A cron expression or ``trading_day@HH:MM[,HH:MM]``; raises ValueError with the reason."""
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"schedule must be a non-empty string, got {spec!r}")

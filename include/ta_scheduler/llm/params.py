@@ -93,14 +93,6 @@ RESEARCH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: The same as one object schema (for REST clients validating a whole ``conf`` before triggering).
-RESEARCH_CONF_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": RESEARCH_PARAM_SCHEMAS,
-    "required": ["symbols", "llm_provider", "research_depth"],
-}
-
-
 def validate_research_params(symbols: Sequence[str], llm_provider: str, research_depth: int) -> list[str]:
     """Check a batch's params and return the symbols de-duplicated by code (``600519`` and
     ``600519.SH`` are one stock; the first spelling is kept), in order.

@@ -11,3 +11,12 @@ See docs/maintenance.md.
 """
 
 from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file (the checksum the log archive and backup manifests record)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

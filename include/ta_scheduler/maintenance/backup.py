@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.maintenance.log_archive import sha256_file
+from ta_scheduler.maintenance import sha256_file
 
 if TYPE_CHECKING:
     from pymongo import MongoClient

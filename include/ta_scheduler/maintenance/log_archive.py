@@ -30,24 +30,15 @@ from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.maintenance import sha256_file
 
 log = logging.getLogger(__name__)
 
 _PART_RE = re.compile(r"^logs-(\d{4}-\d{2}-\d{2})-(\d{3})\.tar\.gz$")
-_BUF = 1 << 20
 
 
 class ArchiveVerificationError(RuntimeError):
     """An archive does not match its manifest (truncated, corrupted or incomplete)."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_BUF):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class _HashingReader:
@@ -96,11 +87,7 @@ def verify_archive(archive: Path, manifest: dict[str, Any] | Path | None = None)
                     raise ArchiveVerificationError(
                         f"{archive}: member {member.name} has size {member.size}, manifest says {want['size']}"
                     )
-                f = tar.extractfile(member)
-                h = hashlib.sha256()
-                while chunk := f.read(_BUF):
-                    h.update(chunk)
-                if h.hexdigest() != want["sha256"]:
+                if hashlib.file_digest(tar.extractfile(member), "sha256").hexdigest() != want["sha256"]:
                     raise ArchiveVerificationError(f"{archive}: member {member.name} sha256 differs from the manifest")
                 seen.add(member.name)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:

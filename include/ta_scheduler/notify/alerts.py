@@ -13,13 +13,13 @@ it must not hide the task's own failure.
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Any
 
 from ta_scheduler.constants import Conns
 from ta_scheduler.notify.channels import email_configured, send_email, send_slack, slack_configured
 from ta_scheduler.notify.robots import robot_configured, send_dingtalk, send_feishu, send_wecom
+from ta_scheduler.templates import render
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +62,18 @@ def failure_facts(context: dict[str, Any]) -> dict[str, str]:
     return facts
 
 
+def _task(f: dict[str, str]) -> str:
+    return f["task_id"] if f["map_index"] in ("-1", "None") else f"{f['task_id']}[{f['map_index']}]"
+
+
 def format_text(f: dict[str, str]) -> str:
-    task = f["task_id"] if f["map_index"] in ("-1", "None") else f"{f['task_id']}[{f['map_index']}]"
-    return (
-        f":red_circle: Airflow task failed: {f['dag_id']}.{task}\n"
-        f"run: {f['run_id']}  logical date: {f['logical_date']}  try: {f['try_number']}\n"
-        f"error: {f['error']}\n"
-        f"log: {f['log_url']}"
-    )
+    """The facts as a Slack message (``templates/alert.slack.j2``)."""
+    return render("alert.slack.j2", f=f, task=_task(f))
 
 
 def format_html(f: dict[str, str]) -> str:
-    rows = "".join(
-        f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in f.items()
-        if k != "log_url"
-    )
-    link = f"<p><a href='{html.escape(f['log_url'])}'>Task log</a></p>" if f["log_url"] else ""
-    return f"<h3>Airflow task failed: {html.escape(f['dag_id'])}.{html.escape(f['task_id'])}</h3><table>{rows}</table>{link}"
+    """The facts as an email body, every value HTML-escaped (``templates/alert.html.j2``)."""
+    return render("alert.html.j2", f=f)
 
 
 def alert_title(f: dict[str, str]) -> str:
@@ -87,26 +81,13 @@ def alert_title(f: dict[str, str]) -> str:
 
 
 def format_markdown(f: dict[str, str]) -> str:
-    """The facts as Markdown (DingTalk and WeCom render it; Feishu gets the same lines as text)."""
-    task = f["task_id"] if f["map_index"] in ("-1", "None") else f"{f['task_id']}[{f['map_index']}]"
-    lines = [
-        f"### Airflow task failed: {f['dag_id']}.{task}",
-        f"- run: {f['run_id']}",
-        f"- logical date: {f['logical_date']}",
-        f"- try: {f['try_number']}",
-        f"- error: {f['error']}",
-    ]
-    if f["log_url"]:
-        lines.append(f"- log: [{f['log_url']}]({f['log_url']})")
-    return "\n".join(lines)
+    """The facts as Markdown (DingTalk and WeCom render it; ``templates/alert.md.j2``)."""
+    return render("alert.md.j2", f=f, task=_task(f))
 
 
 def format_plain(f: dict[str, str]) -> str:
-    task = f["task_id"] if f["map_index"] in ("-1", "None") else f"{f['task_id']}[{f['map_index']}]"
-    return (
-        f"{f['dag_id']}.{task}\nrun: {f['run_id']}\nlogical date: {f['logical_date']}\n"
-        f"try: {f['try_number']}\nerror: {f['error']}\nlog: {f['log_url']}"
-    )
+    """The facts as plain text (Feishu; ``templates/alert.txt.j2``)."""
+    return render("alert.txt.j2", f=f, task=_task(f))
 
 
 def _send_robots(facts: dict[str, str], sent: list[str]) -> None:

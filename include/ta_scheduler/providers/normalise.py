@@ -20,6 +20,7 @@ from ta_scheduler.providers.base import (
     DAILY_COLUMNS,
     FINANCIAL_KEY_COLUMNS,
     INDEX_DAILY_COLUMNS,
+    NEWS_COLUMNS,
     REALTIME_COLUMNS,
     STK_LIMIT_COLUMNS,
     STOCK_BASIC_COLUMNS,
@@ -171,7 +172,7 @@ def normalise_news(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     f["publish_time"] = parse_local_datetime(f["datetime"])
     f["source"] = source
     f["url"] = None
-    return f[["title", "content", "source", "url", "publish_time", "channels"]].reset_index(drop=True)
+    return f[list(NEWS_COLUMNS)].reset_index(drop=True)
 
 
 def normalise_rt_k(raw: pd.DataFrame, fetched_at: datetime) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from ta_scheduler.notify.channels import email_recipients, send_email, send_slac
 from ta_scheduler.notify.robots import robot_configured, send_dingtalk, send_feishu, send_wecom
 from ta_scheduler.reports.errors import DeliveryError
 from ta_scheduler.reports.store import load_report, record_delivery, relative_path, report_file
+from ta_scheduler.templates import render
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -78,24 +79,18 @@ def report_link(doc: dict[str, Any]) -> str:
 
 
 def slack_text(doc: dict[str, Any]) -> str:
-    """The Slack message: title, digest lines, link to the full report."""
-    lines = [f"*{doc['title']}*", *[f"• {line}" for line in doc.get("digest") or []]]
-    link = report_link(doc)
-    lines.append(f"<{link}|完整报告>" if link.startswith(("http://", "https://")) else f"完整报告：{link}")
-    return "\n".join(lines)
+    """The Slack message: title, digest lines, link to the full report (``templates/delivery.slack.j2``)."""
+    return render("delivery.slack.j2", doc=doc, link=report_link(doc))
 
 
 def robot_markdown(doc: dict[str, Any]) -> str:
-    """The robots' message: title, digest lines, link (Markdown for DingTalk and WeCom)."""
-    link = report_link(doc)
-    lines = [f"### {doc['title']}", *[f"- {line}" for line in doc.get("digest") or []]]
-    lines.append(f"[完整报告]({link})" if link.startswith(("http://", "https://")) else f"完整报告：{link}")
-    return "\n".join(lines)
+    """The robots' message: title, digest lines, link (Markdown for DingTalk and WeCom; ``templates/delivery.md.j2``)."""
+    return render("delivery.md.j2", doc=doc, link=report_link(doc))
 
 
 def robot_text(doc: dict[str, Any]) -> str:
-    """Feishu's message body (its title is the report's title): digest lines and the link."""
-    return "\n".join([*[f"• {line}" for line in doc.get("digest") or []], f"完整报告：{report_link(doc)}"])
+    """Feishu's message body (its title is the report's title): digest lines and the link (``templates/delivery.txt.j2``)."""
+    return render("delivery.txt.j2", doc=doc, link=report_link(doc))
 
 
 def _send(channel: str, conn_id: str, doc: dict[str, Any]) -> dict[str, Any]:

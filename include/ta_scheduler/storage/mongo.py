@@ -96,14 +96,6 @@ def get_db(target: MongoTarget | None = None) -> Database:
     return get_client(target)[target.database]
 
 
-def close_clients() -> None:
-    """Close every cached client (tests restart the store; workers exit cleanly)."""
-    with _lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
-
-
 def ensure_indexes(db: Database, collections: Iterable[str] | None = None) -> None:
     """Create the unique and secondary indexes that are missing (the project owns its indexes).
 
