@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 
 from paths import DAGS_DIR
-from ta_scheduler.params import conf_errors, exchange_today, param_schemas, to_ts_code
+from ta_scheduler.market import to_ts_code
+from ta_scheduler.params import conf_errors, exchange_today, param_schemas
 
 TOMORROW = (exchange_today() + timedelta(days=1)).isoformat()
 
@@ -108,6 +109,39 @@ def test_lowercase_suffixes_are_normalised():
         "600519.SH", "000001.SZ", "430047.BJ", "688981.SH"]
     with pytest.raises(ValueError, match="not an A-share code"):
         to_ts_code("510300")
+
+
+#: The one code rule (ta_scheduler.market), as a table both trigger validators must agree on.
+CODES = [
+    ("600519", "600519.SH"), ("600519.SH", "600519.SH"), ("600519.sh", "600519.SH"), ("000001.SZ", "000001.SZ"),
+    ("300750", "300750.SZ"), ("688981", "688981.SH"), ("430047.bj", "430047.BJ"), ("920001.BJ", "920001.BJ"),
+    ("123456", None), ("510300", None), ("600519.SZ", None), ("000001.sh", None), ("60051", None), ("6005190", None),
+    ("sh600519", None), ("600519.HK", None), ("600519\n", None), ("６００５１９", None), (" 600519", None),
+]
+
+
+@pytest.mark.parametrize("dag_id", ["daily_sync", "analysis_pipeline"])
+@pytest.mark.parametrize(("code", "ts_code"), CODES)
+def test_both_trigger_validators_apply_the_one_code_rule(schemas, dag_id, code, ts_code):
+    from ta_scheduler.llm.params import split_symbol
+    from ta_scheduler.market import CODE_RULE
+
+    errors = conf_errors(dag_id, {"symbols": [code]}, schemas[dag_id])
+    if ts_code is None:
+        assert errors == [f"'symbols': [0] {code!r} is not an A-share code ({CODE_RULE})"]
+        with pytest.raises(ValueError, match="not an A-share code"):
+            split_symbol(code)
+    else:
+        assert errors == []
+        assert (to_ts_code(code), split_symbol(code)) == (ts_code, (ts_code[:6], ts_code))
+
+
+def test_codes_are_a_plain_pattern_without_a_custom_format(schemas):
+    """The trigger form and REST clients see the whole rule: a JSON-schema pattern, no format."""
+    from ta_scheduler.market import CODE_PATTERN
+
+    for dag_id in ("daily_sync", "analysis_pipeline"):
+        assert schemas[dag_id]["symbols"]["items"] == {"type": "string", "pattern": CODE_PATTERN, "maxLength": 9}
 
 
 def test_a_new_param_is_picked_up_from_the_schema(schemas):

@@ -181,7 +181,8 @@ WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 
 def calendar_days(today: date, days_ahead: int = CALENDAR_DAYS_AHEAD) -> list[CalendarDay]:
     """Every date from ``today`` to ``today + days_ahead``, with its kind and status."""
-    from ta_scheduler.calendar.core import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN, date_status, is_session
+    from ta_scheduler.calendar.core import date_status, is_session
+    from ta_scheduler.market import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN
 
     hours = f"{SESSION_OPEN:%H:%M}–{BREAK_START:%H:%M}, {BREAK_END:%H:%M}–{SESSION_CLOSE:%H:%M}"
     out = []
