@@ -21,7 +21,7 @@ calendar and not after today in exchange time (there is no market data for a fut
 
 Where the checks run: the api-server middleware of ``plugins/ta_conf_rules.py`` (HTTP 400 before a
 run exists, for REST and UI triggers and backfills), Airflow's own param validation, and
-:func:`check_run_conf` in each DAG's first task (runs created any other way). Messages are the
+:meth:`ta_scheduler.calendar.runs.Run.check_conf` in each DAG's first task (runs created any other way). Messages are the
 same everywhere and name the key.
 
 This module is imported at DAG parse time and by the plugin: standard library, jsonschema and
@@ -234,23 +234,6 @@ def check_conf(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]])
     errors = conf_errors(dag_id, conf, schemas)
     if errors:
         raise ValueError(format_errors(dag_id, errors))
-
-
-def check_run_conf(context: Mapping[str, Any]) -> None:
-    """A DAG's first task: refuse the run's conf as the trigger would (runs made any other way).
-
-    Raises ``AirflowFailException`` (the task fails at once: retrying cannot fix a conf). A context
-    without a DAG (a job function called directly from code) has no conf to check.
-    """
-    dag = context.get("dag")
-    if dag is None:
-        return
-    conf = getattr(context.get("dag_run"), "conf", None) or {}
-    errors = conf_errors(dag.dag_id, dict(conf), param_schemas(getattr(dag, "params", None)))
-    if errors:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(format_errors(dag.dag_id, errors))
 
 
 # ---- Cross-field rules -------------------------------------------------------------------------

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import runpy
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from paths import DAGS_DIR
-from ta_scheduler.market import to_ts_code
+from ta_scheduler.market import TZ, to_ts_code
 from ta_scheduler.params import conf_errors, exchange_today, param_schemas
 
 TOMORROW = (exchange_today() + timedelta(days=1)).isoformat()
@@ -76,7 +77,9 @@ HOSTILE = [
     ("analysis_pipeline", {"quick_model": "x" * 101}, "'quick_model': has 101 characters, maxLength is 100"),
     ("analysis_pipeline", {"jobs": ["all", "all"]}, "'jobs'"),
     ("reports", {"analysis_wait_minutes": float("inf")}, "finite"),
-    ("reports", {"kind": {"$ne": None}}, "'kind'"),
+    ("reports", {"jobs": {"$ne": None}}, "'jobs'"),
+    ("reports", {"jobs": ["monthly"]}, "'jobs': [0] 'monthly' is not one of ['daily', 'weekly', 'all']"),
+    ("reports", {"kind": "daily"}, "unknown param 'kind'"),
 ]
 
 
@@ -93,7 +96,7 @@ CONTROLS = [
     ("analysis_pipeline", {"jobs": ["all"]}),
     ("analysis_pipeline", {"symbols": ["600519.sh"], "llm_provider": "offline", "research_depth": 5}),
     ("maintenance", {"jobs": ["all"], "dry_run": True, "days_to_keep": 30}),
-    ("reports", {"kind": "daily", "date": "2026-11-27", "analysis_wait_minutes": 0}),
+    ("reports", {"jobs": ["daily"], "date": "2026-11-27", "analysis_wait_minutes": 0}),
     ("news_sync", {}),
     ("weekly_financials", None),
 ]
@@ -234,36 +237,31 @@ def test_middleware_checks_backfill_conf_and_ignores_other_requests(conf_rules, 
 
 
 def test_the_first_task_refuses_what_the_trigger_refuses(schemas):
-    """``check_run_conf`` reads the DAG's params from the task context."""
-    from airflow.dag_processing.dagbag import DagBag
+    """``Run.check_conf`` checks the run's conf against the DAG's params."""
+    from types import SimpleNamespace
 
+    from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.exceptions import AirflowFailException
 
-    from ta_scheduler.params import check_run_conf
+    from ta_scheduler.calendar.runs import Run
 
     dag = DagBag(dag_folder=str(DAGS_DIR)).dags["maintenance"]
-
-    class Run:
-        conf = {"dryrun": True}
-
+    dag_run = SimpleNamespace(run_type="manual", run_after=datetime(2026, 11, 27, 17, 0, tzinfo=TZ), conf={"dryrun": True})
     with pytest.raises(AirflowFailException, match=r"invalid conf for maintenance: unknown param 'dryrun'"):
-        check_run_conf({"dag": dag, "dag_run": Run()})
-    Run.conf = {"dry_run": True}
-    check_run_conf({"dag": dag, "dag_run": Run()})
+        Run.of(dag, dag_run).check_conf()
+    dag_run.conf = {"dry_run": True}
+    Run.of(dag, dag_run).check_conf()
 
 
 def test_jobs_all_on_analysis_pipeline_runs_the_market_jobs_and_research_with_symbols(mongo_target):
-    from datetime import datetime
-    from types import SimpleNamespace
-    from zoneinfo import ZoneInfo
-
     from ta_scheduler.analytics.tasks import plan_analysis
+    from ta_scheduler.calendar.runs import Run
 
-    run = SimpleNamespace(run_type="manual", run_after=datetime(2026, 11, 27, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    context = {"dag_run": run}
-    market = plan_analysis({"jobs": ["all"], "date": "2026-11-27"}, context)
+    schedules = runpy.run_path(str(DAGS_DIR / "analysis_pipeline.py"))["SCHEDULES"]
+    run = Run("manual", datetime(2026, 11, 27, 17, 0, tzinfo=TZ))
+    market = plan_analysis(schedules, {"jobs": ["all"], "date": "2026-11-27"}, run)
     assert market == {"jobs": ["indicators", "sentiment", "hot_stocks", "risk"], "trade_dates": ["2026-11-27"], "symbols": []}
-    both = plan_analysis({"jobs": ["all"], "date": "2026-11-27", "symbols": ["600519.sh"]}, context)
+    both = plan_analysis(schedules, {"jobs": ["all"], "date": "2026-11-27", "symbols": ["600519.sh"]}, run)
     assert both["jobs"] == ["indicators", "sentiment", "hot_stocks", "risk", "research"]
     assert both["symbols"] == ["600519.sh"]
 

@@ -141,7 +141,7 @@ def record_intraday_day(db: Database, data_source: str, tick: datetime) -> dict[
 def session_ticks(day: date, every_minutes: int = 5) -> list[datetime]:
     """The intraday snapshot ticks of a session day (the ``intraday_prices`` timetable's ticks)."""
     from ta_scheduler.calendar.schedules import session_minutes
-    from ta_scheduler.sync.tasks import TZ
+    from ta_scheduler.market import TZ
 
     start = datetime.combine(day, datetime.min.time(), TZ)
     return [start + timedelta(minutes=m) for m in session_minutes(every_minutes)]

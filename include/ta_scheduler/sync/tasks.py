@@ -15,14 +15,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import SESSION_CLOSE, TZ
+
+if TYPE_CHECKING:
+    from ta_scheduler.calendar.runs import Run
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TZ = ZoneInfo(TIMEZONE)
 
 
 def fail_fast(fn: Callable[[], T]) -> T:
@@ -64,24 +65,9 @@ def local(moment: datetime) -> datetime:
     return datetime.fromtimestamp(moment.timestamp(), TZ)
 
 
-def run_moment(context: Mapping[str, Any]) -> datetime:
-    """The instant a run stands for, in exchange time: its data interval end, else its logical
-    date, else (a manual run triggered without a logical date: REST ``"logical_date": null``,
-    ``airflow dags trigger``) the moment it was queued to run (``run_after``), else now."""
-    dag_run = context.get("dag_run")
-    moment = (context.get("data_interval_end") or context.get("logical_date")
-              or getattr(dag_run, "run_after", None) or datetime.now(TZ))
-    return local(moment)
-
-
-def run_day(context: Mapping[str, Any]) -> date:
-    """The local date a run stands for (see :func:`run_moment`)."""
-    return run_moment(context).date()
-
-
 def last_closed_session(moment: datetime) -> date:
     """The last trading day whose session had closed at ``moment``."""
-    from ta_scheduler.calendar.core import SESSION_CLOSE, get_calendar
+    from ta_scheduler.calendar.core import get_calendar
 
     cal, moment = get_calendar(), local(moment)
     day = moment.date()
@@ -104,12 +90,13 @@ def warn_if_assumed(days: list[str]) -> None:
         )
 
 
-def plan_daily_sync(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the run's day."""
+def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
+    """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the last
+    session closed at the run's tick."""
     from ta_scheduler.calendar.core import get_calendar
-    from ta_scheduler.params import check_run_conf, to_ts_code
+    from ta_scheduler.market import to_ts_code
 
-    check_run_conf(context)
+    run.check_conf()
     cal = get_calendar()
     if params.get("date"):
         dates, mode = [params["date"]], "date"
@@ -117,7 +104,7 @@ def plan_daily_sync(params: Mapping[str, Any], context: Mapping[str, Any]) -> di
         first, last = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
         dates, mode = [d.isoformat() for d in cal.sessions_between(first, last)], "backfill"
     else:
-        day = last_closed_session(run_moment(context))  # never a session still trading
+        day = last_closed_session(run.tick)  # never a session still trading
         dates, mode = [day.isoformat()], "run"
     symbols = [to_ts_code(s) for s in params.get("symbols") or []] or None
     warn_if_assumed(dates)
@@ -168,7 +155,7 @@ def run_index_daily(plan: Mapping[str, Any]) -> dict[str, Any]:
     return fail_fast(lambda: {d: sync_index_daily(provider, db, d) for d in plan["dates"]})
 
 
-def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
+def run_intraday_snapshot(run: Run) -> dict[str, Any]:
     """One whole-market snapshot at the run's tick (the end of its data interval).
 
     Scheduled ticks are session ticks, and so is a manual run's (its interval ends at the last
@@ -177,12 +164,11 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     """
     from ta_scheduler.calendar.core import get_calendar
     from ta_scheduler.config import redis_url
-    from ta_scheduler.params import check_run_conf
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_realtime_quotes
 
-    check_run_conf(context)
-    tick = run_moment(context)
+    run.check_conf()
+    tick = run.tick
     warn_if_assumed([tick.date().isoformat()])
     in_session = get_calendar().is_trading_time(tick)
     if not in_session:
@@ -192,29 +178,25 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
         "the realtime quotes", lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session)))
 
 
-def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
-    from ta_scheduler.params import check_run_conf
+def run_financials(run: Run) -> dict[str, Any]:
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_financials
 
-    check_run_conf(context)
-
+    run.check_conf()
     provider = get_provider()
-    as_of = run_day(context).isoformat()
+    as_of = run.day.isoformat()
     return fail_fast(lambda: unless_not_permitted("the financial statements",
                                                   lambda: sync_financials(provider, _db(), as_of)))
 
 
-def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
+def run_news(run: Run, overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
     """News of the run's hour plus an overlap (duplicates are merged by news id)."""
-    from ta_scheduler.params import check_run_conf
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_news
 
-    check_run_conf(context)
-
-    end = run_moment(context)
-    start = local(context.get("data_interval_start") or end - timedelta(hours=1))
+    run.check_conf()
+    end = run.tick
+    start = run.interval_start or end - timedelta(hours=1)
     if end - start < timedelta(hours=1):
         start = end - timedelta(hours=1)
     provider, db = get_provider(), _db()
