@@ -12,15 +12,13 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.store import KINDS
 from ta_scheduler.storage import ledger
 
 if TYPE_CHECKING:
     from pymongo.database import Database
-
-TZ = ZoneInfo(TIMEZONE)
 
 #: Ledger datasets kept per trading day (financials are per report period and news per hour,
 #: so they have no column in a grid of trading days).
