@@ -110,7 +110,8 @@ def board_limit_pct(codes: Sequence[str], names: Sequence[str | None] | None = N
     """Daily price-limit fraction per stock by board (:data:`BOARDS`), for days without exchange
     limit prices: STAR and ChiNext 20 %, Beijing 30 %, other boards 10 %, or 5 % when the name
     marks a risk warning (ST/*ST). New listings' first days have no limit; this fallback cannot
-    know that, so it is used only when up/down limits are missing. Vectorised (no loop per stock).
+    know that, so it is used only when up/down limits are missing. The board lookup is vectorised
+    (one array cast and a sorted search); the ST test reads the names of 10 % boards only.
     """
     import numpy as np
 
@@ -119,9 +120,9 @@ def board_limit_pct(codes: Sequence[str], names: Sequence[str | None] | None = N
     limits = np.array([BOARD_OF_PREFIX[p].limit_pct for p in known])
     pos = np.clip(np.searchsorted(known, prefixes), 0, len(known) - 1)
     out = np.where(known[pos] == prefixes, limits[pos], 0.10)
-    if names is not None and len(codes):
-        upper = np.char.upper(np.asarray([n or "" for n in names], dtype=str))
-        out = np.where((np.char.find(upper, "ST") >= 0) & (out == 0.10), ST_LIMIT_PCT, out)
+    if names is not None:  # a substring test per name, only where the board's limit is 10 %
+        ten = np.flatnonzero(out == 0.10).tolist()
+        out[[i for i in ten if "ST" in (names[i] or "").upper()]] = ST_LIMIT_PCT
     return out
 
 

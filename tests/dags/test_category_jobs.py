@@ -97,3 +97,19 @@ def test_the_run_tick_is_the_interval_end_else_run_after_in_exchange_time():
     assert run_tick(None, queued) == datetime(2026, 11, 27, 17, 0, tzinfo=TZ)  # no logical date, no interval
     with pytest.raises(ValueError, match="run_after"):
         run_tick(None, None)
+
+
+def test_a_manual_run_executes_the_chosen_job_and_airflow_skips_the_others():
+    """Through ``airflow dags test`` (a run the scheduler would make): the branch follows only the
+    requested job; Airflow marks every other job skipped."""
+    import re
+
+    from airflow_cli import dags_test
+
+    res = dags_test("maintenance", None, {"jobs": ["log_archive"]})
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "state=success" in out, out[-6000:]
+    assert "Following branch {'log_archive'}" in out, out[-6000:]
+    skipped = re.search(r"Skipping tasks \[([^\]]*)\]", out)
+    assert skipped is not None, out[-6000:]
+    assert sorted(re.findall(r"\('(\w+)', -1\)", skipped.group(1))) == ["backup", "cache_refresh", "cleanup", "health_check"]
