@@ -36,6 +36,7 @@ from pendulum import UTC, DateTime
 
 from ta_scheduler.calendar.core import PROVISIONAL, TradingCalendar, get_calendar
 from ta_scheduler.calendar.runs import ScheduleSet
+from ta_scheduler.constants import TIMEZONE
 import ta_scheduler.params  # noqa: F401  registers the trigger-time param formats
 from ta_scheduler.calendar.schedules import (
     TradingDayTicks,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = TIMEZONE
 _CALENDAR_NOTE = "calendar: tushare trade_cal, else exchange_calendars XSHG"
 
 

@@ -1,15 +1,12 @@
 """The A-share market's vocabulary, defined once: codes and boards, price limits, indices, the
 exchange's time zone and session times, and which data source a day is read from.
+Parse-safe: standard library only at import.
 
-Parse-safe: standard library only at import (numpy is imported by :func:`board_limit_pct`).
-
-**Codes** (the one rule, for every trigger param and every function taking a code): six ASCII
-digits whose first two name a listed board (:data:`BOARDS`), optionally followed by the suffix of
-that board's exchange in upper or lower case. ``600519``, ``600519.SH`` and ``600519.sh`` are one
-stock; ``123456`` (no board) and ``600519.SZ`` (wrong exchange) are not codes. :func:`to_ts_code`
-normalises to tushare's ``600519.SH``. :data:`CODE_PATTERN` is the same rule as a JSON-schema
-``pattern`` (portable: it ends with ``$(?!\\n)`` so Python's ``re.search`` refuses a trailing
-newline as an ECMAScript engine does), which trigger forms and REST clients can read.
+**Codes**: six ASCII digits whose first two name a listed board (:data:`BOARDS`), optionally with
+the suffix of that board's exchange in upper or lower case (``600519``, ``600519.SH``,
+``600519.sh``; :func:`to_ts_code` gives ``600519.SH``). ``123456`` (no board) and ``600519.SZ``
+(wrong exchange) are refused. :data:`CODE_PATTERN` is this rule as a portable JSON-schema
+``pattern`` (``$(?!\n)``: Python's ``re.search`` refuses a trailing newline, as ECMAScript does).
 """
 
 from __future__ import annotations
@@ -144,6 +141,11 @@ MAJOR_INDICES: dict[str, str] = {
 def exchange_now() -> datetime:
     """Now in exchange time."""
     return datetime.now(TZ)
+
+
+def exchange_time(moment: datetime) -> datetime:
+    """An aware instant as a plain ``datetime`` in exchange time (Airflow passes pendulum objects)."""
+    return datetime.fromtimestamp(moment.timestamp(), TZ)
 
 
 def session_close(day) -> datetime:

@@ -1,29 +1,11 @@
-"""A DAG run as plain values, and which jobs of a category DAG it executes.
+"""A DAG run as plain values (:class:`Run`: kind, tick, day, conf), and which jobs of a
+category DAG it executes (docs/calendar.md "Category DAGs").
 
-One definition each of:
-
-- **run kind** (:func:`run_kind`): ``scheduled``, ``backfill``, ``manual``, ``asset_triggered``;
-- **run tick** (:func:`run_tick`): the instant a run stands for, in exchange time: its data
-  interval end, else (a run triggered without a logical date: REST ``"logical_date": null``,
-  ``airflow dags trigger``) its ``run_after``. Never a ``logical_date`` lookup, so a manual run
-  without one cannot fail on it;
-- **run day**: :attr:`Run.day`, the exchange-local date of the tick.
-
-A task builds :class:`Run` from what TaskFlow injects by name (``dag``, ``dag_run``,
-``data_interval_start``, ``data_interval_end``) with :meth:`Run.of` and passes it, never the
-Airflow context, to the functions under ``include/``.
-
-**Category DAGs** hold several named jobs with their own schedules::
-
-    SCHEDULES = {"cleanup": "0 1 * * 0", "backup": "0 2 * * *", "daily": "trading_day@20:00"}
-
-The DAG's ``MultiScheduleTimetable(SCHEDULES)`` fires at the union of those instants. The DAG's
-first task picks the run's jobs with :func:`select_jobs` (due ones for scheduled runs, the
-``jobs`` param of a manual run) and is a ``@task.branch``: it returns the task ids of those jobs
-(:func:`job_tasks`), and Airflow skips the other jobs' tasks and everything downstream of them,
-so the grid shows which job ran when.
-
-Parse-safe: standard library and the light calendar only.
+The tick is the run's data interval end, else its ``run_after`` (a run without a logical date
+has no interval); never a ``logical_date`` lookup. Tasks build ``Run.of(...)`` from the values
+TaskFlow injects by name and pass it, not the Airflow context, to ``include/``. A category DAG's
+first task is a ``@task.branch`` returning :func:`job_tasks` of :func:`jobs_for_run`; Airflow
+skips the other jobs. Parse-safe: standard library and the light calendar only.
 """
 
 from __future__ import annotations
@@ -37,7 +19,7 @@ from typing import Any
 from ta_scheduler.calendar.core import TradingCalendar, get_calendar
 from ta_scheduler.calendar.schedules import DailyTicks, get_timezone, parse_schedule, to_local
 from ta_scheduler.constants import TIMEZONE
-from ta_scheduler.market import TZ
+from ta_scheduler.market import exchange_time
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +43,7 @@ def run_tick(data_interval_end: datetime | None, run_after: datetime | None) -> 
     moment = data_interval_end or run_after
     if moment is None:
         raise ValueError("a run has a data interval end or a run_after")
-    return datetime.fromtimestamp(moment.timestamp(), TZ)
+    return exchange_time(moment)
 
 
 @dataclass(frozen=True)
@@ -89,7 +71,7 @@ class Run:
             dag_id=getattr(dag, "dag_id", ""),
             conf=dict(getattr(dag_run, "conf", None) or {}),
             schemas=param_schemas(getattr(dag, "params", None)),
-            interval_start=datetime.fromtimestamp(data_interval_start.timestamp(), TZ) if data_interval_start else None,
+            interval_start=exchange_time(data_interval_start) if data_interval_start else None,
         )
 
     @property

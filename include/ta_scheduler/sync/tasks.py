@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ta_scheduler.market import SESSION_CLOSE, TZ
+from ta_scheduler.market import SESSION_CLOSE, exchange_time
 
 if TYPE_CHECKING:
     from ta_scheduler.calendar.runs import Run
@@ -60,16 +60,11 @@ def _db():
     return db
 
 
-def local(moment: datetime) -> datetime:
-    """A plain ``datetime`` in exchange time (Airflow passes pendulum objects)."""
-    return datetime.fromtimestamp(moment.timestamp(), TZ)
-
-
 def last_closed_session(moment: datetime) -> date:
     """The last trading day whose session had closed at ``moment``."""
     from ta_scheduler.calendar.core import get_calendar
 
-    cal, moment = get_calendar(), local(moment)
+    cal, moment = get_calendar(), exchange_time(moment)
     day = moment.date()
     if cal.is_session(day) and moment.time() >= SESSION_CLOSE:
         return day
@@ -278,7 +273,7 @@ def repair_news_hours(provider, db, end: datetime, hours: int = DEFAULT_REPAIR_H
             ranges[-1][1] = h + timedelta(hours=1)
         else:
             ranges.append([h, h + timedelta(hours=1)])
-    for day in sorted({local(h).date().isoformat() for a, b in ranges for h in (a, b - timedelta(seconds=1))}):
+    for day in sorted({exchange_time(h).date().isoformat() for a, b in ranges for h in (a, b - timedelta(seconds=1))}):
         prune_manifest(db[C.STOCK_NEWS], {"publish_date": day, "data_source": provider.name})  # lost items count as new
     for a, b in ranges:
         sync_news(provider, db, a, b)
