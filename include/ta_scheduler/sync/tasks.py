@@ -1,5 +1,5 @@
 """What the data DAGs' tasks call (``daily_sync``, ``intraday_prices``, ``weekly_financials``,
-``news_sync``): run context → plain arguments → the sync functions of this package.
+``news_sync``): the run (``calendar.runs.Run``) → plain arguments → the sync functions of this package.
 
 Provider errors that no retry can fix (bad token, missing permission, daily quota) fail the
 task at once (``AirflowFailException``); rate limits and outages raise normally so Airflow's
