@@ -90,43 +90,44 @@ MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
 )
 def analysis_pipeline():
     @task(execution_timeout=timedelta(minutes=2))
-    def plan(params=None, **context) -> dict:
+    def plan(params=None, dag=None, dag_run=None, data_interval_end=None, triggering_asset_events=None) -> dict:
         from ta_scheduler.analytics.tasks import plan_analysis
+        from ta_scheduler.calendar.runs import Run
 
-        return plan_analysis(params, context)
+        run = Run.of(dag, dag_run, data_interval_end=data_interval_end)
+        return plan_analysis(SCHEDULES, params, run, triggering_asset_events)
+
+    @task.branch(execution_timeout=timedelta(minutes=2))
+    def run_jobs(the_plan: dict) -> list[str]:
+        """The market jobs this run executes; the others are skipped (research checks its own plan)."""
+        from ta_scheduler.calendar.runs import job_tasks
+
+        return job_tasks(j for j in the_plan["jobs"] if j != "research")
 
     @task
     def indicators(the_plan: dict) -> dict:
         from ta_scheduler.analytics.tasks import run_indicators
-        from ta_scheduler.category import skip_unless_due
 
-        skip_unless_due("indicators", the_plan["jobs"])
         return run_indicators(the_plan)
 
     @task(outlets=[ANALYSIS])
-    def sentiment(the_plan: dict, **context) -> dict:
+    def sentiment(the_plan: dict, outlet_events=None) -> dict:
         from ta_scheduler.analytics.tasks import run_sentiment
-        from ta_scheduler.category import skip_unless_due
 
-        skip_unless_due("sentiment", the_plan["jobs"])
         result = run_sentiment(the_plan)
-        context["outlet_events"][ANALYSIS].extra = {"trade_dates": the_plan["trade_dates"]}
+        outlet_events[ANALYSIS].extra = {"trade_dates": the_plan["trade_dates"]}
         return result
 
     @task
     def hot_stocks(the_plan: dict) -> dict:
         from ta_scheduler.analytics.tasks import run_hot_stocks
-        from ta_scheduler.category import skip_unless_due
 
-        skip_unless_due("hot_stocks", the_plan["jobs"])
         return run_hot_stocks(the_plan)
 
     @task
     def risk(the_plan: dict) -> dict:
         from ta_scheduler.analytics.tasks import run_risk
-        from ta_scheduler.category import skip_unless_due
 
-        skip_unless_due("risk", the_plan["jobs"])
         return run_risk(the_plan)
 
     @task(execution_timeout=timedelta(minutes=2))
@@ -142,21 +143,23 @@ def analysis_pipeline():
         return symbols_of(the_plan, params, provider)
 
     @task(map_index_template="{{ task.op_kwargs['symbol'] }}", retries=2)
-    def research(symbol: str, the_plan: dict, params=None, **context) -> dict:
+    def research(symbol: str, the_plan: dict, params=None, ti=None, run_id=None) -> dict:
         from ta_scheduler.analytics.tasks import run_research
 
-        return run_research(symbol, the_plan, params, context)
+        return run_research(symbol, the_plan, params, batch=ti.xcom_pull(task_ids="estimate_research"),
+                            approval=ti.xcom_pull(task_ids="approve_research"), run_id=run_id,
+                            try_number=int(ti.try_number))
 
     @task(execution_timeout=timedelta(minutes=2), trigger_rule="all_done")
-    def research_usage(the_plan: dict, **context) -> dict:
+    def research_usage(the_plan: dict, run_id=None) -> dict:
         from ta_scheduler.analytics.tasks import summarise_research_usage
 
-        return summarise_research_usage(the_plan, context["run_id"])
+        return summarise_research_usage(the_plan, run_id)
 
     the_plan = plan()
-    ind = indicators(the_plan)
-    ind >> [sentiment(the_plan), hot_stocks(the_plan)]
-    risk(the_plan)
+    ind, sent, hot, rsk = indicators(the_plan), sentiment(the_plan), hot_stocks(the_plan), risk(the_plan)
+    run_jobs(the_plan) >> [ind, sent, hot, rsk]
+    ind >> [sent, hot]
     approve = ResearchBudgetApproval(task_id="approve_research", estimate_task_id="estimate_research",
                                      execution_timeout=timedelta(minutes=2))
     estimate_research(the_plan) >> approve

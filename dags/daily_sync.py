@@ -70,10 +70,11 @@ from ta_scheduler.vendor_ready import DEFAULT_DEADLINE, WaitForVendorOperator
 )
 def daily_sync():
     @task(execution_timeout=timedelta(minutes=2))
-    def plan(params=None, **context) -> dict:
+    def plan(params=None, dag=None, dag_run=None, data_interval_end=None) -> dict:
+        from ta_scheduler.calendar.runs import Run
         from ta_scheduler.sync.tasks import plan_daily_sync
 
-        return plan_daily_sync(params, context)
+        return plan_daily_sync(params, Run.of(dag, dag_run, data_interval_end=data_interval_end))
 
     @task(pool=Pools.TUSHARE_API)
     def sync_calendar() -> dict:

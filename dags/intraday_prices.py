@@ -40,10 +40,11 @@ from ta_scheduler.dag_defaults import START_DATE, default_args
 )
 def intraday_prices():
     @task(pool=Pools.TUSHARE_API, outlets=[INTRADAY_QUOTES])
-    def snapshot_quotes(**context) -> dict:
+    def snapshot_quotes(dag=None, dag_run=None, data_interval_end=None) -> dict:
+        from ta_scheduler.calendar.runs import Run
         from ta_scheduler.sync.tasks import run_intraday_snapshot
 
-        return run_intraday_snapshot(context)
+        return run_intraday_snapshot(Run.of(dag, dag_run, data_interval_end=data_interval_end))
 
     snapshot_quotes()
 

@@ -23,7 +23,7 @@ from datetime import timedelta
 from airflow.sdk import Param, dag, task
 from ta_timetables import MultiScheduleTimetable
 
-from ta_scheduler.category import jobs_param_schema
+from ta_scheduler.calendar.runs import jobs_param_schema
 from ta_scheduler.constants import TIMEZONE, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 
@@ -53,51 +53,42 @@ SCHEDULES = {
                               execution_timeout=timedelta(minutes=30)),
 )
 def maintenance():
-    @task(retries=1, execution_timeout=timedelta(minutes=2))
-    def plan_jobs(**context) -> list[str]:
-        """Which jobs this run executes (due ones, or the `jobs` param of a manual run)."""
-        from ta_scheduler.category import jobs_for_run
+    @task.branch(retries=1, execution_timeout=timedelta(minutes=2))
+    def plan_jobs(params=None, dag=None, dag_run=None, data_interval_end=None) -> list[str]:
+        """Which jobs this run executes (due ones, or the `jobs` param of a manual run); the others skip."""
+        from ta_scheduler.calendar.runs import Run, jobs_for_run
 
-        return jobs_for_run(SCHEDULES, context)
+        return jobs_for_run(SCHEDULES, Run.of(dag, dag_run, data_interval_end=data_interval_end), params["jobs"])
 
     @task
-    def cleanup(due: list[str], params=None) -> dict:
-        from ta_scheduler.category import skip_unless_due
+    def cleanup(params=None) -> dict:
         from ta_scheduler.maintenance.tasks import run_cleanup
 
-        skip_unless_due("cleanup", due)
         return run_cleanup(days_to_keep=params["days_to_keep"], dry_run=params["dry_run"])
 
     @task(execution_timeout=timedelta(minutes=10))
-    def cache_refresh(due: list[str]) -> dict:
-        from ta_scheduler.category import skip_unless_due
+    def cache_refresh() -> dict:
         from ta_scheduler.maintenance.tasks import run_cache_refresh
 
-        skip_unless_due("cache_refresh", due)
         return run_cache_refresh()
 
     @task
-    def log_archive(due: list[str]) -> dict:
-        from ta_scheduler.category import skip_unless_due
+    def log_archive() -> dict:
         from ta_scheduler.maintenance.tasks import run_log_archive
 
-        skip_unless_due("log_archive", due)
         return run_log_archive()
 
     @task(execution_timeout=timedelta(hours=1))
-    def backup(due: list[str]) -> dict:
-        from ta_scheduler.category import skip_unless_due
+    def backup() -> dict:
         from ta_scheduler.maintenance.tasks import run_backup
 
-        skip_unless_due("backup", due)
         return run_backup()
 
     @task(retries=1, execution_timeout=timedelta(minutes=5))
-    def health_check(due: list[str]) -> list[dict]:
+    def health_check() -> list[dict]:
         """Fails with a message naming every component that is down."""
         from airflow.sdk import Variable
 
-        from ta_scheduler.category import skip_unless_due
         from ta_scheduler.health import (
             check_backup_age,
             check_calendar,
@@ -107,18 +98,12 @@ def maintenance():
             run_health_check,
         )
 
-        skip_unless_due("health_check", due)
         return run_health_check(
             min_free_gb=float(Variable.get("ta_disk_min_free_gb", default="1")),
             extra=[check_freshness, check_completeness, check_calendar, check_backup_age, check_tushare_permissions],
         )
 
-    due = plan_jobs()
-    cleanup(due)
-    cache_refresh(due)
-    log_archive(due)
-    backup(due)
-    health_check(due)
+    plan_jobs() >> [cleanup(), cache_refresh(), log_archive(), backup(), health_check()]
 
 
 maintenance()

@@ -31,10 +31,11 @@ from ta_scheduler.dag_defaults import START_DATE, default_args
 )
 def news_sync():
     @task(pool=Pools.TUSHARE_API, outlets=[NEWS])
-    def sync_news(**context) -> dict:
+    def sync_news(dag=None, dag_run=None, data_interval_start=None, data_interval_end=None) -> dict:
+        from ta_scheduler.calendar.runs import Run
         from ta_scheduler.sync.tasks import run_news
 
-        return run_news(context)
+        return run_news(Run.of(dag, dag_run, data_interval_start, data_interval_end))
 
     sync_news()
 

@@ -12,8 +12,8 @@ Reports are stored in MongoDB `reports` and as files (`TA_REPORTS_DIR`), then de
 (`smtp_reports`, else `smtp_alerts`) and Slack (`slack_reports`, else `slack_alerts`) when
 configured; a failed delivery is retried and never loses the stored report.
 
-**Manual runs** (the seed API's `reports/daily`): `kind` (`daily` or `weekly`), `date` (a
-trading day; default: the run's day) and `analysis_wait_minutes`. Details: `docs/reports.md`.
+**Manual runs** (the seed API's `reports/daily`): `jobs` (`daily`, `weekly`; default: both),
+`date` (a trading day; default: the run's day) and `analysis_wait_minutes`. Details: `docs/reports.md`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ from datetime import timedelta
 from airflow.sdk import Param, dag, task
 from ta_timetables import MultiScheduleTimetable
 
+from ta_scheduler.calendar.runs import jobs_param_schema
 from ta_scheduler.constants import TIMEZONE, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import trading_date_schema
 from ta_scheduler.reports.wait import WaitForAnalysisOperator
 
 SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
+#: job -> its first task (the rest of the job runs downstream of it)
+FIRST_TASKS = {"daily": "wait_for_analysis", "weekly": "build_weekly"}
 
 
 @dag(
@@ -39,8 +42,7 @@ SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
     doc_md=__doc__,
     tags=["reports", "daily", "weekly"],
     params={
-        "kind": Param(None, type=["null", "string"], enum=[None, "daily", "weekly"],
-                      description="Manual runs: which report (default: both)"),
+        "jobs": Param([], **jobs_param_schema(SCHEDULES)),
         "date": Param(None, **trading_date_schema("Report date (a trading day; default: the run's day)")),
         "analysis_wait_minutes": Param(120, type="number", minimum=0, maximum=720,
                                        description="Daily report: how long to wait for the day's analysis (0 = not at all)"),
@@ -50,10 +52,18 @@ SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
 )
 def reports():
     @task(execution_timeout=timedelta(minutes=2))
-    def plan(params=None, **context) -> dict:
+    def plan(params=None, dag=None, dag_run=None, data_interval_end=None) -> dict:
+        from ta_scheduler.calendar.runs import Run
         from ta_scheduler.reports.tasks import plan_reports
 
-        return plan_reports(SCHEDULES, params, context)
+        return plan_reports(SCHEDULES, params, Run.of(dag, dag_run, data_interval_end=data_interval_end))
+
+    @task.branch(execution_timeout=timedelta(minutes=2))
+    def run_jobs(the_plan: dict) -> list[str]:
+        """The first task of each job this run executes; the other job is skipped."""
+        from ta_scheduler.calendar.runs import job_tasks
+
+        return job_tasks(the_plan["jobs"], FIRST_TASKS)
 
     @task
     def build_daily(the_plan: dict) -> dict:
@@ -82,8 +92,10 @@ def reports():
     the_plan = plan()
     # deferred in the triggerer (no worker slot held); fails without retry past the deadline
     wait = WaitForAnalysisOperator(task_id="wait_for_analysis", plan=the_plan, execution_timeout=timedelta(minutes=5))
+    weekly = build_weekly(the_plan)
+    run_jobs(the_plan) >> [wait, weekly]
     wait >> build_daily(the_plan) >> deliver_daily(the_plan)
-    build_weekly(the_plan) >> deliver_weekly(the_plan)
+    weekly >> deliver_weekly(the_plan)
 
 
 reports()

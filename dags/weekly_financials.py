@@ -32,10 +32,11 @@ from ta_scheduler.dag_defaults import START_DATE, default_args
 )
 def weekly_financials():
     @task(pool=Pools.TUSHARE_API, outlets=[FINANCIALS])
-    def sync_financial_statements(**context) -> dict:
+    def sync_financial_statements(dag=None, dag_run=None, data_interval_end=None) -> dict:
+        from ta_scheduler.calendar.runs import Run
         from ta_scheduler.sync.tasks import run_financials
 
-        return run_financials(context)
+        return run_financials(Run.of(dag, dag_run, data_interval_end=data_interval_end))
 
     sync_financial_statements()
 

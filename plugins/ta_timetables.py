@@ -12,7 +12,7 @@ DAG files import them by this module name, which is also their registry key
 Data intervals: ``TradingDayTimetable`` and ``TradingSessionsTimetable`` cover the previous
 tick to this tick, so ``data_interval_end`` is the run's time and its local date is the
 trading day the run is for. ``MultiScheduleTimetable`` runs are instants
-(``data_interval_start == data_interval_end``), and ``ta_scheduler.calendar.jobs`` tells a
+(``data_interval_start == data_interval_end``), and ``ta_scheduler.calendar.runs`` tells a
 task which named schedules are due.
 
 The calendar comes from ``ta_scheduler.calendar.core``: the synced tushare file, then the
@@ -35,7 +35,8 @@ from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 from pendulum import UTC, DateTime
 
 from ta_scheduler.calendar.core import PROVISIONAL, TradingCalendar, get_calendar
-from ta_scheduler.calendar.jobs import ScheduleSet
+from ta_scheduler.calendar.runs import ScheduleSet
+from ta_scheduler.constants import TIMEZONE
 import ta_scheduler.params  # noqa: F401  registers the trigger-time param formats
 from ta_scheduler.calendar.schedules import (
     TradingDayTicks,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_TIMEZONE = TIMEZONE
 _CALENDAR_NOTE = "calendar: tushare trade_cal, else exchange_calendars XSHG"
 
 
@@ -277,7 +278,7 @@ class MultiScheduleTimetable(_CalendarTimetable):
         firing at the same instant produce one run.
     :param timezone: IANA zone the specs are written in (default Asia/Shanghai).
 
-    Runs are instants. In each run, ``ta_scheduler.calendar.jobs.select_jobs`` returns the
+    Runs are instants. In each run, ``ta_scheduler.calendar.runs.select_jobs`` returns the
     jobs due (scheduled runs) or the jobs requested through the ``jobs`` param (manual runs).
     """
 

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from ta_scheduler.config import airflow_connection, mongo_target, redact_url, redis_url
-from ta_scheduler.constants import TIMEZONE, Collections, Conns, Queues
+from ta_scheduler.constants import Collections, Conns, Queues
+from ta_scheduler.market import TZ
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def expected_bars_date(now: datetime) -> str:
     17:00 Asia/Shanghai (the daily sync runs at 16:30), else the previous session."""
     from ta_scheduler.calendar.core import get_calendar
 
-    local = now.astimezone(ZoneInfo(TIMEZONE))
+    local = now.astimezone(TZ)
     cal = get_calendar()
     day = local.date()
     if local.time() >= dtime(17, 0):
@@ -167,7 +167,7 @@ def check_freshness(now: datetime | None = None) -> CheckResult:
     """Latest daily bars in the store == the last trading day they should exist for."""
     from ta_scheduler.storage.mongo import get_db
 
-    now = now or datetime.now(tz=ZoneInfo(TIMEZONE))
+    now = now or datetime.now(tz=TZ)
     want = expected_bars_date(now)
     latest = get_db()[Collections.STOCK_DAILY_QUOTES].find_one({}, {"trade_date": 1}, sort=[("trade_date", -1)])
     if latest is None:
@@ -223,7 +223,7 @@ def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETE
     from ta_scheduler.storage import ledger
     from ta_scheduler.storage.mongo import get_db
 
-    now = now or datetime.now(tz=ZoneInfo(TIMEZONE))
+    now = now or datetime.now(tz=TZ)
     db = get_db()
     periods = completeness_window(now, days)
     found = ledger.entries(db, periods, datasets)
@@ -243,7 +243,7 @@ def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETE
 
 def _warn_once_a_day(db, now: datetime, topic: str, message: str) -> None:
     """Log ``message`` as a warning the first time ``topic`` comes up on an exchange-local day."""
-    day = now.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    day = now.astimezone(TZ).date().isoformat()
     marker = {"_id": f"warned|{topic}|{day}"}
     if db[Collections.HEALTH_CHECKS].find_one(marker) is not None:
         return
@@ -260,7 +260,7 @@ def check_backup_age(max_age_hours: float = 26.0, now: datetime | None = None) -
     latest = latest_good(backup_dir())
     if latest is None:
         return CheckResult("backup", True, f"no verified backup in {backup_dir()} yet", applicable=False)
-    now = now or datetime.now(tz=ZoneInfo(TIMEZONE))
+    now = now or datetime.now(tz=TZ)
     age_h = (now.timestamp() - latest.stat().st_mtime) / 3600
     ok = age_h <= max_age_hours
     return CheckResult("backup", ok, f"latest verified backup {latest.name} is {age_h:.1f} h old"

@@ -12,20 +12,16 @@ whole check from them, so a param added to a DAG is checked without a list kept 
   backfill's ``end_date`` before its ``start_date`` or a range of more than 260 sessions),
   bounded by arithmetic first so no rule loops over a century of days.
 
-Formats registered with ``jsonschema.FormatChecker`` (Airflow validates every ``Param`` with a
-fresh ``FormatChecker()``, which includes class-level registrations, so ``airflow dags test -c``
-and CLI triggers refuse the same values):
-
-- ``a-share-code``: :data:`CODE_PATTERN`, the one rule for stock codes in this project — a listed
-  board's 6 ASCII digits, optionally with the suffix of that board's exchange, upper or lower
-  case (``600519``, ``600519.SH``, ``600519.sh``; :func:`to_ts_code` normalises). The same
-  regular expression is the schema's ``pattern``, so the trigger form shows it.
-- ``trading-date``: ``YYYY-MM-DD`` (ASCII digits) that is a session of the exchange calendar and
-  not after today in exchange time (there is no market data for a future day).
+Codes follow the one rule of :mod:`ta_scheduler.market` (a plain JSON-schema ``pattern``, visible
+in the trigger form). One format is registered with ``jsonschema.FormatChecker`` because a pattern
+cannot express it (Airflow validates every ``Param`` with a fresh ``FormatChecker()``, which
+includes class-level registrations, so ``airflow dags test -c`` and CLI triggers refuse the same
+values): ``trading-date``, ``YYYY-MM-DD`` (ASCII digits) that is a session of the exchange
+calendar and not after today in exchange time (there is no market data for a future day).
 
 Where the checks run: the api-server middleware of ``plugins/ta_conf_rules.py`` (HTTP 400 before a
 run exists, for REST and UI triggers and backfills), Airflow's own param validation, and
-:func:`check_run_conf` in each DAG's first task (runs created any other way). Messages are the
+:meth:`ta_scheduler.calendar.runs.Run.check_conf` in each DAG's first task (runs created any other way). Messages are the
 same everywhere and name the key.
 
 This module is imported at DAG parse time and by the plugin: standard library, jsonschema and
@@ -40,30 +36,13 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import CODE_PATTERN, CODE_RULE, TZ, code_schema, exchange_now
 
-FORMAT_CODE = "a-share-code"
 FORMAT_TRADING_DATE = "trading-date"
 
-#: The one rule for A-share codes: first two digits of a listed board (SSE 60/68/90, SZSE 00/30/20,
-#: BSE 43/83/87/88/92), four more ASCII digits, and optionally the suffix of that board's exchange.
-CODE_PATTERN = (
-    r"^((60|68|90)[0-9]{4}(\.(SH|sh))?"
-    r"|(00|30|20)[0-9]{4}(\.(SZ|sz))?"
-    r"|(43|83|87|88|92)[0-9]{4}(\.(BJ|bj))?)$"
-)
-_CODE_RE = re.compile(CODE_PATTERN)
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATE_RE = re.compile(DATE_PATTERN)
-#: First two digits of listed A-share (and B-share) codes by exchange (the same as CODE_PATTERN).
-_PREFIXES = {
-    "SH": ("60", "68", "90"),
-    "SZ": ("00", "30", "20"),
-    "BJ": ("43", "83", "87", "88", "92"),
-}
-
 #: The first session of the Shanghai Stock Exchange: no trading day is earlier.
 FIRST_SESSION = date(1990, 12, 19)
 #: Largest backfill a single run may request (trading sessions); override with TA_MAX_BACKFILL_SESSIONS.
@@ -74,33 +53,9 @@ MAX_BACKFILL_SESSIONS_CAP = 5000
 _QUOTE = 80
 
 
-def exchange_of(code: str) -> str | None:
-    """``SH``/``SZ``/``BJ`` for a 6-digit code (or code with suffix), None if no board uses it."""
-    head = code[:2]
-    for exchange, prefixes in _PREFIXES.items():
-        if head in prefixes:
-            return exchange
-    return None
-
-
-def is_a_share_code(value: object) -> bool:
-    """Format check: :data:`CODE_PATTERN` on the whole string (``$`` alone would accept a trailing
-    newline)."""
-    if not isinstance(value, str):
-        return True  # formats only constrain strings; "type" handles the rest
-    return _CODE_RE.fullmatch(value) is not None
-
-
-def to_ts_code(code: str) -> str:
-    """``600000`` → ``600000.SH``, ``600000.sh`` → ``600000.SH``; refuses what is not a code."""
-    if not is_a_share_code(code) or not isinstance(code, str):
-        raise ValueError(f"{_short(code)} is not an A-share code of SSE, SZSE or BSE (e.g. 600519, 000001.SZ)")
-    return f"{code[:6]}.{exchange_of(code)}"
-
-
 def exchange_today() -> date:
     """Today in exchange time (Asia/Shanghai)."""
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
+    return exchange_now().date()
 
 
 def parse_day(value: str) -> date | None:
@@ -127,10 +82,9 @@ def is_trading_date(value: object) -> bool:
 
 
 def register_formats() -> None:
-    """Make the formats known to every ``jsonschema.FormatChecker()`` in this process."""
+    """Make ``trading-date`` known to every ``jsonschema.FormatChecker()`` in this process."""
     from jsonschema import FormatChecker
 
-    FormatChecker.checkers[FORMAT_CODE] = (is_a_share_code, ())
     FormatChecker.checkers[FORMAT_TRADING_DATE] = (is_trading_date, ())
 
 
@@ -138,11 +92,6 @@ register_formats()
 
 
 # ---- JSON-schema fragments for Param(**schema) ---------------------------------------------
-
-def code_schema() -> dict[str, Any]:
-    """One code (``600000``, ``600000.SH`` or ``600000.sh``)."""
-    return {"type": "string", "pattern": CODE_PATTERN, "format": FORMAT_CODE, "maxLength": 9}
-
 
 def symbols_schema(*, max_items: int = 6000, description: str = "", nullable: bool = True) -> dict[str, Any]:
     """A list of codes (``600000`` or ``600000.SH``); optional (null) unless ``nullable=False``."""
@@ -224,8 +173,8 @@ def value_error(value: Any, schema: Mapping[str, Any]) -> str | None:
             what = f"{error.instance} is in the future (exchange time); there is no market data for it yet"
         else:
             what = f"{_short(error.instance)} is not a trading day (YYYY-MM-DD of an SSE/SZSE session)"
-    elif error.validator in ("format", "pattern") and schema_is_code(error.schema):
-        what = f"{_short(error.instance)} is not an A-share code (6 digits of a listed board, optional .SH/.SZ/.BJ)"
+    elif error.validator == "pattern" and error.validator_value == CODE_PATTERN:
+        what = f"{_short(error.instance)} is not an A-share code ({CODE_RULE})"
     elif error.validator == "pattern":
         what = f"{_short(error.instance)} does not match {error.validator_value}"
     elif error.validator in ("maxItems", "minItems", "maxLength", "minLength", "maximum", "minimum",
@@ -244,10 +193,6 @@ def value_error(value: Any, schema: Mapping[str, Any]) -> str | None:
     else:
         what = error.message if len(error.message) <= 2 * _QUOTE else error.message[: 2 * _QUOTE] + "..."
     return f"{where} {what}".strip()
-
-
-def schema_is_code(schema: Mapping[str, Any]) -> bool:
-    return schema.get("format") == FORMAT_CODE or schema.get("pattern") == CODE_PATTERN
 
 
 def conf_errors(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -289,23 +234,6 @@ def check_conf(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]])
     errors = conf_errors(dag_id, conf, schemas)
     if errors:
         raise ValueError(format_errors(dag_id, errors))
-
-
-def check_run_conf(context: Mapping[str, Any]) -> None:
-    """A DAG's first task: refuse the run's conf as the trigger would (runs made any other way).
-
-    Raises ``AirflowFailException`` (the task fails at once: retrying cannot fix a conf). A context
-    without a DAG (a job function called directly from code) has no conf to check.
-    """
-    dag = context.get("dag")
-    if dag is None:
-        return
-    conf = getattr(context.get("dag_run"), "conf", None) or {}
-    errors = conf_errors(dag.dag_id, dict(conf), param_schemas(getattr(dag, "params", None)))
-    if errors:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        raise AirflowFailException(format_errors(dag.dag_id, errors))
 
 
 # ---- Cross-field rules -------------------------------------------------------------------------
@@ -374,7 +302,7 @@ def logical_date_error(value: Any) -> str | None:
         return None
     if moment.tzinfo is None:
         return None
-    day = moment.astimezone(ZoneInfo(TIMEZONE)).date()
+    day = moment.astimezone(TZ).date()
     if day > exchange_today():
         return f"'logical_date' {value} is in the future (exchange date {day}); there is no market data for it yet"
     return None

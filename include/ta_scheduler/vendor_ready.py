@@ -55,15 +55,14 @@ def poll_seconds() -> float:
 def deadline_for(trade_date: str, spec: str) -> datetime:
     """The deadline as an aware datetime: ``"HH:MM"`` exchange time on ``trade_date``, or an
     ISO 8601 instant with its offset. Raises ValueError for anything else."""
-    from zoneinfo import ZoneInfo
 
-    from ta_scheduler.constants import TIMEZONE
+    from ta_scheduler.market import TZ
 
     text = str(spec).strip()
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
     if m and int(m[1]) < 24 and int(m[2]) < 60:
         day = datetime.fromisoformat(trade_date)
-        return day.replace(hour=int(m[1]), minute=int(m[2]), tzinfo=ZoneInfo(TIMEZONE))
+        return day.replace(hour=int(m[1]), minute=int(m[2]), tzinfo=TZ)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from ta_scheduler.analytics.hot import hot_scores
-from ta_scheduler.analytics.market import board_limit_pct, breadth, limit_flags, new_extremes, turnover_vs_mean
+from ta_scheduler.analytics.breadth import breadth, limit_flags, new_extremes, turnover_vs_mean
+from ta_scheduler.market import board_limit_pct
 from ta_scheduler.analytics.panel import forward_adjust
 from ta_scheduler.analytics.risk import max_drawdown, portfolio_returns, risk_metrics, simple_returns
 
@@ -48,6 +49,11 @@ def test_breadth_counts_and_limits():
 def test_board_limits_follow_the_exchange_rules():
     pct = board_limit_pct(["600000", "000001", "300750", "688981", "830799", "600001"], [None, None, None, None, None, "*ST 某某"])
     assert pct.tolist() == [0.10, 0.10, 0.20, 0.20, 0.30, 0.05]
+    # every board of ta_scheduler.market.BOARDS; ST halves only 10 % boards; no board: 10 %
+    codes = ["605001", "689009", "900901", "002594", "302132", "200002", "430047", "873527", "920001", "123456"]
+    assert board_limit_pct(codes).tolist() == [0.10, 0.20, 0.10, 0.10, 0.20, 0.10, 0.30, 0.30, 0.30, 0.10]
+    st = board_limit_pct(codes, ["ST 甲"] * len(codes))
+    assert st.tolist() == [0.05, 0.20, 0.05, 0.05, 0.20, 0.05, 0.30, 0.30, 0.30, 0.05]
 
 
 def test_new_highs_need_n_previous_bars():

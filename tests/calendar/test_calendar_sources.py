@@ -128,7 +128,7 @@ def test_baked_file_matches_exchange_calendars(calendar_dir):
 
 def test_calendar_package_imports_without_heavy_modules():
     code = (
-        "import sys, ta_scheduler.calendar, ta_scheduler.calendar.jobs;"
+        "import sys, ta_scheduler.calendar, ta_scheduler.calendar.runs;"
         "bad=[m for m in ('pandas','numpy','exchange_calendars','holidays','pymongo','tushare') if m in sys.modules];"
         "assert not bad, bad"
     )

@@ -12,7 +12,7 @@ import pytest
 from airflow.timetables.base import DataInterval, TimeRestriction
 
 import ta_timetables
-from ta_scheduler.calendar.jobs import jobs_due, select_jobs
+from ta_scheduler.calendar.runs import jobs_due, select_jobs
 from ta_timetables import MultiScheduleTimetable, TradingDayTimetable, TradingSessionsTimetable
 
 SH = "Asia/Shanghai"

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import runpy
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from paths import DAGS_DIR
-from ta_scheduler.params import conf_errors, exchange_today, param_schemas, to_ts_code
+from ta_scheduler.market import TZ, to_ts_code
+from ta_scheduler.params import conf_errors, exchange_today, param_schemas
 
 TOMORROW = (exchange_today() + timedelta(days=1)).isoformat()
 
@@ -75,7 +77,9 @@ HOSTILE = [
     ("analysis_pipeline", {"quick_model": "x" * 101}, "'quick_model': has 101 characters, maxLength is 100"),
     ("analysis_pipeline", {"jobs": ["all", "all"]}, "'jobs'"),
     ("reports", {"analysis_wait_minutes": float("inf")}, "finite"),
-    ("reports", {"kind": {"$ne": None}}, "'kind'"),
+    ("reports", {"jobs": {"$ne": None}}, "'jobs'"),
+    ("reports", {"jobs": ["monthly"]}, "'jobs': [0] 'monthly' is not one of ['daily', 'weekly', 'all']"),
+    ("reports", {"kind": "daily"}, "unknown param 'kind'"),
 ]
 
 
@@ -92,7 +96,7 @@ CONTROLS = [
     ("analysis_pipeline", {"jobs": ["all"]}),
     ("analysis_pipeline", {"symbols": ["600519.sh"], "llm_provider": "offline", "research_depth": 5}),
     ("maintenance", {"jobs": ["all"], "dry_run": True, "days_to_keep": 30}),
-    ("reports", {"kind": "daily", "date": "2026-11-27", "analysis_wait_minutes": 0}),
+    ("reports", {"jobs": ["daily"], "date": "2026-11-27", "analysis_wait_minutes": 0}),
     ("news_sync", {}),
     ("weekly_financials", None),
 ]
@@ -108,6 +112,39 @@ def test_lowercase_suffixes_are_normalised():
         "600519.SH", "000001.SZ", "430047.BJ", "688981.SH"]
     with pytest.raises(ValueError, match="not an A-share code"):
         to_ts_code("510300")
+
+
+#: The one code rule (ta_scheduler.market), as a table both trigger validators must agree on.
+CODES = [
+    ("600519", "600519.SH"), ("600519.SH", "600519.SH"), ("600519.sh", "600519.SH"), ("000001.SZ", "000001.SZ"),
+    ("300750", "300750.SZ"), ("688981", "688981.SH"), ("430047.bj", "430047.BJ"), ("920001.BJ", "920001.BJ"),
+    ("123456", None), ("510300", None), ("600519.SZ", None), ("000001.sh", None), ("60051", None), ("6005190", None),
+    ("sh600519", None), ("600519.HK", None), ("600519\n", None), ("６００５１９", None), (" 600519", None),
+]
+
+
+@pytest.mark.parametrize("dag_id", ["daily_sync", "analysis_pipeline"])
+@pytest.mark.parametrize(("code", "ts_code"), CODES)
+def test_both_trigger_validators_apply_the_one_code_rule(schemas, dag_id, code, ts_code):
+    from ta_scheduler.llm.params import split_symbol
+    from ta_scheduler.market import CODE_RULE
+
+    errors = conf_errors(dag_id, {"symbols": [code]}, schemas[dag_id])
+    if ts_code is None:
+        assert errors == [f"'symbols': [0] {code!r} is not an A-share code ({CODE_RULE})"]
+        with pytest.raises(ValueError, match="not an A-share code"):
+            split_symbol(code)
+    else:
+        assert errors == []
+        assert (to_ts_code(code), split_symbol(code)) == (ts_code, (ts_code[:6], ts_code))
+
+
+def test_codes_are_a_plain_pattern_without_a_custom_format(schemas):
+    """The trigger form and REST clients see the whole rule: a JSON-schema pattern, no format."""
+    from ta_scheduler.market import CODE_PATTERN
+
+    for dag_id in ("daily_sync", "analysis_pipeline"):
+        assert schemas[dag_id]["symbols"]["items"] == {"type": "string", "pattern": CODE_PATTERN, "maxLength": 9}
 
 
 def test_a_new_param_is_picked_up_from_the_schema(schemas):
@@ -200,36 +237,31 @@ def test_middleware_checks_backfill_conf_and_ignores_other_requests(conf_rules, 
 
 
 def test_the_first_task_refuses_what_the_trigger_refuses(schemas):
-    """``check_run_conf`` reads the DAG's params from the task context."""
-    from airflow.dag_processing.dagbag import DagBag
+    """``Run.check_conf`` checks the run's conf against the DAG's params."""
+    from types import SimpleNamespace
 
+    from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.exceptions import AirflowFailException
 
-    from ta_scheduler.params import check_run_conf
+    from ta_scheduler.calendar.runs import Run
 
     dag = DagBag(dag_folder=str(DAGS_DIR)).dags["maintenance"]
-
-    class Run:
-        conf = {"dryrun": True}
-
+    dag_run = SimpleNamespace(run_type="manual", run_after=datetime(2026, 11, 27, 17, 0, tzinfo=TZ), conf={"dryrun": True})
     with pytest.raises(AirflowFailException, match=r"invalid conf for maintenance: unknown param 'dryrun'"):
-        check_run_conf({"dag": dag, "dag_run": Run()})
-    Run.conf = {"dry_run": True}
-    check_run_conf({"dag": dag, "dag_run": Run()})
+        Run.of(dag, dag_run).check_conf()
+    dag_run.conf = {"dry_run": True}
+    Run.of(dag, dag_run).check_conf()
 
 
 def test_jobs_all_on_analysis_pipeline_runs_the_market_jobs_and_research_with_symbols(mongo_target):
-    from datetime import datetime
-    from types import SimpleNamespace
-    from zoneinfo import ZoneInfo
-
     from ta_scheduler.analytics.tasks import plan_analysis
+    from ta_scheduler.calendar.runs import Run
 
-    run = SimpleNamespace(run_type="manual", run_after=datetime(2026, 11, 27, 17, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    context = {"dag_run": run}
-    market = plan_analysis({"jobs": ["all"], "date": "2026-11-27"}, context)
+    schedules = runpy.run_path(str(DAGS_DIR / "analysis_pipeline.py"))["SCHEDULES"]
+    run = Run("manual", datetime(2026, 11, 27, 17, 0, tzinfo=TZ))
+    market = plan_analysis(schedules, {"jobs": ["all"], "date": "2026-11-27"}, run)
     assert market == {"jobs": ["indicators", "sentiment", "hot_stocks", "risk"], "trade_dates": ["2026-11-27"], "symbols": []}
-    both = plan_analysis({"jobs": ["all"], "date": "2026-11-27", "symbols": ["600519.sh"]}, context)
+    both = plan_analysis(schedules, {"jobs": ["all"], "date": "2026-11-27", "symbols": ["600519.sh"]}, run)
     assert both["jobs"] == ["indicators", "sentiment", "hot_stocks", "risk", "research"]
     assert both["symbols"] == ["600519.sh"]
 

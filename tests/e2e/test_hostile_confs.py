@@ -68,7 +68,7 @@ def _hostile() -> list[tuple[str, object, str]]:
         },
         "maintenance": {"jobs": JOBS_BAD, "days_to_keep": INT_BAD, "dry_run": BOOL_BAD},
         "reports": {
-            "date": DATE_BAD, "kind": ["monthly", "Daily", 1, ["daily"], "daily;", ""],
+            "date": DATE_BAD, "jobs": JOBS_BAD, "kind": ["daily"],
             "analysis_wait_minutes": [-1, 721, 1e9, "120", True, [], None, float("inf")],
         },
     }
@@ -108,8 +108,8 @@ CONTROLS = [
                            "quick_model": "qwen-turbo", "deep_model": "deepseek-reasoner"}, None),
     ("maintenance", {"jobs": ["all"]}, None),
     ("maintenance", {"jobs": ["cleanup"], "dry_run": True, "days_to_keep": 30}, None),
-    ("reports", {"kind": "daily", "date": "2026-11-27", "analysis_wait_minutes": 0}, None),
-    ("reports", {"kind": None}, None),
+    ("reports", {"jobs": ["daily"], "date": "2026-11-27", "analysis_wait_minutes": 0}, None),
+    ("reports", {"jobs": ["all"]}, None),
     ("intraday_prices", {}, None),
     ("news_sync", None, None),
     ("weekly_financials", {}, None),

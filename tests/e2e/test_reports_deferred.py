@@ -16,7 +16,7 @@ DAY = "2026-11-25"  # no other end-to-end test syncs this day
 def test_daily_report_defers_until_the_analysis_exists(cluster, e2e_world):
     db = MongoClient(e2e_world["mongo_uri"])[e2e_world["db_name"]]
     cluster.wait_dag("reports")
-    status, run = cluster.trigger("reports", {"kind": "daily", "date": DAY, "analysis_wait_minutes": 15})
+    status, run = cluster.trigger("reports", {"jobs": ["daily"], "date": DAY, "analysis_wait_minutes": 15})
     assert status == 200, run
     run_id = run["dag_run_id"]
     waiting = cluster.wait_task_state("reports", run_id, "wait_for_analysis", {"deferred", "failed", "success"})

@@ -109,7 +109,7 @@ def _wait_for_text(log_path, text: str, proc: subprocess.Popen, timeout: float =
 def test_daily_report_defers_then_builds_when_the_analysis_lands(mongo_db, reports_dir, tmp_path):
     seed_market(mongo_db, with_analysis=False)
     log_path = tmp_path / "dags-test.log"
-    proc = _dags_test_reports({"kind": "daily", "date": T, "analysis_wait_minutes": 10}, log_path)
+    proc = _dags_test_reports({"jobs": ["daily"], "date": T, "analysis_wait_minutes": 10}, log_path)
     try:
         _wait_for_text(log_path, "deferring until", proc)
         _wait_for_text(log_path, "waiting for the analysis of", proc)  # the trigger is polling
@@ -126,7 +126,7 @@ def test_daily_report_defers_then_builds_when_the_analysis_lands(mongo_db, repor
 def test_daily_report_fails_loudly_past_the_deadline_without_retrying(mongo_db, reports_dir, tmp_path):
     seed_market(mongo_db, with_analysis=False)
     log_path = tmp_path / "dags-test.log"
-    proc = _dags_test_reports({"kind": "daily", "date": T, "analysis_wait_minutes": 0.05}, log_path, poll_seconds=0.5)
+    proc = _dags_test_reports({"jobs": ["daily"], "date": T, "analysis_wait_minutes": 0.05}, log_path, poll_seconds=0.5)
     proc.wait(timeout=300)
     out = log_path.read_text(errors="replace")
     assert "deferring until" in out, out[-6000:]

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from airflow_cli import dags_test
 
+from paths import DAGS_DIR
 from ta_scheduler.calendar.core import get_calendar
+from ta_scheduler.calendar.runs import Run
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.sync import sync_financials
@@ -30,13 +32,31 @@ def test_last_closed_session(moment, day):
     assert last_closed_session(moment).isoformat() == day
 
 
+def _manual_run_without_logical_date(dag_id: str, run_after: datetime) -> Run:
+    """A run triggered with ``"logical_date": null``: no logical date (not even the attribute), no
+    data interval; what the DAG's first task builds from the values TaskFlow injects."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS_DIR / f"{dag_id}.py")).dags[dag_id]
+    return Run.of(dag, SimpleNamespace(run_type="manual", run_after=run_after, conf={}), None, None)
+
+
 def test_a_run_without_logical_date_plans_the_last_closed_session():
-    """The context of a run triggered with ``"logical_date": null``: no logical date, no interval."""
-    run_after = datetime(2026, 11, 27, 11, 0, tzinfo=TZ)
-    context = {"dag_run": SimpleNamespace(run_after=run_after, logical_date=None), "data_interval_start": None,
-               "data_interval_end": None}
-    plan = plan_daily_sync({}, context)
+    run = _manual_run_without_logical_date("daily_sync", datetime(2026, 11, 27, 11, 0, tzinfo=TZ))
+    plan = plan_daily_sync({}, run)
     assert plan == {"dates": ["2026-11-26"], "symbols": None, "mode": "run"}
+
+
+def test_category_runs_without_logical_date_plan_from_run_after():
+    """The ``KeyError: 'logical_date'`` class of bug: a manual run has no logical date to look up."""
+    from ta_scheduler.calendar.runs import jobs_for_run
+    from ta_scheduler.reports.tasks import plan_reports
+
+    run = _manual_run_without_logical_date("reports", datetime(2026, 11, 29, 12, 0, tzinfo=TZ))  # a Sunday
+    assert plan_reports({"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}, {"jobs": ["weekly"]}, run) == {
+        "jobs": ["weekly"], "date": "2026-11-27", "week_end": "2026-11-29", "analysis_wait_minutes": 120.0}
+    run = _manual_run_without_logical_date("maintenance", datetime(2026, 11, 29, 12, 0, tzinfo=TZ))
+    assert jobs_for_run({"backup": "0 2 * * *", "health_check": "*/10 * * * *"}, run, []) == ["backup", "health_check"]
 
 
 @pytest.mark.parametrize("as_of", ["2026-11-25", "2026-12-31", "2027-06-30"])

@@ -81,12 +81,13 @@ def test_manual_runs_at_any_time_store_snapshots_only_at_session_ticks(mongo_db,
 
 def test_a_tick_outside_the_sessions_refreshes_latest_quotes_but_stores_no_snapshot(mongo_db, monkeypatch):
     """A run whose interval was set by hand (REST ``data_interval_end``) outside the sessions."""
+    from ta_scheduler.calendar.runs import Run
     from ta_scheduler.sync.tasks import run_intraday_snapshot
 
     monkeypatch.setenv("TA_DATA_PROVIDER", "demo")
     monkeypatch.delenv("TUSHARE_TOKEN", raising=False)
     for tick in (datetime(2026, 11, 27, 12, 0, tzinfo=TZ), datetime(2026, 11, 28, 10, 5, tzinfo=TZ)):
-        result = run_intraday_snapshot({"data_interval_end": tick, "logical_date": tick})
+        result = run_intraday_snapshot(Run("manual", tick))
         assert result["snapshot"] == {"skipped": "outside trading sessions"}
         assert result["latest"]["inserted"] + result["latest"]["updated"] > 100
         assert mongo_db[C.MARKET_QUOTES].count_documents({"snapshot_time": tick}) == result["quotes"]

@@ -5,11 +5,13 @@ the indicators of every later day come back equal to a clean run's."""
 
 from __future__ import annotations
 
+import runpy
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
 from airflow_cli import dags_test
+from paths import DAGS_DIR
 
 from ta_scheduler.analytics.jobs import compute_indicators_for_date
 from ta_scheduler.analytics.tasks import plan_analysis, run_indicators
@@ -93,10 +95,11 @@ def _daily_bars_event(run_started_after) -> dict:
 
 def _analysis_for(db, extra: dict) -> dict:
     """``analysis_pipeline``'s plan + indicators for that asset event, as the asset-triggered run does."""
-    context = {"dag_run": SimpleNamespace(run_type="asset_triggered", run_after=datetime.now(timezone.utc)),
-               "data_interval_end": None, "logical_date": None,
-               "triggering_asset_events": {"daily_bars": [SimpleNamespace(extra=extra)]}}
-    plan = plan_analysis({}, context)
+    from ta_scheduler.calendar.runs import Run
+
+    run = Run.of(None, SimpleNamespace(run_type="asset_triggered", run_after=datetime.now(timezone.utc)))
+    schedules = runpy.run_path(str(DAGS_DIR / "analysis_pipeline.py"))["SCHEDULES"]
+    plan = plan_analysis(schedules, {}, run, {"daily_bars": [SimpleNamespace(extra=extra)]})
     run_indicators(plan)
     return plan
 

@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ta_scheduler.analytics.jobs import (
-    SOURCE_PREFERENCE,
     BarsMissingError,
     _check_date,
     bar_projection,
@@ -57,6 +56,7 @@ from ta_scheduler.analytics.jobs import (
     raw_bar_frame,
 )
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.market import pick_source
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -180,10 +180,7 @@ def _pick_source(frame, trade_date: str, data_source: str | None, db: Database) 
     if data_source is not None and data_source in sources:
         return data_source
     if data_source is None and sources:
-        for preferred in SOURCE_PREFERENCE:
-            if preferred in sources:
-                return preferred
-        return sources[0]
+        return pick_source(sources)
     label = f" ({data_source})" if data_source else ""
     raise BarsMissingError(
         f"no daily bars for {trade_date}{label} in {C.STOCK_DAILY_QUOTES} (latest day with bars: "

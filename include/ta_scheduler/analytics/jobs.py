@@ -14,13 +14,12 @@ import math
 import time
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from ta_scheduler.analytics.panel import Panel, forward_adjust, panel_from_frame
-from ta_scheduler.constants import TIMEZONE
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.market import CSI300, SOURCE_RANK, board_limit_pct, preferred_source, session_close
 from ta_scheduler.storage.mongo import UNIQUE_KEYS, bulk_upsert, ensure_indexes
 
 if TYPE_CHECKING:
@@ -30,10 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CSI300 = "000300.SH"
-SOURCE_PREFERENCE = ("tushare", "demo")
-#: News of a trading day: after the previous session's close up to this day's close (15:00).
-SESSION_CLOSE_HOUR = 15
 
 
 #: Where the analytics read each unadjusted price (and the adjustment factor) in
@@ -82,18 +77,15 @@ def latest_trade_date_with_bars(db: Database, on_or_before: str | None = None) -
 
 
 def _source_for(db: Database, trade_date: str) -> str:
-    """The data source of the day's bars (tushare preferred when several are stored)."""
-    sources = db[C.STOCK_DAILY_QUOTES].distinct("data_source", {"trade_date": trade_date, "period": "daily"})
-    if not sources:
+    """The data source of the day's bars (``market.preferred_source``); BarsMissingError if none."""
+    source = preferred_source(db, trade_date)
+    if source is None:
         latest = latest_trade_date_with_bars(db)
         raise BarsMissingError(
             f"no daily bars for {trade_date} in {C.STOCK_DAILY_QUOTES} (latest day with bars: {latest}); "
             f"run daily_sync for {trade_date} first"
         )
-    for preferred in SOURCE_PREFERENCE:
-        if preferred in sources:
-            return preferred
-    return sorted(sources)[0]
+    return source
 
 
 def _load_bars(db: Database, trade_date: str, n_days: int, fields: list[str], source: str) -> Panel:
@@ -182,11 +174,9 @@ def compute_indicators_for_date(db: Database, trade_date: str, *, data_source: s
 
 
 def _news_window(prev_trade_date: str | None, trade_date: str) -> tuple[datetime, datetime]:
-    tz = ZoneInfo(TIMEZONE)
-    end = datetime.combine(date.fromisoformat(trade_date), datetime.min.time(), tz).replace(hour=SESSION_CLOSE_HOUR)
+    """News of a trading day: after the previous session's close up to this day's close."""
     prev = date.fromisoformat(prev_trade_date) if prev_trade_date else date.fromisoformat(trade_date) - timedelta(days=1)
-    start = datetime.combine(prev, datetime.min.time(), tz).replace(hour=SESSION_CLOSE_HOUR)
-    return start, end
+    return session_close(prev), session_close(date.fromisoformat(trade_date))
 
 
 def _load_news(db: Database, start: datetime, end: datetime) -> list[dict]:
@@ -219,7 +209,7 @@ def _names(db: Database, symbols: list[str]) -> dict[str, str]:
 
 
 def _limits(panel: Panel, names: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    from ta_scheduler.analytics.market import board_limit_pct, limit_flags
+    from ta_scheduler.analytics.breadth import limit_flags
 
     pct = board_limit_pct(panel.symbols.tolist(), [names.get(s) for s in panel.symbols])
     return limit_flags(panel["close"], panel["pre_close"], panel["up_limit"], panel["down_limit"], pct)
@@ -236,7 +226,7 @@ def compute_market_sentiment(
 
     :raises BarsMissingError: the store has no bars for ``trade_date``
     """
-    from ta_scheduler.analytics.market import breadth, new_extremes, turnover_vs_mean
+    from ta_scheduler.analytics.breadth import breadth, new_extremes, turnover_vs_mean
     from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text, validate_scores
 
     _check_date(trade_date)
@@ -367,8 +357,7 @@ def _index_closes(db: Database, ts_codes: list[str], dates: list[str]) -> Panel:
     frame = pd.DataFrame(list(cursor))
     if frame.empty:
         return Panel(np.array([], dtype=object), dates, {"close": np.empty((0, len(dates)))})
-    rank = {s: i for i, s in enumerate(SOURCE_PREFERENCE)}
-    frame["_pref"] = frame.get("data_source", pd.Series(index=frame.index, dtype=object)).map(rank).fillna(len(rank))
+    frame["_pref"] = frame.get("data_source", pd.Series(index=frame.index, dtype=object)).map(SOURCE_RANK).fillna(len(SOURCE_RANK))
     frame = frame.sort_values("_pref", ascending=False)  # preferred source last: it wins the pivot
     return panel_from_frame(frame, ["close"], row_key="ts_code", dates=dates)
 

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.constants import TIMEZONE
+if TYPE_CHECKING:
+    from ta_scheduler.calendar.runs import Run
 
 log = logging.getLogger(__name__)
 
 DAILY_JOBS = ["indicators", "sentiment", "hot_stocks"]
 MARKET_JOBS = [*DAILY_JOBS, "risk"]
 ALL_JOBS = [*MARKET_JOBS, "research"]
-SCHEDULES = {"risk": "0 3 * * 0"}
 
 
 def _db():
@@ -34,9 +33,9 @@ def _db():
     return db
 
 
-def _event_dates(context: Mapping[str, Any], key: str = "trade_dates") -> list[str]:
+def _event_dates(triggering_asset_events: Mapping[Any, Any] | None, key: str = "trade_dates") -> list[str]:
     dates: set[str] = set()
-    for events in (context.get("triggering_asset_events") or {}).values():
+    for events in (triggering_asset_events or {}).values():
         for event in events:
             dates.update((event.extra or {}).get(key) or [])
     return sorted(dates)
@@ -64,24 +63,24 @@ def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]
     return days
 
 
-def plan_analysis(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+def plan_analysis(schedules: Mapping[str, str], params: Mapping[str, Any], run: Run,
+                  triggering_asset_events: Mapping[Any, Any] | None = None) -> dict[str, Any]:
+    """``{"jobs": [...], "trade_dates": [...], "symbols": [...]}`` of a run (module doc)."""
     from ta_scheduler.analytics.jobs import BarsMissingError, latest_trade_date_with_bars
-    from ta_scheduler.calendar.jobs import jobs_due
-    from ta_scheduler.category import run_time
-    from ta_scheduler.params import check_run_conf
+    from ta_scheduler.calendar.runs import jobs_due
 
-    check_run_conf(context)
-    dag_run = context["dag_run"]
-    kind = str(getattr(dag_run.run_type, "value", dag_run.run_type)).lower()
+    run.check_conf()
+    kind = run.kind
     db = _db()
-    local_day = run_time(context).astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    local_day = run.day.isoformat()
     symbols = list(params.get("symbols") or [])
-    if kind in ("scheduled", "backfill"):
-        jobs = jobs_due(SCHEDULES, run_time(context))
+    if run.scheduled:
+        jobs = jobs_due(schedules, run.tick)
         dates = [latest_trade_date_with_bars(db, on_or_before=local_day)]
     elif kind == "asset_triggered":
         jobs = list(DAILY_JOBS)
-        dates = recompute_after_repair(db, _event_dates(context, "repaired_dates"), _event_dates(context))
+        dates = recompute_after_repair(db, _event_dates(triggering_asset_events, "repaired_dates"),
+                                       _event_dates(triggering_asset_events))
     else:
         requested = list(params.get("jobs") or [])
         if "all" in requested:  # every job: the market jobs, and research when symbols are given
@@ -155,16 +154,15 @@ def research_symbols(plan: Mapping[str, Any], params: Mapping[str, Any], provide
     return validate_research_params(plan["symbols"], params["llm_provider"], params["research_depth"])
 
 
-def run_research(symbol: str, plan: Mapping[str, Any], params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """One symbol's research within the run's budget (``llm.budget.run_budgeted_research``)."""
+def run_research(symbol: str, plan: Mapping[str, Any], params: Mapping[str, Any], *, batch: Mapping[str, Any],
+                 approval: Mapping[str, Any] | None, run_id: str, try_number: int) -> dict[str, Any]:
+    """One symbol's research within the run's budget (``llm.budget.run_budgeted_research``):
+    ``batch`` is the ``estimate_research`` result, ``approval`` the ``approve_research`` one."""
     from ta_scheduler.llm.budget import run_budgeted_research
 
-    ti = context["ti"]
-    batch = ti.xcom_pull(task_ids="estimate_research")
-    approval = ti.xcom_pull(task_ids="approve_research")
     approved = bool(approval) and approval.get("chosen_options") == ["Approve"]
     return run_budgeted_research(
-        _db(), symbol, batch=batch, approved=approved, run_id=context["run_id"], try_number=int(ti.try_number),
+        _db(), symbol, batch=batch, approved=approved, run_id=run_id, try_number=try_number,
         analysis_date=plan["trade_dates"][-1], quick_model=params.get("quick_model") or None,
         deep_model=params.get("deep_model") or None,
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The SSE/SZSE trading calendar: sources, sync, schedules and job selection.
+"""The SSE/SZSE trading calendar: sources, sync, schedules, runs and job selection.
 
 Light to import (standard library only): the timetable plugin and DAG files use it at parse
 time. The sync (:mod:`.sync`, tushare + MongoDB) and the XSHG baking script (:mod:`.xshg`,
@@ -22,7 +22,7 @@ from ta_scheduler.calendar.core import (
     get_calendar,
     is_session,
 )
-from ta_scheduler.calendar.jobs import jobs_due, select_jobs
+from ta_scheduler.calendar.runs import jobs_due, select_jobs
 
 __all__ = [
     "ASSUMED",

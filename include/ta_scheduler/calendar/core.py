@@ -45,9 +45,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from datetime import time as dtime
 from pathlib import Path
 from typing import Any
+
+from ta_scheduler.market import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN, TZ
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,6 @@ PROVISIONAL_FILE_NAME = "ta_calendar_provisional.json"
 #: A calendar file whose ``source`` starts with this decides "provisional" dates.
 PROVISIONAL_SOURCE_PREFIX = "provisional"
 
-#: Continuous-auction session times, Asia/Shanghai (call auctions are not scheduled).
-SESSION_OPEN = dtime(9, 30)
-BREAK_START = dtime(11, 30)
-BREAK_END = dtime(13, 0)
-SESSION_CLOSE = dtime(15, 0)
 
 #: Days of warning the health check wants before verified coverage ends.
 DEFAULT_WARN_DAYS = 30
@@ -365,11 +361,7 @@ class TradingCalendar:
         session day, 09:30–11:30 or 13:00–15:00, both ends included (the ticks the
         ``intraday_prices`` timetable fires at)."""
         if moment.tzinfo is not None:
-            from zoneinfo import ZoneInfo
-
-            from ta_scheduler.constants import TIMEZONE
-
-            moment = moment.astimezone(ZoneInfo(TIMEZONE)).replace(tzinfo=None)
+            moment = moment.astimezone(TZ).replace(tzinfo=None)
         t = moment.time()
         in_hours = SESSION_OPEN <= t <= BREAK_START or BREAK_END <= t <= SESSION_CLOSE
         return in_hours and self.is_session(moment.date())

@@ -36,7 +36,8 @@ from ta_scheduler.calendar.core import (
     read_calendar_file,
     write_json_atomic,
 )
-from ta_scheduler.constants import TIMEZONE, Conns
+from ta_scheduler.constants import Conns
+from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 
 if TYPE_CHECKING:
@@ -167,9 +168,8 @@ def write_synced_years(calendar_directory: Path, years: Mapping[int, YearCalenda
 
 
 def _now_iso() -> str:
-    from zoneinfo import ZoneInfo
 
-    return datetime.now(ZoneInfo(TIMEZONE)).isoformat(timespec="seconds")
+    return datetime.now(TZ).isoformat(timespec="seconds")
 
 
 def _xshg_differences(entry: YearCalendar) -> list[str]:
@@ -361,9 +361,8 @@ def sync_trade_calendar_from_tushare(
 ) -> dict[str, Any]:
     """The task entry point: this year and next from tushare into MongoDB and the file."""
     if years is None:
-        from zoneinfo import ZoneInfo
 
-        today = today or datetime.now(ZoneInfo(TIMEZONE)).date()
+        today = today or datetime.now(TZ).date()
         years = [today.year, today.year + 1]
     if db is None:
         from ta_scheduler.storage.mongo import get_db

@@ -37,10 +37,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from ta_scheduler.config import airflow_variable
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.llm.params import DEPTHS
 
@@ -90,7 +89,7 @@ MIN_RECORDED, AVERAGE_OVER = 3, 20
 
 def shanghai_day(at: datetime | None = None) -> str:
     """The Asia/Shanghai calendar day (``YYYY-MM-DD``) of ``at`` (default: now)."""
-    return (at or datetime.now(UTC)).astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+    return (at or datetime.now(UTC)).astimezone(TZ).date().isoformat()
 
 
 def _json_setting(env: str, variable: str) -> tuple[dict[str, Any], str]:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.llm.params import split_symbol
 
@@ -129,7 +129,7 @@ def _published_by(value: Any, cutoff: datetime) -> bool:
         aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo("UTC"))
         return aware < cutoff
     if isinstance(value, str):
-        return value[:10] < cutoff.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
+        return value[:10] < cutoff.astimezone(TZ).date().isoformat()
     return False
 
 
@@ -178,7 +178,7 @@ def load_research_context(db: Database, symbol: str, analysis_date: str) -> Rese
     day_key = analysis_date.replace("-", "")  # report_period may be YYYYMMDD or YYYY-MM-DD
     fin = next((f for f in fin_docs if str(f.get("report_period", ""))[:10].replace("-", "") <= day_key), None)
 
-    cutoff = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(TIMEZONE))
+    cutoff = datetime.combine(day + timedelta(days=1), time(0), TZ)
     news_docs = (
         db[C.STOCK_NEWS].find({"symbols": {"$in": ids}}, {"_id": 0}).sort("published_at", -1).limit(NEWS_LIMIT * 3)
     )
@@ -243,7 +243,7 @@ def render_data_block(ctx: ResearchContext) -> str:
         lines.append("近期新闻：")
         for n in ctx.news:
             when = n.get("published_at")
-            when_s = when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d") if isinstance(when, datetime) else str(when or "")[:10]
+            when_s = when.astimezone(TZ).strftime("%Y-%m-%d") if isinstance(when, datetime) else str(when or "")[:10]
             text = (str(n.get("title") or "") + "：" + str(n.get("content") or "")).strip("：")[:NEWS_CHARS]
             lines.append(f"- {when_s} {text}")
     else:

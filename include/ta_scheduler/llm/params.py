@@ -19,11 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ta_scheduler.params import CODE_PATTERN, code_schema, is_a_share_code, to_ts_code
+from ta_scheduler.market import CODE_RULE, code_schema, is_a_share_code, to_ts_code
 
 LLM_PROVIDER_CHOICES = ("dashscope", "deepseek", "offline")
-#: Codes follow the project's one rule (``ta_scheduler.params.CODE_PATTERN``).
-SYMBOL_PATTERN = CODE_PATTERN
 MAX_SYMBOLS = 50
 
 
@@ -78,7 +76,7 @@ RESEARCH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
         "minItems": 1,
         "maxItems": MAX_SYMBOLS,
         "uniqueItems": True,
-        "description": "6-digit A-share codes, optionally with exchange suffix (600000, 600000.SH or 600000.sh); 1–50",
+        "description": "A-share codes (600000, 600000.SH or 600000.sh; the rule of ta_scheduler.market); 1–50",
     },
     "llm_provider": {
         "type": "string",
@@ -106,9 +104,7 @@ def validate_research_params(symbols: Sequence[str], llm_provider: str, research
         raise ValueError(f"symbols: between 1 and {MAX_SYMBOLS} codes per batch, got {len(symbols)}")
     bad = [s for s in symbols if not isinstance(s, str) or not is_a_share_code(s)]
     if bad:
-        raise ValueError(
-            f"symbols: {bad!r} not A-share codes (6 digits of a listed board, optional .SH/.SZ/.BJ, e.g. 600000.SH)"
-        )
+        raise ValueError(f"symbols: {bad!r} not A-share codes ({CODE_RULE})")
     if llm_provider not in LLM_PROVIDER_CHOICES:
         raise ValueError(f"llm_provider {llm_provider!r} unknown: choose one of {', '.join(LLM_PROVIDER_CHOICES)}")
     if isinstance(research_depth, bool) or not isinstance(research_depth, int) or research_depth not in DEPTHS:
@@ -121,6 +117,6 @@ def validate_research_params(symbols: Sequence[str], llm_provider: str, research
 
 def split_symbol(symbol: str) -> tuple[str, str]:
     """``(code, ts_code)`` for ``600000``, ``600000.SH`` or ``600000.sh``; the exchange follows
-    from the board (``ta_scheduler.params.to_ts_code``)."""
+    from the board (``ta_scheduler.market.to_ts_code``)."""
     ts_code = to_ts_code(symbol)
     return ts_code[:6], ts_code

@@ -27,10 +27,9 @@ import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
-from ta_scheduler.constants import TIMEZONE
 from ta_scheduler.maintenance import sha256_file
+from ta_scheduler.market import TZ
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +225,6 @@ def archive_logs(
         raise FileNotFoundError(f"log folder {log_dir} does not exist")
     archive_dir.mkdir(parents=True, exist_ok=True)
     _remove_uncommitted(archive_dir)
-    tz = ZoneInfo(TIMEZONE)
     cutoff = now - dt.timedelta(days=older_than_days)
 
     index = _archived_index(archive_dir)
@@ -252,7 +250,7 @@ def archive_logs(
         elif part is not None:
             kept_for_corrupt.append(path)
         else:
-            day = dt.datetime.fromtimestamp(st.st_mtime, tz).date().isoformat()
+            day = dt.datetime.fromtimestamp(st.st_mtime, TZ).date().isoformat()
             by_day.setdefault(day, []).append((path, st))
 
     for name in corrupt:

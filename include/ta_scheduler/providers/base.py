@@ -48,13 +48,6 @@ NEWS_COLUMNS = ("title", "content", "source", "url", "publish_time", "channels")
 STATEMENTS = ("income", "balancesheet", "cashflow", "fina_indicator")
 FINANCIAL_KEY_COLUMNS = ("ts_code", "code", "ann_date", "report_period", "report_type")
 
-#: The major indices synced daily (ts_code -> name).
-MAJOR_INDICES: dict[str, str] = {
-    "000300.SH": "沪深300",
-    "000001.SH": "上证指数",
-    "399001.SZ": "深证成指",
-    "399006.SZ": "创业板指",
-}
 
 
 @runtime_checkable

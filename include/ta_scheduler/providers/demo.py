@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from ta_scheduler.providers.base import MAJOR_INDICES, STATEMENTS
+from ta_scheduler.market import MAJOR_INDICES
+from ta_scheduler.providers.base import STATEMENTS
 from ta_scheduler.providers.synthetic import TZ, SyntheticMarket
 
 if TYPE_CHECKING:

@@ -8,12 +8,11 @@ thousands of yuan (千元); ``daily_basic`` share counts in 10k shares (万股) 
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import TZ
 from ta_scheduler.providers.base import (
     ADJ_FACTOR_COLUMNS,
     DAILY_BASIC_COLUMNS,
@@ -26,8 +25,6 @@ from ta_scheduler.providers.base import (
     STOCK_BASIC_COLUMNS,
     TRADE_CAL_COLUMNS,
 )
-
-TZ = ZoneInfo(TIMEZONE)
 LOT = 100  # shares per lot (手)
 THOUSAND = 1_000  # 千元 -> yuan
 TEN_THOUSAND = 10_000  # 万股 / 万元 -> shares / yuan

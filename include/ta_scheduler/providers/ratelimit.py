@@ -31,9 +31,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import TZ
 from ta_scheduler.providers.errors import ProviderConfigError, QuotaExceeded
 from ta_scheduler.providers.tiers import TOTAL, Tier
 
@@ -43,7 +42,6 @@ ENV_VAR = "TA_TUSHARE_RATE_LIMITS"
 VARIABLE = "tushare_rate_limits"
 DAILY_ENV_VAR = "TA_TUSHARE_DAILY_LIMITS"
 DAILY_VARIABLE = "tushare_daily_limits"
-_TZ = ZoneInfo(TIMEZONE)
 #: How long day counters and refusals are kept in Redis (they are keyed by day).
 DAY_TTL_S = 3 * 86_400
 
@@ -88,7 +86,7 @@ def _airflow_variable(key: str) -> str | None:
 
 def tushare_day(now: float) -> str:
     """tushare's day (Asia/Shanghai calendar date) of an epoch time."""
-    return datetime.fromtimestamp(now, _TZ).date().isoformat()
+    return datetime.fromtimestamp(now, TZ).date().isoformat()
 
 
 # ------------------------------------------------------------------------------ stores

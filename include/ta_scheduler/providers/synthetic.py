@@ -30,26 +30,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from ta_scheduler.constants import TIMEZONE
-
-TZ = ZoneInfo(TIMEZONE)
+from ta_scheduler.market import ST_LIMIT_PCT, TZ, board_limit_pct, exchange_of, session_close
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)
 _REF_ORD = date(2020, 1, 1).toordinal()
 
-# (exchange, board, suffix, share of the market, limit, code ranges)
-_BOARDS: tuple[tuple[str, str, str, float, float, tuple[tuple[int, int], ...]], ...] = (
-    ("SSE", "主板", "SH", 0.31, 0.10, ((600000, 603999), (605000, 605599))),
-    ("SSE", "科创板", "SH", 0.11, 0.20, ((688001, 688799),)),
-    ("SZSE", "主板", "SZ", 0.28, 0.10, ((1, 3999),)),
-    ("SZSE", "创业板", "SZ", 0.25, 0.20, ((300001, 301599),)),
-    ("BSE", "北交所", "BJ", 0.05, 0.30, ((920000, 920999), (830000, 839999), (430000, 430999))),
+# (exchange, board, share of the market, code ranges); suffix and price limit follow the code (ta_scheduler.market)
+_BOARDS: tuple[tuple[str, str, float, tuple[tuple[int, int], ...]], ...] = (
+    ("SSE", "主板", 0.31, ((600000, 603999), (605000, 605599))),
+    ("SSE", "科创板", 0.11, ((688001, 688799),)),
+    ("SZSE", "主板", 0.28, ((1, 3999),)),
+    ("SZSE", "创业板", 0.25, ((300001, 301599),)),
+    ("BSE", "北交所", 0.05, ((920000, 920999), (830000, 839999), (430000, 430999))),
 )
 _FAMOUS = (
     ("600000", "浦发银行", "银行", "上海"),
@@ -149,7 +146,7 @@ def build_universe(n_stocks: int) -> Universe:
         raise ValueError(f"synthetic market: n_stocks must be at least 10, got {n_stocks}")
     famous = {c for c, *_ in _FAMOUS}
     chosen: list[tuple[str, int]] = []  # (code, board index)
-    for b, (_, _, _, share, _, ranges) in enumerate(_BOARDS):
+    for b, (_, _, share, ranges) in enumerate(_BOARDS):
         count = max(2, round(n_stocks * share))
         pool = np.unique(np.concatenate([np.arange(lo, hi + 1) for lo, hi in ranges]))
         order = np.argsort(uniform(pool.astype(np.uint64), 7919 + b), kind="stable")
@@ -186,8 +183,8 @@ def build_universe(n_stocks: int) -> Universe:
 
     exch = np.array([_BOARDS[b][0] for b in board_idx])
     boards = np.array([_BOARDS[b][1] for b in board_idx])
-    suffixes = np.array([_BOARDS[b][2] for b in board_idx])
-    limits = np.where(is_st, 0.05, np.array([_BOARDS[b][4] for b in board_idx]))
+    suffixes = np.array([exchange_of(c) for c in codes])
+    limits = np.where(is_st, ST_LIMIT_PCT, board_limit_pct(codes))
     first_year = np.where(board_idx == 1, 2019, np.where(board_idx == 4, 2016, np.where(board_idx == 3, 2009, 1991)))
     list_ord = np.array([date(int(y), 1, 1).toordinal() for y in first_year]) + (
         u[5] * (date(2023, 6, 30).toordinal() - np.array([date(int(y), 1, 1).toordinal() for y in first_year]))
@@ -571,7 +568,7 @@ class SyntheticMarket:
         d = local.date()
         if not self._is_session(d):
             d = self.prev_session(d)
-            local = datetime.combine(d, time(15, 0), TZ)
+            local = session_close(d)
         minutes = _session_minutes(local.time())
         f = minutes / 240.0
         u, o = self.universe, d.toordinal()

@@ -41,7 +41,8 @@ import pandas as pd
 
 from ta_scheduler.constants import Conns
 from ta_scheduler.providers import normalise as N
-from ta_scheduler.providers.base import MAJOR_INDICES, STATEMENTS
+from ta_scheduler.market import MAJOR_INDICES
+from ta_scheduler.providers.base import STATEMENTS
 from ta_scheduler.providers.errors import (
     EmptyResponse,
     InvalidToken,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.market import MAJOR_INDICES, SOURCE_RANK, TZ, board_limit_pct, preferred_source
 from ta_scheduler.reports import charts
 from ta_scheduler.reports.errors import AnalysisMissingError
 from ta_scheduler.reports.readiness import require_analysis
@@ -44,13 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The four major indices, in display order.
-MAJOR_INDICES: dict[str, str] = {
-    "000300.SH": "沪深300",
-    "000001.SH": "上证指数",
-    "399001.SZ": "深证成指",
-    "399006.SZ": "创业板指",
-}
 INDEX_CHART_DAYS = 60
 TURNOVER_CHART_DAYS = 60
 TOP_MOVERS = 10
@@ -58,7 +52,6 @@ HOT_SHOWN = 10
 NEWS_SHOWN = 10
 LIMIT_NAMES_SHOWN = 30
 SECTORS_CHARTED = 30  # more industries than this: chart the best and worst 15
-SOURCE_PREFERENCE = ("tushare", "demo")
 UNCLASSIFIED = "未分类"
 
 #: Percent-change buckets of the distribution chart: (label, lower, upper); see change_buckets. Limit moves of 20 % boards fall in the outer buckets.
@@ -95,7 +88,7 @@ def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:
     import pandas as pd
 
     sentiment = require_analysis(db, trade_date)
-    source = sentiment.get("data_source") or _preferred_source(db, trade_date)
+    source = sentiment.get("data_source") or preferred_source(db, trade_date) or "demo"
 
     fields = ["symbol", "close", "pre_close", "pct_chg", "amount", "up_limit", "down_limit", "turnover_rate"]
     bars = pd.DataFrame(list(db[C.STOCK_DAILY_QUOTES].find(
@@ -204,19 +197,10 @@ def completeness_rows(completeness: dict[str, dict[str, str]], days: int = COMPL
     return rows
 
 
-def _preferred_source(db: Database, trade_date: str) -> str:
-    sources = db[C.STOCK_DAILY_QUOTES].distinct("data_source", {"trade_date": trade_date, "period": "daily"})
-    for s in SOURCE_PREFERENCE:
-        if s in sources:
-            return s
-    return sorted(sources)[0] if sources else "demo"
-
-
 def _prefer_source(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     """One row per ``key``: tushare over demo when both sources are stored."""
-    rank = {s: i for i, s in enumerate(SOURCE_PREFERENCE)}
     src = frame["data_source"] if "data_source" in frame else None
-    frame = frame.assign(_pref=src.map(rank).fillna(len(rank)) if src is not None else 0)
+    frame = frame.assign(_pref=src.map(SOURCE_RANK).fillna(len(SOURCE_RANK)) if src is not None else 0)
     return frame.sort_values([*key, "_pref"]).drop_duplicates(key, keep="first").drop(columns="_pref")
 
 
@@ -266,8 +250,8 @@ def top_movers(bars: pd.DataFrame, n: int = TOP_MOVERS) -> tuple[pd.DataFrame, p
 
 
 def limit_lists(bars: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stocks closing at limit-up / limit-down, by the ``market_sentiment`` rule (analytics.market)."""
-    from ta_scheduler.analytics.market import board_limit_pct, limit_flags
+    """Stocks closing at limit-up / limit-down, by the ``market_sentiment`` rule (analytics.breadth)."""
+    from ta_scheduler.analytics.breadth import limit_flags
 
     pct = board_limit_pct(bars["symbol"].tolist(), bars["name"].tolist())
     up, down = limit_flags(bars["close"].to_numpy(float), bars["pre_close"].to_numpy(float),
@@ -465,12 +449,8 @@ def window_note(gaps: dict[str, list[str]]) -> str:
 
 
 def _news_time(doc: dict[str, Any]) -> str:
-    from zoneinfo import ZoneInfo
-
-    from ta_scheduler.constants import TIMEZONE
-
     t = doc.get("published_at")
-    return t.astimezone(ZoneInfo(TIMEZONE)).strftime("%m-%d %H:%M") if t is not None and hasattr(t, "astimezone") else ""
+    return t.astimezone(TZ).strftime("%m-%d %H:%M") if t is not None and hasattr(t, "astimezone") else ""
 
 
 def daily_summary(inputs: DailyInputs, fig: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.reports.daily import MAJOR_INDICES
+from ta_scheduler.market import MAJOR_INDICES
 from ta_scheduler.storage.mongo import UNIQUE_KEYS, bulk_upsert, ensure_indexes
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ def poll_seconds() -> float:
 class WaitForAnalysisOperator(BaseOperator):
     """Wait (deferred, in the triggerer) until the analysis of ``plan["date"]`` is stored.
 
-    :param plan: the ``plan`` task's result: ``jobs`` (skips unless ``daily`` is due), ``date``
+    :param plan: the ``plan`` task's result: ``date``
         and ``analysis_wait_minutes`` (the deadline, counted from the first check; 0 = do not wait)
     """
 
@@ -42,14 +42,12 @@ class WaitForAnalysisOperator(BaseOperator):
         self.plan = plan
 
     def execute(self, context: Mapping[str, Any]) -> dict[str, Any]:
-        from ta_scheduler.category import skip_unless_due
         from ta_scheduler.config import mongo_target
         from ta_scheduler.deferral import DEFERRAL_MARGIN
         from ta_scheduler.reports.readiness import analysis_missing
         from ta_scheduler.reports.triggers import AnalysisReadyTrigger
         from ta_scheduler.storage.mongo import get_db
 
-        skip_unless_due("daily", self.plan["jobs"])
         day = self.plan["date"]
         missing = analysis_missing(get_db(), day)
         if missing is None:
@@ -84,5 +82,5 @@ class WaitForAnalysisOperator(BaseOperator):
         raise AirflowFailException(
             f"daily report {day}: the day's analysis was not stored within {wait} — {missing}. "
             f"Run analysis_pipeline for {day}, then clear this task (or trigger reports with "
-            f'{{"kind": "daily", "date": "{day}"}}).'
+            f'{{"jobs": ["daily"], "date": "{day}"}}).'
         )

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.market import CSI300, MAJOR_INDICES, SOURCE_RANK, preferred_source
 from ta_scheduler.reports import charts
-from ta_scheduler.reports.daily import MAJOR_INDICES, SOURCE_PREFERENCE
 from ta_scheduler.reports.errors import AnalysisMissingError
 from ta_scheduler.reports.render import (
     Chart,
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CSI300 = "000300.SH"
 RISK_LOOKBACK = 250
 HISTORY_CALENDAR_DAYS = 400  # covers the year to date and 250 trading days of returns
 
@@ -153,8 +152,8 @@ def _load(db: Database, portfolio: dict[str, Any], as_of: str, source: str) -> t
     syms = [str(s) for s in panel.symbols] if panel is not None else []
     bench_close = None
     if not idx.empty and bench in set(idx["ts_code"]):
-        rank = {s: i for i, s in enumerate(SOURCE_PREFERENCE)}
-        b = idx[idx["ts_code"] == bench].assign(_p=lambda f: f.get("data_source", pd.Series(index=f.index, dtype=object)).map(rank).fillna(9))
+        b = idx[idx["ts_code"] == bench].assign(
+            _p=lambda f: f.get("data_source", pd.Series(index=f.index, dtype=object)).map(SOURCE_RANK).fillna(len(SOURCE_RANK)))
         b = b.sort_values(["trade_date", "_p"]).drop_duplicates("trade_date")
         bench_close = panel_from_frame(b, ["close"], row_key="ts_code", dates=dates)["close"][0]
     return dates, prices, syms, bench_close, bench
@@ -167,11 +166,6 @@ def _risk_for(db: Database, portfolio_id: str, as_of: str, computed: dict[str, A
         return ({k: doc.get(k) for k in ("volatility_ann", "var_95", "cvar_95", "max_drawdown", "beta", "correlation", "n_obs")},
                 f"risk_assessments（截至 {doc['as_of']}，{doc.get('n_obs')} 个日收益）")
     return computed, f"本报告计算（无 risk_assessments 记录；最近 {computed['n_obs']} 个日收益）"
-
-
-def _source(db: Database, as_of: str) -> str:
-    sources = db[C.STOCK_DAILY_QUOTES].distinct("data_source", {"trade_date": as_of, "period": "daily"})
-    return next((s for s in SOURCE_PREFERENCE if s in sources), sorted(sources)[0] if sources else "demo")
 
 
 def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
@@ -188,7 +182,7 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
     as_of = latest_trade_date_with_bars(db, week_end_date)
     if as_of is None:
         raise AnalysisMissingError(f"weekly report {week_end_date}: no daily bars on or before {week_end_date}; run daily_sync first")
-    source = _source(db, as_of)
+    source = preferred_source(db, as_of) or "demo"
     names = {d["code"]: d.get("name") or d["code"] for d in db[C.STOCK_BASIC_INFO].find({}, {"_id": 0, "code": 1, "name": 1})}
     portfolios = sorted(db[C.PORTFOLIOS].find({}, {"_id": 0}), key=lambda p: str(p.get("portfolio_id")))
     sections: list[Section] = []

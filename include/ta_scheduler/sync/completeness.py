@@ -88,14 +88,14 @@ def record_financial_periods(db: Database, data_source: str, periods: Sequence[s
 
 def hour_period(moment: datetime) -> str:
     """Ledger period of a news hour: ``YYYY-MM-DDTHH`` in exchange time."""
-    from ta_scheduler.sync.tasks import local
+    from ta_scheduler.market import exchange_time as local
 
     return local(moment).strftime("%Y-%m-%dT%H")
 
 
 def whole_hours(start: datetime, end: datetime) -> list[datetime]:
     """Starts of the whole exchange-time hours inside ``[start, end)``."""
-    from ta_scheduler.sync.tasks import local
+    from ta_scheduler.market import exchange_time as local
 
     first = local(start).replace(minute=0, second=0, microsecond=0)
     if first < local(start):
@@ -124,7 +124,7 @@ def record_news_hours(db: Database, data_source: str, start: datetime, end: date
 def record_intraday_day(db: Database, data_source: str, tick: datetime) -> dict[str, Any]:
     """``intraday_ticks`` of the tick's day: session ticks due up to ``tick`` vs snapshot times stored."""
     from ta_scheduler.calendar.core import get_calendar
-    from ta_scheduler.sync.tasks import local
+    from ta_scheduler.market import exchange_time as local
 
     day = local(tick).date()
     due = [t for t in session_ticks(day) if t <= local(tick)]
@@ -141,7 +141,7 @@ def record_intraday_day(db: Database, data_source: str, tick: datetime) -> dict[
 def session_ticks(day: date, every_minutes: int = 5) -> list[datetime]:
     """The intraday snapshot ticks of a session day (the ``intraday_prices`` timetable's ticks)."""
     from ta_scheduler.calendar.schedules import session_minutes
-    from ta_scheduler.sync.tasks import TZ
+    from ta_scheduler.market import TZ
 
     start = datetime.combine(day, datetime.min.time(), TZ)
     return [start + timedelta(minutes=m) for m in session_minutes(every_minutes)]

@@ -184,8 +184,7 @@ def sync_financials(
 
 def _exchange_today() -> date:
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
-    from ta_scheduler.constants import TIMEZONE
+    from ta_scheduler.market import TZ
 
-    return datetime.now(ZoneInfo(TIMEZONE)).date()
+    return datetime.now(TZ).date()

@@ -11,13 +11,10 @@ Where it uses them: ``YYYYMMDD`` dates (``stock_basic_info.list_date``, ``market
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from ta_scheduler.constants import TIMEZONE
-
-_TZ = ZoneInfo(TIMEZONE)
+from ta_scheduler.market import TZ
 YUAN_PER_YI = 100_000_000  # 亿元
 SHARES_PER_WAN = 10_000  # 万股
 #: ``market`` of TradingAgents-CN's A-share documents (``stock_daily_quotes``, ``stock_news``).
@@ -48,5 +45,5 @@ def report_type(report_period: str) -> str:
 def beijing_wall_clock(moment: datetime) -> datetime:
     """An aware instant -> the naive Beijing wall-clock time TradingAgents-CN stores (and MongoDB
     keeps as if it were UTC)."""
-    return moment.astimezone(_TZ).replace(tzinfo=None)
+    return moment.astimezone(TZ).replace(tzinfo=None)
 

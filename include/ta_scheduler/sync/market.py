@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.market import MAJOR_INDICES
 from ta_scheduler.providers import base as B
-from ta_scheduler.providers.base import MAJOR_INDICES
 from ta_scheduler.providers.errors import PermissionDenied, QuotaExceeded
 from ta_scheduler.storage import ledger
 from ta_scheduler.storage.mongo import docs_from_columns

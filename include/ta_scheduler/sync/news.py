@@ -22,9 +22,8 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.sync.formats import MARKET_CN, beijing_wall_clock
 from ta_scheduler.sync.store import write_docs
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from ta_scheduler.providers.base import MarketDataProvider
 
 log = logging.getLogger(__name__)
-_TZ = ZoneInfo(TIMEZONE)
 _CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
@@ -91,7 +89,7 @@ def sync_news(provider: MarketDataProvider, db: Database, start: datetime, end: 
         symbol = codes[0] if codes else None
         docs.append({"news_id": nid, "title": row["title"], "content": row["content"], "source": row["source"],
                      "url": url, "publish_time": wall, "published_at": when,
-                     "publish_date": when.astimezone(_TZ).date().isoformat(), "channels": row.get("channels"),
+                     "publish_date": when.astimezone(TZ).date().isoformat(), "channels": row.get("channels"),
                      "symbol": symbol, "full_symbol": ts_codes.get(symbol) if symbol else None, "market": MARKET_CN,
                      "symbols": codes, "stock_names": [names[c] for c in codes], "data_source": provider.name})
     res = write_docs(db[C.STOCK_NEWS], docs, mode="replace", partition=("publish_date", "data_source"))

@@ -1,5 +1,5 @@
 """What the data DAGs' tasks call (``daily_sync``, ``intraday_prices``, ``weekly_financials``,
-``news_sync``): run context → plain arguments → the sync functions of this package.
+``news_sync``): the run (``calendar.runs.Run``) → plain arguments → the sync functions of this package.
 
 Provider errors that no retry can fix (bad token, missing permission, daily quota) fail the
 task at once (``AirflowFailException``); rate limits and outages raise normally so Airflow's
@@ -15,14 +15,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import SESSION_CLOSE, exchange_time
+
+if TYPE_CHECKING:
+    from ta_scheduler.calendar.runs import Run
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TZ = ZoneInfo(TIMEZONE)
 
 
 def fail_fast(fn: Callable[[], T]) -> T:
@@ -59,31 +60,11 @@ def _db():
     return db
 
 
-def local(moment: datetime) -> datetime:
-    """A plain ``datetime`` in exchange time (Airflow passes pendulum objects)."""
-    return datetime.fromtimestamp(moment.timestamp(), TZ)
-
-
-def run_moment(context: Mapping[str, Any]) -> datetime:
-    """The instant a run stands for, in exchange time: its data interval end, else its logical
-    date, else (a manual run triggered without a logical date: REST ``"logical_date": null``,
-    ``airflow dags trigger``) the moment it was queued to run (``run_after``), else now."""
-    dag_run = context.get("dag_run")
-    moment = (context.get("data_interval_end") or context.get("logical_date")
-              or getattr(dag_run, "run_after", None) or datetime.now(TZ))
-    return local(moment)
-
-
-def run_day(context: Mapping[str, Any]) -> date:
-    """The local date a run stands for (see :func:`run_moment`)."""
-    return run_moment(context).date()
-
-
 def last_closed_session(moment: datetime) -> date:
     """The last trading day whose session had closed at ``moment``."""
-    from ta_scheduler.calendar.core import SESSION_CLOSE, get_calendar
+    from ta_scheduler.calendar.core import get_calendar
 
-    cal, moment = get_calendar(), local(moment)
+    cal, moment = get_calendar(), exchange_time(moment)
     day = moment.date()
     if cal.is_session(day) and moment.time() >= SESSION_CLOSE:
         return day
@@ -104,12 +85,13 @@ def warn_if_assumed(days: list[str]) -> None:
         )
 
 
-def plan_daily_sync(params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the run's day."""
+def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
+    """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the last
+    session closed at the run's tick."""
     from ta_scheduler.calendar.core import get_calendar
-    from ta_scheduler.params import check_run_conf, to_ts_code
+    from ta_scheduler.market import to_ts_code
 
-    check_run_conf(context)
+    run.check_conf()
     cal = get_calendar()
     if params.get("date"):
         dates, mode = [params["date"]], "date"
@@ -117,7 +99,7 @@ def plan_daily_sync(params: Mapping[str, Any], context: Mapping[str, Any]) -> di
         first, last = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
         dates, mode = [d.isoformat() for d in cal.sessions_between(first, last)], "backfill"
     else:
-        day = last_closed_session(run_moment(context))  # never a session still trading
+        day = last_closed_session(run.tick)  # never a session still trading
         dates, mode = [day.isoformat()], "run"
     symbols = [to_ts_code(s) for s in params.get("symbols") or []] or None
     warn_if_assumed(dates)
@@ -168,7 +150,7 @@ def run_index_daily(plan: Mapping[str, Any]) -> dict[str, Any]:
     return fail_fast(lambda: {d: sync_index_daily(provider, db, d) for d in plan["dates"]})
 
 
-def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
+def run_intraday_snapshot(run: Run) -> dict[str, Any]:
     """One whole-market snapshot at the run's tick (the end of its data interval).
 
     Scheduled ticks are session ticks, and so is a manual run's (its interval ends at the last
@@ -177,12 +159,11 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
     """
     from ta_scheduler.calendar.core import get_calendar
     from ta_scheduler.config import redis_url
-    from ta_scheduler.params import check_run_conf
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_realtime_quotes
 
-    check_run_conf(context)
-    tick = run_moment(context)
+    run.check_conf()
+    tick = run.tick
     warn_if_assumed([tick.date().isoformat()])
     in_session = get_calendar().is_trading_time(tick)
     if not in_session:
@@ -192,29 +173,25 @@ def run_intraday_snapshot(context: Mapping[str, Any]) -> dict[str, Any]:
         "the realtime quotes", lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session)))
 
 
-def run_financials(context: Mapping[str, Any]) -> dict[str, Any]:
-    from ta_scheduler.params import check_run_conf
+def run_financials(run: Run) -> dict[str, Any]:
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_financials
 
-    check_run_conf(context)
-
+    run.check_conf()
     provider = get_provider()
-    as_of = run_day(context).isoformat()
+    as_of = run.day.isoformat()
     return fail_fast(lambda: unless_not_permitted("the financial statements",
                                                   lambda: sync_financials(provider, _db(), as_of)))
 
 
-def run_news(context: Mapping[str, Any], overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
+def run_news(run: Run, overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
     """News of the run's hour plus an overlap (duplicates are merged by news id)."""
-    from ta_scheduler.params import check_run_conf
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_news
 
-    check_run_conf(context)
-
-    end = run_moment(context)
-    start = local(context.get("data_interval_start") or end - timedelta(hours=1))
+    run.check_conf()
+    end = run.tick
+    start = run.interval_start or end - timedelta(hours=1)
     if end - start < timedelta(hours=1):
         start = end - timedelta(hours=1)
     provider, db = get_provider(), _db()
@@ -296,7 +273,7 @@ def repair_news_hours(provider, db, end: datetime, hours: int = DEFAULT_REPAIR_H
             ranges[-1][1] = h + timedelta(hours=1)
         else:
             ranges.append([h, h + timedelta(hours=1)])
-    for day in sorted({local(h).date().isoformat() for a, b in ranges for h in (a, b - timedelta(seconds=1))}):
+    for day in sorted({exchange_time(h).date().isoformat() for a, b in ranges for h in (a, b - timedelta(seconds=1))}):
         prune_manifest(db[C.STOCK_NEWS], {"publish_date": day, "data_source": provider.name})  # lost items count as new
     for a, b in ranges:
         sync_news(provider, db, a, b)

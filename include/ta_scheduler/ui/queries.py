@@ -12,15 +12,13 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.store import KINDS
 from ta_scheduler.storage import ledger
 
 if TYPE_CHECKING:
     from pymongo.database import Database
-
-TZ = ZoneInfo(TIMEZONE)
 
 #: Ledger datasets kept per trading day (financials are per report period and news per hour,
 #: so they have no column in a grid of trading days).
@@ -181,7 +179,8 @@ WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 
 def calendar_days(today: date, days_ahead: int = CALENDAR_DAYS_AHEAD) -> list[CalendarDay]:
     """Every date from ``today`` to ``today + days_ahead``, with its kind and status."""
-    from ta_scheduler.calendar.core import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN, date_status, is_session
+    from ta_scheduler.calendar.core import date_status, is_session
+    from ta_scheduler.market import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN
 
     hours = f"{SESSION_OPEN:%H:%M}–{BREAK_START:%H:%M}, {BREAK_END:%H:%M}–{SESSION_CLOSE:%H:%M}"
     out = []

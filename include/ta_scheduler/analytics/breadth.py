@@ -6,33 +6,10 @@ yuan; ratios dimensionless.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 #: Price tolerance (yuan) when comparing a close with a limit price quoted in cents.
 PRICE_TOL = 0.005
-
-
-def board_limit_pct(codes: Sequence[str], names: Sequence[str | None] | None = None) -> np.ndarray:
-    """Daily price-limit fraction by board, for days without exchange limit prices.
-
-    STAR (688/689) and ChiNext (300/301): 20 %; Beijing (4xx/8xx/920): 30 %; other main-board
-    stocks 10 %, or 5 % when the name marks risk warning (ST/*ST). New listings' first days
-    have no limit; this fallback cannot know that, so it is used only when up/down limits are
-    missing.
-    """
-    out = np.full(len(codes), 0.10)
-    for i, code in enumerate(codes):
-        c = str(code)
-        name = (names[i] if names is not None else None) or ""
-        if c.startswith(("688", "689", "300", "301")):
-            out[i] = 0.20
-        elif c.startswith(("4", "8", "920")):
-            out[i] = 0.30
-        elif "ST" in name.upper():
-            out[i] = 0.05
-    return out
 
 
 def limit_flags(
