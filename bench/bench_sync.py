@@ -114,9 +114,10 @@ def run() -> dict[str, dict]:
                 "note": f"{rt['quotes']} quotes, all changed (first tick {times[0]:.2f} s); target <= 10 s; "
                         "baseline = raw insert_many of the snapshot docs",
             }
-            import redis
+            from ta_scheduler.storage.cache import connect, pointer_key
+            from ta_scheduler.sync.realtime import REDIS_SPACE
 
-            redis.Redis.from_url(url).delete("ta:quotes:latest", "ta:quotes:latest:meta")
+            connect(url).delete(pointer_key(REDIS_SPACE))
     finally:
         client.drop_database(name)
     return out

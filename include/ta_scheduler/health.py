@@ -10,7 +10,6 @@ through the ``extra`` argument.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,7 +19,7 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ta_scheduler.config import airflow_connection, mongo_target, redact_url, redis_url
+from ta_scheduler.config import airflow_connection, airflow_home, mongo_target, redact_url, redis_url, setting, state_dir
 from ta_scheduler.constants import TIMEZONE, Collections, Conns, Queues
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,8 @@ def check_mongo() -> CheckResult:
     from pymongo import MongoClient
 
     target = mongo_target()
-    client = MongoClient(target.uri, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000), connectTimeoutMS=3000)
+    client = MongoClient(target.uri, **{**target.options, "serverSelectionTimeoutMS": int(TIMEOUT_S * 1000),
+                                        "connectTimeoutMS": 3000})
     try:
         client.admin.command("ping")
         return CheckResult("mongodb", True, f"{target.redacted_uri} ({target.source}) answers ping")
@@ -64,11 +64,11 @@ def check_mongo() -> CheckResult:
 
 
 def check_redis(url: str | None = None) -> CheckResult:
-    import redis
+    from ta_scheduler.storage.cache import connect
 
     url = url or redis_url()
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=TIMEOUT_S)
+        client = connect(url, socket_timeout=TIMEOUT_S)
         client.ping()
         client.close()
         return CheckResult("redis", True, f"{redact_url(url)} answers PING")
@@ -276,7 +276,7 @@ def check_tushare_permissions() -> CheckResult:
     from ta_scheduler.providers.tushare_pro import resolve_settings
 
     token, _ = resolve_settings()
-    if not token or os.environ.get("TA_DATA_PROVIDER", "").strip().lower() == "demo":
+    if not token or (setting("TA_DATA_PROVIDER") or "").strip().lower() == "demo":
         return CheckResult("tushare_permissions", True, "not applicable (no tushare token)", applicable=False)
     limiter = shared_limiter(token)
     refused = sorted(limiter.refused())
@@ -292,11 +292,7 @@ def check_tushare_permissions() -> CheckResult:
 
 
 def default_disk_paths() -> list[str]:
-    home = os.environ.get("AIRFLOW_HOME", "~/airflow")
-    paths = [os.path.join(os.path.expanduser(home), "logs")]
-    if os.environ.get("TA_STATE_DIR"):
-        paths.append(os.environ["TA_STATE_DIR"])
-    return paths
+    return [str(airflow_home() / "logs"), str(state_dir())]
 
 
 def run_health_check(

@@ -35,13 +35,13 @@ the light calendar only.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ta_scheduler.config import setting
 from ta_scheduler.constants import TIMEZONE
 
 FORMAT_CODE = "a-share-code"
@@ -312,7 +312,7 @@ def check_run_conf(context: Mapping[str, Any]) -> None:
 
 def max_backfill_sessions() -> int:
     try:
-        value = int(os.environ.get("TA_MAX_BACKFILL_SESSIONS", DEFAULT_MAX_BACKFILL_SESSIONS))
+        value = int(setting("TA_MAX_BACKFILL_SESSIONS"))
     except ValueError:
         value = DEFAULT_MAX_BACKFILL_SESSIONS
     return max(1, min(value, MAX_BACKFILL_SESSIONS_CAP))

@@ -18,7 +18,6 @@ valid ones are saved, so the task fails visibly.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -304,12 +303,11 @@ def tushare_settings(token: str | None = None, base_url: str | None = None) -> t
     """Token and API base URL: arguments → env ``TUSHARE_TOKEN`` / ``TUSHARE_API_URL`` →
     connection ``tushare_default`` (password = token, host = base URL when it is a URL).
     """
-    token = token or os.environ.get("TUSHARE_TOKEN")
-    base_url = base_url or os.environ.get("TUSHARE_API_URL")
-    if not token or not base_url:
-        from ta_scheduler.config import airflow_connection
+    from ta_scheduler.config import tushare_credentials
 
-        conn = airflow_connection(Conns.TUSHARE)
+    env_token, conn, env_url = tushare_credentials()
+    token, base_url = token or env_token, base_url or env_url
+    if not token or not base_url:
         if conn is not None:
             token = token or conn.password
             host = conn.host or ""

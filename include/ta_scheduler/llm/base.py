@@ -11,7 +11,6 @@ at once. Messages never contain the API key (:func:`redact`).
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -103,12 +102,13 @@ class RetryPolicy:
     def from_env(cls) -> RetryPolicy:
         """``TA_LLM_MAX_ATTEMPTS``, ``TA_LLM_RETRY_BASE_DELAY``, ``TA_LLM_RETRY_MAX_DELAY`` and
         ``TA_LLM_RETRY_HINT_MAX`` (seconds)."""
-        default = cls()
+        from ta_scheduler.config import setting_float, setting_int
+
         return cls(
-            max_attempts=max(1, int(os.environ.get("TA_LLM_MAX_ATTEMPTS", default.max_attempts))),
-            base_delay=float(os.environ.get("TA_LLM_RETRY_BASE_DELAY", default.base_delay)),
-            max_delay=float(os.environ.get("TA_LLM_RETRY_MAX_DELAY", default.max_delay)),
-            max_hint=float(os.environ.get("TA_LLM_RETRY_HINT_MAX", default.max_hint)),
+            max_attempts=max(1, setting_int("TA_LLM_MAX_ATTEMPTS")),
+            base_delay=setting_float("TA_LLM_RETRY_BASE_DELAY"),
+            max_delay=setting_float("TA_LLM_RETRY_MAX_DELAY"),
+            max_hint=setting_float("TA_LLM_RETRY_HINT_MAX"),
         )
 
     def delay(self, retry: int, hint: float | None = None) -> float:

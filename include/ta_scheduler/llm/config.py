@@ -19,12 +19,10 @@ connection extra ``{"quick_model": ..., "deep_model": ...}``, else the depth tab
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ta_scheduler.config import airflow_connection
-from ta_scheduler.constants import Conns
+from ta_scheduler.config import LLM_ENV, airflow_connection, llm_env, setting_float
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -32,10 +30,7 @@ if TYPE_CHECKING:
 DASHSCOPE_DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 DEEPSEEK_DEFAULT_BASE_URL = "https://api.deepseek.com"
 
-_ENV = {
-    "dashscope": ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", Conns.DASHSCOPE),
-    "deepseek": ("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", Conns.DEEPSEEK),
-}
+_ENV = LLM_ENV
 
 
 @dataclass(frozen=True)
@@ -72,11 +67,8 @@ def provider_settings(provider: str) -> ProviderSettings:
     if provider not in _ENV:
         raise ValueError(f"no settings for LLM provider {provider!r}: expected one of {sorted(_ENV)}")
     key_var, url_var, conn_id = _ENV[provider]
-    prefix = provider.upper()
-    key = os.environ.get(key_var) or None
-    url = os.environ.get(url_var) or (os.environ.get("DASHSCOPE_HTTP_BASE_URL") if provider == "dashscope" else None)
-    quick = os.environ.get(f"{prefix}_QUICK_MODEL") or None
-    deep = os.environ.get(f"{prefix}_DEEP_MODEL") or None
+    env = llm_env(provider)
+    key, url, quick, deep = env["key"], env["url"], env["quick"], env["deep"]
     key_source = f"env {key_var}" if key else "none"
     if not (key and url and quick and deep):
         conn = airflow_connection(conn_id)
@@ -95,7 +87,7 @@ def provider_settings(provider: str) -> ProviderSettings:
         key_source=key_source,
         quick_model=quick,
         deep_model=deep,
-        timeout=float(os.environ.get("TA_LLM_TIMEOUT", "120")),
+        timeout=setting_float("TA_LLM_TIMEOUT"),
     )
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -64,7 +63,6 @@ ROW_CAPS = {"news": 1500, "stock_basic": 6000, "daily": 6000, "rt_k": 6000}
 #: rt_k wildcards that together cover the whole A-share market.
 REALTIME_PATTERNS = ("60*.SH", "68*.SH", "00*.SZ", "30*.SZ", "4*.BJ", "8*.BJ", "9*.BJ")
 REALTIME_FIELDS = "ts_code,name,pre_close,high,open,low,close,vol,amount,num,bid_price1,ask_price1,trade_time"
-DEFAULT_NEWS_SOURCES = ("sina", "cls")
 
 _PER_MINUTE = re.compile(r"每分钟最多访问该接口(\d+)次")
 
@@ -93,20 +91,17 @@ def classify_error(endpoint: str, params: str, message: str) -> ProviderError:
 
 def resolve_settings() -> tuple[str | None, str]:
     """(token, base URL) from env, then connection ``tushare_default``, then defaults."""
-    token = os.environ.get("TUSHARE_TOKEN") or None
-    url = os.environ.get("TUSHARE_API_URL") or None
-    if token is None or url is None:
-        from ta_scheduler.config import airflow_connection
+    from ta_scheduler.config import tushare_credentials
 
-        conn = airflow_connection(Conns.TUSHARE)
-        if conn is not None:
-            token = token or conn.password or None
-            if url is None and conn.host:
-                host = conn.host
-                if "://" in host:
-                    url = host.rstrip("/")
-                else:
-                    url = f"http://{host}{':' + str(conn.port) if conn.port else ''}/dataapi"
+    token, conn, url = tushare_credentials()
+    if conn is not None:
+        token = token or conn.password or None
+        if url is None and conn.host:
+            host = conn.host
+            if "://" in host:
+                url = host.rstrip("/")
+            else:
+                url = f"http://{host}{':' + str(conn.port) if conn.port else ''}/dataapi"
     return token, url or DEFAULT_URL
 
 
@@ -161,8 +156,9 @@ class TushareProvider:
         self.max_attempts = max_attempts
         self.rate_limit_wait = rate_limit_wait
         self.backoff = backoff
-        env_sources = os.environ.get("TA_TUSHARE_NEWS_SOURCES")
-        self.news_sources = tuple(news_sources or (env_sources.split(",") if env_sources else DEFAULT_NEWS_SOURCES))
+        from ta_scheduler.config import setting_list
+
+        self.news_sources = tuple(news_sources or setting_list("TA_TUSHARE_NEWS_SOURCES"))
         self._sleep = sleep
         self.calls = 0
 

@@ -4,11 +4,11 @@ One provider call set per tick; writes the latest quote per code (``market_quote
 whole), appends the tick's snapshot (``market_quotes_intraday``, key code+snapshot_time) and
 swaps the Redis latest-quote cache atomically.
 
-Redis layout (read by the analysis and report jobs):
-  ``ta:quotes:latest``       hash code -> JSON quote (prices yuan, volume shares, amount yuan)
-  ``ta:quotes:latest:meta``  hash snapshot_time (ISO), count, data_source
-Both expire after ``ttl`` seconds (default 900: a missed tick or two leaves no stale cache
-behind for long).
+Redis: space ``quotes`` of ``storage.cache`` (its key scheme and atomic switch), entries
+  ``latest``  hash code -> JSON quote (prices yuan, volume shares, amount yuan)
+  ``meta``    JSON snapshot_time (ISO), count, data_source
+The version expires after ``ttl`` seconds (default 900: a missed tick or two leaves no stale
+cache behind for long).
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REDIS_LATEST_KEY = "ta:quotes:latest"
-REDIS_META_KEY = "ta:quotes:latest:meta"
+REDIS_SPACE = "quotes"
 #: TradingAgents-CN reads the price from ``close`` and compares ``trade_date`` (``YYYYMMDD``) as
 #: strings in its staleness check; ``price`` is the same value under our older name.
 QUOTE_FIELDS = ("code", "symbol", "ts_code", "name", "close", "price", "open", "high", "low", "pre_close", "pct_chg",
@@ -83,10 +82,9 @@ def sync_realtime_quotes(
 
 
 def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: datetime, data_source: str, ttl: int) -> int:
-    """Replace the Redis latest-quote hash in one atomic RENAME (readers never see half a tick)."""
-    import redis
+    """Publish the tick's quotes as a new version of the ``quotes`` space (readers never see half a tick)."""
+    from ta_scheduler.storage.cache import connect, new_version, publish
 
-    client = redis.Redis.from_url(redis_url)
     names = list(cols)
     mapping = {}
     for values in zip(*(cols[n] for n in names)):
@@ -95,15 +93,9 @@ def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: da
         mapping[row["code"]] = json.dumps(row, ensure_ascii=False)
     if not mapping:
         return 0
-    tmp = f"{REDIS_LATEST_KEY}:tmp:{snapshot_time.timestamp():.0f}"
-    pipe = client.pipeline(transaction=True)
-    pipe.delete(tmp)
-    pipe.hset(tmp, mapping=mapping)
-    pipe.rename(tmp, REDIS_LATEST_KEY)
-    pipe.expire(REDIS_LATEST_KEY, ttl)
-    pipe.hset(REDIS_META_KEY, mapping={"snapshot_time": snapshot_time.isoformat(), "count": len(mapping),
-                                       "data_source": data_source})
-    pipe.expire(REDIS_META_KEY, ttl)
-    pipe.execute()
+    client = connect(redis_url)
+    meta = {"snapshot_time": snapshot_time.isoformat(), "count": len(mapping), "data_source": data_source}
+    publish(client, REDIS_SPACE, new_version(client, REDIS_SPACE), hashes={"latest": mapping}, values={"meta": meta},
+            ttl=ttl)
     client.close()
     return len(mapping)
