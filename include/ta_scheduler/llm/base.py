@@ -147,20 +147,17 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, *, sleep: Callab
     Other errors propagate at once; when the attempts are spent the last retryable error is raised
     with the count added.
     """
-    for attempt in range(1, policy.max_attempts + 1):
-        try:
-            return fn()
-        except LLMRetryableError as exc:
-            if attempt >= policy.max_attempts:
-                raise LLMRetryableError(
-                    f"{exc} (gave up after {attempt} attempts)", status=exc.status, code=exc.code,
-                    retry_after=exc.retry_after,
-                ) from exc
-            wait = policy.delay(attempt, exc.retry_after)
-            hinted = " (the provider's retry hint)" if exc.retry_after is not None else ""
-            log.warning("%s; attempt %d/%d, retrying in %.2f s%s", exc, attempt, policy.max_attempts, wait, hinted)
-            sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+    from ta_scheduler.retrying import call_with_retries as retry
+
+    try:
+        return retry(fn, retry_on=LLMRetryableError, attempts=policy.max_attempts,
+                     wait=lambda n, exc: policy.delay(n, exc.retry_after), sleep=sleep,
+                     describe_wait=lambda exc: " (the provider's retry hint)" if exc.retry_after is not None else "")
+    except LLMRetryableError as exc:
+        raise LLMRetryableError(
+            f"{exc} (gave up after {policy.max_attempts} attempts)", status=exc.status, code=exc.code,
+            retry_after=exc.retry_after,
+        ) from exc
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -54,6 +54,7 @@ from ta_scheduler.providers.errors import (
 )
 from ta_scheduler.providers.ratelimit import RateLimiter, shared_limiter
 from ta_scheduler.providers.tiers import required
+from ta_scheduler.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -169,29 +170,28 @@ class TushareProvider:
         refused = self.limiter.refused().get(endpoint)
         if refused is not None:  # refused earlier today: not asked again until tomorrow
             raise PermissionDenied(refused, endpoint=endpoint, params=desc)
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt() -> pd.DataFrame:
             self.limiter.acquire(endpoint)
             self.calls += 1
             try:
                 frame = self._query(endpoint, fields, desc, params)
-                if frame.empty and expect_rows:
-                    raise EmptyResponse(
-                        f"tushare {endpoint} {desc}: empty reply where rows were due (HTTP error or no data published "
-                        "yet); retry later, and check the date is a trading day", endpoint=endpoint, params=desc)
-                return frame
             except PermissionDenied as exc:
                 if self.limiter.refuse(endpoint, str(exc)):
                     log.warning("%s; not called again today (tier %s)", exc, self.limiter.tier.name)
                 raise
-            except RetryableProviderError as exc:
-                if attempt >= self.max_attempts:
-                    log.error("tushare %s %s: giving up after %d attempts: %s", endpoint, desc, attempt, exc)
-                    raise
-                wait = self.rate_limit_wait if isinstance(exc, RateLimitError) else self.backoff * 2 ** (attempt - 1)
-                log.warning("%s; retrying in %.0f s (attempt %d/%d)", exc, wait, attempt + 1, self.max_attempts)
-                self._sleep(wait)
+            if frame.empty and expect_rows:
+                raise EmptyResponse(
+                    f"tushare {endpoint} {desc}: empty reply where rows were due (HTTP error or no data published "
+                    "yet); retry later, and check the date is a trading day", endpoint=endpoint, params=desc)
+            return frame
+
+        return call_with_retries(attempt, retry_on=RetryableProviderError, attempts=self.max_attempts,
+                                 wait=self._retry_wait, sleep=self._sleep)
+
+    def _retry_wait(self, failed_try: int, exc: BaseException) -> float:
+        """Seconds before the next try: tushare's minute window after a rate limit, else 2, 4, 8 s ..."""
+        return self.rate_limit_wait if isinstance(exc, RateLimitError) else self.backoff * 2 ** (failed_try - 1)
 
     def _query(self, endpoint: str, fields: str, desc: str, params: dict[str, Any]) -> pd.DataFrame:
         import requests
