@@ -110,8 +110,36 @@ def test_only_storage_talks_to_redis():
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.parent == PACKAGE / "storage":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+                       for n in ast.walk(block)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue  # type hints name redis.Redis without touching it
             if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "redis" for a in node.names) or (
                     isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "redis"):
                 outside.append(f"{path.relative_to(PROJECT_DIR)}:{node.lineno}")
     assert outside == []
+
+
+def test_the_cache_client_comes_from_the_redis_default_connection(monkeypatch):
+    """``storage.cache.connect()`` builds the client with RedisHook from connection redis_default
+    (airflow_settings.yaml's, in the test metadata DB); AIRFLOW_CONN_REDIS_DEFAULT overrides it."""
+    import os
+
+    import redis
+
+    from ta_scheduler.storage.cache import connect
+
+    monkeypatch.delenv("AIRFLOW_CONN_REDIS_DEFAULT", raising=False)
+    client = connect()
+    kwargs = client.connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], int(kwargs["db"]), kwargs["socket_timeout"]) == (
+        "127.0.0.1", int(os.environ["TA_REDIS_PORT"]), 1, 30)
+    assert client.ping() is True
+    monkeypatch.setenv("AIRFLOW_CONN_REDIS_DEFAULT", "redis://127.0.0.1:1?db=3")
+    elsewhere = connect()
+    assert (elsewhere.connection_pool.connection_kwargs["port"], int(elsewhere.connection_pool.connection_kwargs["db"])) == (1, 3)
+    with pytest.raises(redis.ConnectionError):
+        elsewhere.ping()

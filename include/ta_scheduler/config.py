@@ -23,7 +23,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from ta_scheduler.constants import DEFAULT_DB_NAME, Conns
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Connection
 
 log = logging.getLogger(__name__)
+H = TypeVar("H")
 
 #: The project checkout (or the image's ``/usr/local/airflow``): holds ``plugins/`` and ``.local/``.
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -219,13 +220,16 @@ def environment_value(name: str) -> str | None:
     return os.environ.get(name)
 
 
-def tushare_credentials() -> tuple[str | None, Connection | None, str | None]:
-    """(token, connection ``tushare_default`` or None, URL) — ``TUSHARE_TOKEN``/``TUSHARE_API_URL``
-    (seed names) are the fallbacks of the connection's password and host."""
-    token = os.environ.get("TUSHARE_TOKEN") or None
-    url = os.environ.get("TUSHARE_API_URL") or None
-    conn = airflow_connection(Conns.TUSHARE) if token is None or url is None else None
-    return token, conn, url
+def tushare_credentials() -> tuple[str | None, str | None]:
+    """(token, API URL or None) of connection ``tushare_default``: password = token; host = the URL
+    when it holds ``://``, else ``http://host[:port]/dataapi``. The seed's ``TUSHARE_TOKEN`` /
+    ``TUSHARE_API_URL`` are the fallbacks of each field."""
+    conn = airflow_connection(Conns.TUSHARE)
+    token, url = (conn.password or None, None) if conn is not None else (None, None)
+    if conn is not None and conn.host:
+        host = conn.host.strip()
+        url = host.rstrip("/") if "://" in host else f"http://{host}{':' + str(conn.port) if conn.port else ''}/dataapi"
+    return token or os.environ.get("TUSHARE_TOKEN") or None, url or os.environ.get("TUSHARE_API_URL") or None
 
 
 #: LLM provider -> (key env, base-URL env, connection id); the seed's names.
@@ -277,6 +281,18 @@ def airflow_connection(conn_id: str) -> Connection | None:
         return None
 
 
+def provider_hook(hook_class: type[H], conn_id: str, **kwargs: Any) -> H | None:
+    """An Airflow provider hook (``MongoHook``, ``PostgresHook`` ...) on connection ``conn_id`` as
+    :func:`airflow_connection` resolves it, so tasks, the CLI and tests read the same connection;
+    None when the connection is not defined."""
+    conn = airflow_connection(conn_id)
+    if conn is None:
+        return None
+    resolved = type(f"Resolved{hook_class.__name__}", (hook_class,),
+                    {"get_connection": classmethod(lambda cls, _conn_id: conn)})
+    return resolved(**kwargs)
+
+
 def airflow_variable(key: str) -> str | None:
     """The Airflow Variable ``key`` as stored (a string), or None when it is not set or there is
     no Airflow context to read it from (plain scripts)."""
@@ -318,21 +334,14 @@ def mongo_target() -> MongoTarget:
     The database is the connection schema / URI path, else ``TA_MONGO_DB``.
     """
     fallback_db = setting("TA_MONGO_DB") or DEFAULT_DB_NAME
-    conn = airflow_connection(Conns.MONGO)
-    if conn is not None:
-        from airflow.providers.mongo.hooks.mongo import MongoHook
+    from airflow.providers.mongo.hooks.mongo import MongoHook
 
-        class _ResolvedMongoHook(MongoHook):
-            """The provider's hook on the connection resolved here (tasks, CLI and tests alike)."""
-
-            def get_connection(self, conn_id: str) -> Connection:  # type: ignore[override]
-                return conn
-
-        hook = _ResolvedMongoHook(Conns.MONGO)
+    hook = provider_hook(MongoHook, Conns.MONGO, mongo_conn_id=Conns.MONGO)
+    if hook is not None:
         options = dict(hook.extras)
         if hook.allow_insecure:
             options["tlsAllowInvalidCertificates"] = True
-        return MongoTarget(hook.uri, conn.schema or fallback_db, f"connection {Conns.MONGO}", options)
+        return MongoTarget(hook.uri, hook.connection.schema or fallback_db, f"connection {Conns.MONGO}", options)
     for var in ("MONGO_URI", "MONGODB_URL"):
         uri = os.environ.get(var)
         if uri:
@@ -366,17 +375,19 @@ def mongo_connection_json(uri: str) -> str:
     return json.dumps(conn)
 
 
-def redis_url() -> str:
-    """Redis for caches and the rate limiter's counts: connection ``redis_default`` (host, port,
-    password, extra ``db``, as the Redis provider's ``RedisHook`` reads it), else the seed's
-    ``REDIS_URL``. Neither: :class:`ConfigError`."""
+def redis_location() -> str:
+    """Where the cache is, for messages (no credentials): connection ``redis_default``'s
+    ``redis://host:port/db``, else the seed's ``REDIS_URL``. Clients come from
+    ``storage.cache.connect`` (``RedisHook``)."""
     conn = airflow_connection(Conns.REDIS)
     if conn is not None:
-        from urllib.parse import quote
+        return f"redis://{conn.host}:{conn.port or 6379}/{conn.extra_dejson.get('db', 0)}"
+    return redact_url(seed_redis_url())
 
-        db = conn.extra_dejson.get("db", 0)
-        auth = f":{quote(conn.password, safe='')}@" if conn.password else ""
-        return f"redis://{auth}{conn.host or '127.0.0.1'}:{conn.port or 6379}/{db}"
+
+def seed_redis_url() -> str:
+    """The seed's ``REDIS_URL`` (used when connection ``redis_default`` is not defined), else
+    :class:`ConfigError`."""
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
     raise ConfigError(f"no cache configured: define connection {Conns.REDIS} (or AIRFLOW_CONN_REDIS_DEFAULT, "

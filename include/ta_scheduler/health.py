@@ -19,7 +19,7 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ta_scheduler.config import airflow_connection, airflow_home, mongo_target, redact_url, redis_url, setting, state_dir
+from ta_scheduler.config import airflow_home, mongo_target, provider_hook, redact_url, redis_location, setting, state_dir
 from ta_scheduler.constants import TIMEZONE, Collections, Conns, Queues
 
 log = logging.getLogger(__name__)
@@ -64,36 +64,37 @@ def check_mongo() -> CheckResult:
 
 
 def check_redis(url: str | None = None) -> CheckResult:
+    """PING the cache at ``url``, else the configured one (connection ``redis_default``, ``RedisHook``)."""
     from ta_scheduler.storage.cache import connect
 
-    url = url or redis_url()
+    where = redact_url(url) if url else redis_location()
     try:
         client = connect(url, socket_timeout=TIMEOUT_S)
         client.ping()
         client.close()
-        return CheckResult("redis", True, f"{redact_url(url)} answers PING")
+        return CheckResult("redis", True, f"{where} answers PING")
     except Exception as exc:
-        return CheckResult("redis", False, f"{redact_url(url)}: {_short(exc)}")
+        return CheckResult("redis", False, f"{where}: {_short(exc)}")
 
 
 def check_metadata_db() -> CheckResult:
-    """``SELECT 1`` on Airflow's metadata DB through connection ``airflow_metadata_db``.
+    """``SELECT 1`` on Airflow's metadata DB through connection ``airflow_metadata_db`` (``PostgresHook``).
 
     Airflow 3 blocks task code from the metadata DB configured for Airflow itself (it rewrites
     ``sql_alchemy_conn`` in task processes), so the check uses an explicit, read-only purpose
     connection that airflow_settings.yaml (and the compose file) define.
     """
     import psycopg2
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    conn = airflow_connection(Conns.METADATA_DB)
-    if conn is None:
+    hook = provider_hook(PostgresHook, Conns.METADATA_DB, postgres_conn_id=Conns.METADATA_DB,
+                         sqlalchemy_scheme="postgresql")
+    if hook is None:
         return CheckResult("metadata_db", False, f"connection {Conns.METADATA_DB} is not configured")
+    conn = hook.connection
     where = f"postgresql://{conn.host}:{conn.port or 5432}/{conn.schema}"
     try:
-        with psycopg2.connect(
-            host=conn.host, port=conn.port or 5432, dbname=conn.schema, user=conn.login,
-            password=conn.password or None, connect_timeout=5,
-        ) as pg, pg.cursor() as cur:
+        with psycopg2.connect(hook.get_uri(), connect_timeout=5) as pg, pg.cursor() as cur:
             cur.execute("SELECT 1")
             cur.fetchone()
         pg.close()

@@ -300,19 +300,13 @@ def _previous_session_in_db(db: Database, exchange: str, on_or_before: date) -> 
 
 
 def tushare_settings(token: str | None = None, base_url: str | None = None) -> tuple[str, str | None]:
-    """Token and API base URL: arguments → env ``TUSHARE_TOKEN`` / ``TUSHARE_API_URL`` →
-    connection ``tushare_default`` (password = token, host = base URL when it is a URL).
+    """Token and API base URL: arguments → ``config.tushare_credentials`` (connection
+    ``tushare_default``, then ``TUSHARE_TOKEN`` / ``TUSHARE_API_URL``).
     """
     from ta_scheduler.config import tushare_credentials
 
-    env_token, conn, env_url = tushare_credentials()
-    token, base_url = token or env_token, base_url or env_url
-    if not token or not base_url:
-        if conn is not None:
-            token = token or conn.password
-            host = conn.host or ""
-            if not base_url and host.startswith(("http://", "https://")):
-                base_url = host
+    configured_token, configured_url = tushare_credentials()
+    token, base_url = token or configured_token, base_url or configured_url
     if not token:
         raise CalendarSyncError(
             f"no tushare token: set TUSHARE_TOKEN or the password of connection {Conns.TUSHARE}"

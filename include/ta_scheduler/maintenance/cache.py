@@ -23,6 +23,7 @@ from ta_scheduler.storage.cache import connect, dumps, new_version, publish, rea
 
 if TYPE_CHECKING:
     from pymongo.database import Database
+    from redis import Redis
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def _collect(db: Database) -> tuple[dict[str, dict[str, str]], dict[str, Any], d
 
 def refresh_cache(
     db: Database,
-    redis_url: str,
+    redis: Redis | str | None = None,
     *,
     prefix: str = "ta:",
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
@@ -91,7 +92,7 @@ def refresh_cache(
         raise ValueError(f"cache ttl_seconds must be at least 60, got {ttl_seconds}")
     now = now or dt.datetime.now(dt.timezone.utc)
     hashes, strings, meta = _collect(db)
-    r = connect(redis_url, decode_responses=True)
+    r = connect(redis)
     version = new_version(r, SPACE, prefix)
     meta = {"version": version, "built_at": now.isoformat(), **meta}
     old = publish(r, SPACE, version, hashes=hashes, values={**strings, "meta": meta}, ttl=ttl_seconds, prefix=prefix)
@@ -99,7 +100,7 @@ def refresh_cache(
     return {"version": version, "previous": old, "ttl_seconds": ttl_seconds, **meta}
 
 
-def read_cached_set(redis_url: str, names: Iterable[str] = CACHE_NAMES, prefix: str = "ta:") -> dict[str, Any] | None:
+def read_cached_set(redis: Redis | str | None, names: Iterable[str] = CACHE_NAMES, prefix: str = "ta:") -> dict[str, Any] | None:
     """Several cache entries from one consistent version, or None when no version is live.
 
     Hashes come back as dicts (code/symbol → document), the rest as decoded JSON. A name missing
@@ -110,11 +111,11 @@ def read_cached_set(redis_url: str, names: Iterable[str] = CACHE_NAMES, prefix: 
     unknown = [n for n in names if n not in CACHE_NAMES]
     if unknown:
         raise KeyError(f"unknown cache names {unknown}; known: {', '.join(CACHE_NAMES)}")
-    return read_set(connect(redis_url, decode_responses=True), SPACE, hashes=[n for n in names if n in HASH_NAMES],
+    return read_set(connect(redis), SPACE, hashes=[n for n in names if n in HASH_NAMES],
                     values=[n for n in names if n not in HASH_NAMES], prefix=prefix)
 
 
-def read_cached(redis_url: str, name: str, prefix: str = "ta:") -> Any:
+def read_cached(redis: Redis | str | None, name: str, prefix: str = "ta:") -> Any:
     """One cache entry (e.g. ``"quotes"``) of the live version, or None when the cache is empty."""
-    found = read_cached_set(redis_url, [name], prefix)
+    found = read_cached_set(redis, [name], prefix)
     return None if found is None else found[name]

@@ -42,11 +42,12 @@ def run_cleanup(*, days_to_keep: int | None = None, dry_run: bool = False) -> di
 
 
 def run_cache_refresh() -> dict[str, Any]:
-    from ta_scheduler.config import redis_url
     from ta_scheduler.maintenance.cache import refresh_cache
     from ta_scheduler.storage.mongo import get_db
 
-    return refresh_cache(get_db(), redis_url(), now=_now())
+    from ta_scheduler.storage.cache import connect
+
+    return refresh_cache(get_db(), connect(), now=_now())
 
 
 def run_log_archive() -> dict[str, Any]:

@@ -91,18 +91,10 @@ def classify_error(endpoint: str, params: str, message: str) -> ProviderError:
 
 
 def resolve_settings() -> tuple[str | None, str]:
-    """(token, base URL) from env, then connection ``tushare_default``, then defaults."""
+    """(token, base URL) from connection ``tushare_default``, then the seed's env names, then defaults."""
     from ta_scheduler.config import tushare_credentials
 
-    token, conn, url = tushare_credentials()
-    if conn is not None:
-        token = token or conn.password or None
-        if url is None and conn.host:
-            host = conn.host
-            if "://" in host:
-                url = host.rstrip("/")
-            else:
-                url = f"http://{host}{':' + str(conn.port) if conn.port else ''}/dataapi"
+    token, url = tushare_credentials()
     return token, url or DEFAULT_URL
 
 

@@ -44,16 +44,27 @@ class CacheSwitchConflict(RuntimeError):
     """A newer version of the space went live while this one was being built."""
 
 
-def connect(url: str | None = None, *, decode_responses: bool = False, socket_timeout: float = 30) -> redis.Redis:
-    """A Redis client for ``url``, else the configured cache (``config.redis_url``)."""
+def connect(redis_or_url: redis.Redis | str | None = None, *, socket_timeout: float = 30) -> redis.Redis:
+    """A Redis client: ``redis_or_url`` itself when it is one, a client for that URL, or (None) the
+    configured cache — connection ``redis_default`` through the Redis provider's ``RedisHook``,
+    else the seed's ``REDIS_URL``; neither raises ``config.ConfigError``. Replies are bytes."""
     import redis
 
-    if url is None:
-        from ta_scheduler.config import redis_url
+    if isinstance(redis_or_url, redis.Redis):
+        return redis_or_url
+    if redis_or_url is None:
+        from airflow.providers.redis.hooks.redis import RedisHook
 
-        url = redis_url()
-    return redis.Redis.from_url(url, decode_responses=decode_responses, socket_connect_timeout=5,
-                                socket_timeout=socket_timeout)
+        from ta_scheduler.config import provider_hook, seed_redis_url
+        from ta_scheduler.constants import Conns
+
+        hook = provider_hook(RedisHook, Conns.REDIS, redis_conn_id=Conns.REDIS)
+        if hook is not None:
+            client = hook.get_conn()
+            client.connection_pool.connection_kwargs.update(socket_connect_timeout=5, socket_timeout=socket_timeout)
+            return client
+        redis_or_url = seed_redis_url()
+    return redis.Redis.from_url(redis_or_url, socket_connect_timeout=5, socket_timeout=socket_timeout)
 
 
 def _json_default(value: Any) -> Any:
@@ -213,8 +224,8 @@ class RedisCallStore:
     hash>:...``): a sorted set of call times per endpoint (the sliding minute), a counter per
     endpoint and day, one for the day's total, and a hash of the day's refused endpoints."""
 
-    def __init__(self, url: str | None, token: str) -> None:
-        self.client = connect(url, socket_timeout=10)
+    def __init__(self, redis_or_url: redis.Redis | str | None, token: str) -> None:
+        self.client = connect(redis_or_url, socket_timeout=10)
         self.prefix = f"ta:tushare:{hashlib.sha256(token.encode()).hexdigest()[:12]}"
         self._take = self.client.register_script(_TAKE)
 

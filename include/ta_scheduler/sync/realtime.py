@@ -28,6 +28,8 @@ from ta_scheduler.sync.store import columns_from_frame, write_docs
 if TYPE_CHECKING:
     from pymongo.database import Database
 
+    from redis import Redis
+
     from ta_scheduler.providers.base import MarketDataProvider
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ QUOTE_FIELDS = ("code", "symbol", "ts_code", "name", "close", "price", "open", "
 def sync_realtime_quotes(
     provider: MarketDataProvider,
     db: Database,
-    redis_url: str | None,
+    redis: Redis | str | None,
     snapshot_time: datetime,
     *,
     ttl: int = 900,
@@ -74,14 +76,14 @@ def sync_realtime_quotes(
         snap["ledger"] = record_intraday_day(db, provider.name, snapshot_time)
     else:
         snap = {"skipped": "outside trading sessions"}
-    cached = refresh_quote_cache(redis_url, cols, snapshot_time, provider.name, ttl) if redis_url else 0
+    cached = refresh_quote_cache(redis, cols, snapshot_time, provider.name, ttl) if redis is not None else 0
     log.info("%s quotes %s: %d codes; latest %s; snapshot %s; redis %d", provider.name, snapshot_time.isoformat(),
              len(frame), latest.as_dict(), snap, cached)
     return {"snapshot_time": snapshot_time.isoformat(), "quotes": len(frame), "data_source": provider.name,
             "latest": latest.as_dict(), "snapshot": snap, "redis_cached": cached}
 
 
-def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: datetime, data_source: str, ttl: int) -> int:
+def refresh_quote_cache(redis: Redis | str, cols: dict[str, list], snapshot_time: datetime, data_source: str, ttl: int) -> int:
     """Publish the tick's quotes as a new version of the ``quotes`` space (readers never see half a tick)."""
     from ta_scheduler.storage.cache import connect, new_version, publish
 
@@ -93,7 +95,7 @@ def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: da
         mapping[row["code"]] = json.dumps(row, ensure_ascii=False)
     if not mapping:
         return 0
-    client = connect(redis_url)
+    client = connect(redis)
     meta = {"snapshot_time": snapshot_time.isoformat(), "count": len(mapping), "data_source": data_source}
     publish(client, REDIS_SPACE, new_version(client, REDIS_SPACE), hashes={"latest": mapping}, values={"meta": meta},
             ttl=ttl)
