@@ -99,6 +99,7 @@ def test_one_state_directory_holds_every_location(monkeypatch, tmp_path):
     assert (config.state_dir(), calendar_dir(), reports_dir(), backup_dir()) == (
         default, default / "calendar", default / "reports", default / "backups")
     monkeypatch.setenv("TA_STATE_DIR", str(tmp_path))
+    assert (calendar_dir(), reports_dir(), backup_dir()) == (tmp_path / "calendar", tmp_path / "reports", tmp_path / "backups")
     monkeypatch.setenv("TA_REPORTS_DIR", str(tmp_path / "elsewhere"))
     assert (calendar_dir(), reports_dir(), backup_dir()) == (
         tmp_path / "calendar", tmp_path / "elsewhere", tmp_path / "backups")
