@@ -33,7 +33,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 def run() -> dict[str, dict]:
     from fakes.tushare_server import FakeTushareServer
 
-    from ta_scheduler.config import MongoTarget, mongo_target, redis_url
+    from ta_scheduler.config import MongoTarget, mongo_target
     from ta_scheduler.constants import Collections as C
     from ta_scheduler.providers.ratelimit import RateLimiter
     from ta_scheduler.providers.tushare_pro import TushareProvider
@@ -97,13 +97,15 @@ def run() -> dict[str, dict]:
                 "note": f"same day again: {res.unchanged} unchanged, {res.updated} rewritten",
             }
 
-            url = redis_url()
+            from ta_scheduler.storage.cache import connect
+
+            cache = connect()  # the configured cache (connection redis_default)
             ticks = [datetime(2026, 11, 27, 10, 30, tzinfo=TZ), datetime(2026, 11, 27, 10, 35, tzinfo=TZ)]
             times = []
             for tick in ticks:
                 server.now = tick
                 t0 = time.perf_counter()
-                rt = sync_realtime_quotes(provider, db, url, tick)
+                rt = sync_realtime_quotes(provider, db, cache, tick)
                 times.append(time.perf_counter() - t0)
             snap_docs = list(db[C.INTRADAY_SNAPSHOTS].find({"snapshot_time": ticks[1]}, {"_id": 0}))
             t0 = time.perf_counter()
@@ -114,9 +116,10 @@ def run() -> dict[str, dict]:
                 "note": f"{rt['quotes']} quotes, all changed (first tick {times[0]:.2f} s); target <= 10 s; "
                         "baseline = raw insert_many of the snapshot docs",
             }
-            import redis
+            from ta_scheduler.storage.cache import pointer_key
+            from ta_scheduler.sync.realtime import REDIS_SPACE
 
-            redis.Redis.from_url(url).delete("ta:quotes:latest", "ta:quotes:latest:meta")
+            cache.delete(pointer_key(REDIS_SPACE))
     finally:
         client.drop_database(name)
     return out

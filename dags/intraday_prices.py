@@ -8,7 +8,7 @@ the whole market (tushare `rt_k`, batched; or the demo market) and:
 - upserts the latest quote per code into `market_quotes`;
 - appends the snapshot to `market_quotes_intraday` (one document per code and tick; a re-run
   of the same tick changes nothing);
-- refreshes the Redis latest-quote cache (`ta:quotes:latest`, swapped in atomically).
+- refreshes the Redis latest-quote cache (cache space `quotes` of `storage/cache.py`, switched atomically).
 
 Snapshots are stored only for session ticks: a manual run's interval ends at the last tick
 (triggered at 12:00 it takes the 11:30 tick; on a holiday, the last close), and a run whose

@@ -87,8 +87,7 @@ def maintenance():
     @task(retries=1, execution_timeout=timedelta(minutes=5))
     def health_check() -> list[dict]:
         """Fails with a message naming every component that is down."""
-        from airflow.sdk import Variable
-
+        from ta_scheduler.config import setting_float
         from ta_scheduler.health import (
             check_backup_age,
             check_calendar,
@@ -99,7 +98,7 @@ def maintenance():
         )
 
         return run_health_check(
-            min_free_gb=float(Variable.get("ta_disk_min_free_gb", default="1")),
+            min_free_gb=setting_float("TA_DISK_MIN_FREE_GB"),
             extra=[check_freshness, check_completeness, check_calendar, check_backup_age, check_tushare_permissions],
         )
 

@@ -118,12 +118,23 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="${AIRFLOW__DAG_PROCESSOR__REFRE
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT:-$((TA_API_PORT + 713))}"
 export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="${AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT:-$((TA_API_PORT + 714))}"
 
-# --- The store ---------------------------------------------------------------------------------
-# MONGO_URI (or the seed's MONGODB_URL) points every component at a real MongoDB; the
-# `mongo_default` connection is then taken from it so `airflow connections get mongo_default`
-# names the store everyone uses. Otherwise airflow_settings.yaml defines it (local FerretDB).
+# --- The seed's names, mapped once onto Airflow connections ----------------------------------------
+# MONGO_URI (or the seed's MONGODB_URL) points every component at a real MongoDB: it becomes the
+# `mongo_default` connection (AIRFLOW_CONN_MONGO_DEFAULT, JSON form: replica-set host lists and
+# options survive), which every component reads through MongoHook (include/ta_scheduler/config.py).
+# REDIS_URL becomes `redis_default` the same way. Otherwise airflow_settings.yaml defines both (local
+# FerretDB and Redis).
+_ta_mongo_conn() {
+  PYTHONPATH="$TA_PROJECT_DIR/include" python3 -c \
+    'import sys; from ta_scheduler.config import mongo_connection_json; print(mongo_connection_json(sys.argv[1]))' "$1"
+}
 if [ -z "${MONGO_URI:-}" ] && [ -n "${MONGODB_URL:-}" ]; then export MONGO_URI="$MONGODB_URL"; fi
-if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; fi
+if [ -n "${MONGO_URI:-}" ]; then AIRFLOW_CONN_MONGO_DEFAULT="$(_ta_mongo_conn "$MONGO_URI")" && export AIRFLOW_CONN_MONGO_DEFAULT; fi
+if [ -n "${REDIS_URL:-}" ] && [ -z "${AIRFLOW_CONN_REDIS_DEFAULT:-}" ]; then
+  _ta_redis_db="${REDIS_URL##*/}"; case "$_ta_redis_db" in ''|*[!0-9]*) _ta_redis_db=0 ;; esac
+  export AIRFLOW_CONN_REDIS_DEFAULT="${REDIS_URL%/*}?db=$_ta_redis_db"
+  unset _ta_redis_db
+fi
 
 # --- Test isolation ------------------------------------------------------------------------------
 # In test mode every database and URI is the local test one, whatever .env or the shell said: the
@@ -144,7 +155,8 @@ if [ "$TA_ENV" = "test" ]; then
     echo "[env] test mode: ignoring MONGO_URI $(printf %s "$MONGO_URI" | sed -E 's#//[^@/]*@#//#') (not a local test database)" >&2
     unset MONGO_URI
   fi
-  if [ -n "${MONGO_URI:-}" ]; then export AIRFLOW_CONN_MONGO_DEFAULT="$MONGO_URI"; else unset AIRFLOW_CONN_MONGO_DEFAULT; fi
+  if [ -n "${MONGO_URI:-}" ]; then AIRFLOW_CONN_MONGO_DEFAULT="$(_ta_mongo_conn "$MONGO_URI")" && export AIRFLOW_CONN_MONGO_DEFAULT
+  else unset AIRFLOW_CONN_MONGO_DEFAULT; fi
 fi
 
 unset _ta_pg_auth

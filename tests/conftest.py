@@ -43,14 +43,16 @@ def mongo_uri() -> str:
 def mongo_target(mongo_uri, monkeypatch):
     """A fresh, empty database on the real store for one test; dropped afterwards.
 
-    ``MONGO_URI`` is pointed at it, so code resolving the store through ``config`` uses it.
+    Connection ``mongo_default`` (``AIRFLOW_CONN_MONGO_DEFAULT``, as ``scripts/env.sh`` maps
+    ``MONGO_URI``) is pointed at it, so code resolving the store through ``config`` uses it.
     """
-    from ta_scheduler.config import MongoTarget
+    from ta_scheduler.config import MongoTarget, mongo_connection_json
     from ta_scheduler.storage.mongo import get_client
 
     name = f"ta_test_{uuid.uuid4().hex[:10]}"
     target = MongoTarget(mongo_uri.rstrip("/") + "/" + name, name, "test")
     monkeypatch.setenv("MONGO_URI", target.uri)
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", mongo_connection_json(target.uri))
     yield target
     get_client(target).drop_database(name)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 def isolation_problems(env: dict[str, str]) -> list[str]:
     """Why ``env`` could reach something other than the local test databases (scripts/env.sh
     forces them in test mode; this refuses to run if anything slipped through)."""
+    import json
     from urllib.parse import urlsplit
 
     problems = []
@@ -27,8 +28,12 @@ def isolation_problems(env: dict[str, str]) -> list[str]:
     for var in ("MONGO_URI", "AIRFLOW_CONN_MONGO_DEFAULT"):
         uri = env.get(var)
         if uri:
-            parts = urlsplit(uri)
-            name = parts.path.lstrip("/")
-            if parts.hostname not in local or not (name == "" or name.startswith(("ta_test", "ta_e2e")) or name.endswith("_test")):
+            if uri.lstrip().startswith("{"):  # the JSON form scripts/env.sh writes
+                conn = json.loads(uri)
+                host, name = conn.get("host"), conn.get("schema") or ""
+            else:
+                parts = urlsplit(uri)
+                host, name = parts.hostname, parts.path.lstrip("/")
+            if host not in local or not (name == "" or name.startswith(("ta_test", "ta_e2e")) or name.endswith("_test")):
                 problems.append(f"{var} is not a local test database")
     return problems

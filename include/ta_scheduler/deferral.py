@@ -19,7 +19,6 @@ files do not pay for it at parse time.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,11 +27,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 #: Airflow's own deferral timeout = our deadline + this margin (our trigger answers first, clearly)
 DEFERRAL_MARGIN = timedelta(minutes=10)
-
-
-def poll_seconds(env_var: str, default: float) -> float:
-    """The poll interval (seconds): ``env_var`` when set, else ``default``."""
-    return float(os.environ.get(env_var) or default)
 
 
 class PollUntilReadyTrigger(BaseTrigger):

@@ -10,7 +10,6 @@ through the ``extra`` argument.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +18,7 @@ from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
 
-from ta_scheduler.config import airflow_connection, mongo_target, redact_url, redis_url
+from ta_scheduler.config import airflow_home, mongo_target, provider_hook, redact_url, redis_location, setting, state_dir
 from ta_scheduler.constants import Collections, Conns, Queues
 from ta_scheduler.market import TZ
 
@@ -53,7 +52,8 @@ def check_mongo() -> CheckResult:
     from pymongo import MongoClient
 
     target = mongo_target()
-    client = MongoClient(target.uri, serverSelectionTimeoutMS=int(TIMEOUT_S * 1000), connectTimeoutMS=3000)
+    client = MongoClient(target.uri, **{**target.options, "serverSelectionTimeoutMS": int(TIMEOUT_S * 1000),
+                                        "connectTimeoutMS": 3000})
     try:
         client.admin.command("ping")
         return CheckResult("mongodb", True, f"{target.redacted_uri} ({target.source}) answers ping")
@@ -64,36 +64,37 @@ def check_mongo() -> CheckResult:
 
 
 def check_redis(url: str | None = None) -> CheckResult:
-    import redis
+    """PING the cache at ``url``, else the configured one (connection ``redis_default``, ``RedisHook``)."""
+    from ta_scheduler.storage.cache import connect
 
-    url = url or redis_url()
+    where = redact_url(url) if url else redis_location()
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=TIMEOUT_S)
+        client = connect(url, socket_timeout=TIMEOUT_S)
         client.ping()
         client.close()
-        return CheckResult("redis", True, f"{redact_url(url)} answers PING")
+        return CheckResult("redis", True, f"{where} answers PING")
     except Exception as exc:
-        return CheckResult("redis", False, f"{redact_url(url)}: {_short(exc)}")
+        return CheckResult("redis", False, f"{where}: {_short(exc)}")
 
 
 def check_metadata_db() -> CheckResult:
-    """``SELECT 1`` on Airflow's metadata DB through connection ``airflow_metadata_db``.
+    """``SELECT 1`` on Airflow's metadata DB through connection ``airflow_metadata_db`` (``PostgresHook``).
 
     Airflow 3 blocks task code from the metadata DB configured for Airflow itself (it rewrites
     ``sql_alchemy_conn`` in task processes), so the check uses an explicit, read-only purpose
     connection that airflow_settings.yaml (and the compose file) define.
     """
     import psycopg2
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    conn = airflow_connection(Conns.METADATA_DB)
-    if conn is None:
+    hook = provider_hook(PostgresHook, Conns.METADATA_DB, postgres_conn_id=Conns.METADATA_DB,
+                         sqlalchemy_scheme="postgresql")
+    if hook is None:
         return CheckResult("metadata_db", False, f"connection {Conns.METADATA_DB} is not configured")
+    conn = hook.connection
     where = f"postgresql://{conn.host}:{conn.port or 5432}/{conn.schema}"
     try:
-        with psycopg2.connect(
-            host=conn.host, port=conn.port or 5432, dbname=conn.schema, user=conn.login,
-            password=conn.password or None, connect_timeout=5,
-        ) as pg, pg.cursor() as cur:
+        with psycopg2.connect(hook.get_uri(), connect_timeout=5) as pg, pg.cursor() as cur:
             cur.execute("SELECT 1")
             cur.fetchone()
         pg.close()
@@ -276,7 +277,7 @@ def check_tushare_permissions() -> CheckResult:
     from ta_scheduler.providers.tushare_pro import resolve_settings
 
     token, _ = resolve_settings()
-    if not token or os.environ.get("TA_DATA_PROVIDER", "").strip().lower() == "demo":
+    if not token or (setting("TA_DATA_PROVIDER") or "").strip().lower() == "demo":
         return CheckResult("tushare_permissions", True, "not applicable (no tushare token)", applicable=False)
     limiter = shared_limiter(token)
     refused = sorted(limiter.refused())
@@ -292,11 +293,7 @@ def check_tushare_permissions() -> CheckResult:
 
 
 def default_disk_paths() -> list[str]:
-    home = os.environ.get("AIRFLOW_HOME", "~/airflow")
-    paths = [os.path.join(os.path.expanduser(home), "logs")]
-    if os.environ.get("TA_STATE_DIR"):
-        paths.append(os.environ["TA_STATE_DIR"])
-    return paths
+    return [str(airflow_home() / "logs"), str(state_dir())]
 
 
 def run_health_check(

@@ -31,12 +31,12 @@ the light calendar only.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+from ta_scheduler.config import setting
 from ta_scheduler.market import CODE_PATTERN, CODE_RULE, TZ, code_schema, exchange_now
 
 FORMAT_TRADING_DATE = "trading-date"
@@ -240,7 +240,7 @@ def check_conf(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]])
 
 def max_backfill_sessions() -> int:
     try:
-        value = int(os.environ.get("TA_MAX_BACKFILL_SESSIONS", DEFAULT_MAX_BACKFILL_SESSIONS))
+        value = int(setting("TA_MAX_BACKFILL_SESSIONS"))
     except ValueError:
         value = DEFAULT_MAX_BACKFILL_SESSIONS
     return max(1, min(value, MAX_BACKFILL_SESSIONS_CAP))

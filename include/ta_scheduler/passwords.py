@@ -21,7 +21,9 @@ DEFAULT_USERS = "admin:admin,viewer:viewer"
 
 
 def configured_users() -> list[tuple[str, str]]:
-    raw = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS") or DEFAULT_USERS
+    from ta_scheduler.config import simple_auth_users
+
+    raw = simple_auth_users() or DEFAULT_USERS
     users = []
     for item in raw.split(","):
         name, _, role = item.strip().partition(":")

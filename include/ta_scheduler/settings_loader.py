@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from ta_scheduler.config import environment_value
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -44,8 +45,8 @@ def expand_env(value: Any) -> Any:
 
         def sub(m: re.Match) -> str:
             name, default = m.group(1), m.group(2)
-            if name in os.environ:
-                return os.environ[name]
+            if (found := environment_value(name)) is not None:
+                return found
             if default is None:
                 raise SettingsError(f"environment variable {name} is not set and has no default")
             return default

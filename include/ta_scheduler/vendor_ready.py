@@ -22,7 +22,6 @@ Imported by the DAG file, so only the Task SDK at top level.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -34,22 +33,22 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
 DEFAULT_DEADLINE = "22:00"
-DEFAULT_MIN_SHARE = 0.98
-DEFAULT_POLL_SECONDS = 300.0
 
 
 def min_share() -> float:
     """Share of the listed market the vendor must have published: ``TA_VENDOR_READY_SHARE``."""
-    share = float(os.environ.get("TA_VENDOR_READY_SHARE") or DEFAULT_MIN_SHARE)
+    from ta_scheduler.config import setting_float
+
+    share = setting_float("TA_VENDOR_READY_SHARE")
     if not 0 < share <= 1:
         raise ValueError(f"TA_VENDOR_READY_SHARE={share}: expected a share in (0, 1]")
     return share
 
 
 def poll_seconds() -> float:
-    from ta_scheduler.deferral import poll_seconds as env_poll_seconds
+    from ta_scheduler.config import setting_float
 
-    return env_poll_seconds("TA_VENDOR_READY_POLL_SECONDS", DEFAULT_POLL_SECONDS)
+    return setting_float("TA_VENDOR_READY_POLL_SECONDS")
 
 
 def deadline_for(trade_date: str, spec: str) -> datetime:

@@ -100,7 +100,7 @@ def filled(request, mongo_uri, tushare_server, tmp_path_factory):
     """(provider, store) after the DAG runs above, on a database of its own."""
     from fakes.llm_server import FakeLLMServer
 
-    from ta_scheduler.config import MongoTarget
+    from ta_scheduler.config import MongoTarget, mongo_connection_json
     from ta_scheduler.storage.mongo import get_client
 
     provider = request.param
@@ -108,6 +108,7 @@ def filled(request, mongo_uri, tushare_server, tmp_path_factory):
     target = MongoTarget(mongo_uri.rstrip("/") + "/" + name, name, "test")
     with pytest.MonkeyPatch.context() as mp, FakeLLMServer(valid_keys=(LLM_KEY,)) as llm:
         mp.setenv("MONGO_URI", target.uri)
+        mp.setenv("AIRFLOW_CONN_MONGO_DEFAULT", mongo_connection_json(target.uri))
         mp.setenv("TA_DATA_PROVIDER", provider)
         mp.setenv("TA_CALENDAR_DIR", str(tmp_path_factory.mktemp("calendar")))
         mp.setenv("DEEPSEEK_API_KEY", LLM_KEY)

@@ -54,7 +54,9 @@ def test_stopped_redis_fails_naming_redis(own_redis):
 
 def test_unreachable_store_fails_naming_mongodb(monkeypatch, own_redis):
     _, url = own_redis
-    monkeypatch.setenv("MONGO_URI", f"mongodb://127.0.0.1:{free_port()}/x")
+    from ta_scheduler.config import mongo_connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", mongo_connection_json(f"mongodb://127.0.0.1:{free_port()}/x"))
     monkeypatch.setattr("ta_scheduler.health.TIMEOUT_S", 1.0)
     with pytest.raises(HealthCheckFailed, match=r"mongodb DOWN"):
         run_health_check(redis=url, min_free_gb=0.001)

@@ -12,19 +12,55 @@ from ta_scheduler.storage.mongo import bulk_upsert, docs_from_columns, ensure_in
 BAR = {"symbol": "600000", "trade_date": "2026-11-27", "data_source": "demo", "period": "daily"}
 
 
-def test_config_resolves_the_store_through_mongo_uri(mongo_target):
-    got = config.mongo_target()
-    assert (got.uri, got.database, got.source) == (mongo_target.uri, mongo_target.database, "MONGO_URI")
+def test_config_resolves_the_store_through_the_mongo_default_connection(mongo_target):
+    """The fixture sets AIRFLOW_CONN_MONGO_DEFAULT (the env route); MongoHook builds the URI."""
+    assert config.mongo_target() == config.MongoTarget(mongo_target.uri, mongo_target.database,
+                                                       "connection mongo_default", {})
 
 
 def test_mongo_default_connection_names_the_test_store(monkeypatch):
-    """Without MONGO_URI the `mongo_default` connection (from airflow_settings.yaml) is used."""
-    monkeypatch.delenv("MONGO_URI", raising=False)
-    monkeypatch.delenv("MONGODB_URL", raising=False)
+    """Without AIRFLOW_CONN_MONGO_DEFAULT the `mongo_default` connection in the metadata DB
+    (from airflow_settings.yaml) is used."""
+    for var in ("AIRFLOW_CONN_MONGO_DEFAULT", "MONGO_URI", "MONGODB_URL"):
+        monkeypatch.delenv(var, raising=False)
     target = config.mongo_target()
     assert target.source == "connection mongo_default"
     assert target.database == "tradingagents_test"
     assert get_db(target).command("ping")["ok"] == 1
+
+
+def test_a_seed_mongo_uri_keeps_replica_sets_credentials_and_options(monkeypatch):
+    """scripts/env.sh maps MONGO_URI with mongo_connection_json; the hook gives it back whole."""
+    uri = "mongodb://app:p%40ss@h1:27017,h2:27018/tradingagents?authSource=admin&replicaSet=rs0"
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", config.mongo_connection_json(uri))
+    assert config.mongo_target() == config.MongoTarget(
+        "mongodb://app:p%40ss@h1:27017,h2:27018/tradingagents", "tradingagents", "connection mongo_default",
+        {"authSource": "admin", "replicaSet": "rs0"})
+    srv = "mongodb+srv://cluster0.example.net/?retryWrites=false"
+    monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", config.mongo_connection_json(srv))
+    assert config.mongo_target() == config.MongoTarget(
+        "mongodb+srv://cluster0.example.net", "tradingagents_test", "connection mongo_default", {"retryWrites": "false"})
+
+
+def test_a_worker_without_the_connection_fails_naming_it(tmp_path):
+    """No connection to read (metadata DB unreachable, no AIRFLOW_CONN_*) and no seed URI: the
+    store is refused loudly instead of a silent local default."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("AIRFLOW_CONN_MONGO_DEFAULT", "MONGO_URI", "MONGODB_URL")}
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"postgresql+psycopg2://airflow@127.0.0.1:{port}/nowhere"
+    res = subprocess.run([sys.executable, "-c", "from ta_scheduler.config import mongo_target; mongo_target()"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.splitlines()[-1] == (
+        "ta_scheduler.config.ConfigError: no store configured: define connection mongo_default (or "
+        "AIRFLOW_CONN_MONGO_DEFAULT, or the seed's MONGO_URI); scripts/env.sh and airflow_settings.yaml define it locally")
 
 
 def test_insert_and_read_back(mongo_db):

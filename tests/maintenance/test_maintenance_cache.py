@@ -10,15 +10,8 @@ import pytest
 import redis
 
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.maintenance.cache import (
-    CACHE_NAMES,
-    GRACE_SECONDS,
-    pointer_key,
-    read_cached,
-    read_cached_set,
-    refresh_cache,
-    version_key,
-)
+from ta_scheduler.maintenance.cache import CACHE_NAMES, SPACE, read_cached, read_cached_set, refresh_cache
+from ta_scheduler.storage.cache import GRACE_SECONDS, pointer_key, version_key
 
 
 @pytest.fixture
@@ -70,13 +63,13 @@ def test_keys_expire_and_outlive_the_pointer(mongo_db, redis_url, prefix):
     _seed(mongo_db, n=3)
     v1 = refresh_cache(mongo_db, redis_url, prefix=prefix, ttl_seconds=600)["version"]
     r = redis.Redis.from_url(redis_url)
-    assert 590 <= r.ttl(pointer_key(prefix)) <= 600
+    assert 590 <= r.ttl(pointer_key(SPACE, prefix)) <= 600
     for name in CACHE_NAMES:
-        assert 600 < r.ttl(version_key(prefix, v1, name)) <= 600 + GRACE_SECONDS
+        assert 600 < r.ttl(version_key(SPACE, v1, name, prefix)) <= 600 + GRACE_SECONDS
     v2 = refresh_cache(mongo_db, redis_url, prefix=prefix, ttl_seconds=600)["version"]
-    assert v2 != v1 and r.get(pointer_key(prefix)).decode() == v2
+    assert v2 != v1 and r.get(pointer_key(SPACE, prefix)).decode() == v2
     for name in CACHE_NAMES:  # the replaced version lingers only for readers mid-read
-        assert 0 < r.ttl(version_key(prefix, v1, name)) <= GRACE_SECONDS
+        assert 0 < r.ttl(version_key(SPACE, v1, name, prefix)) <= GRACE_SECONDS
 
 
 def test_empty_cache_reads_none(redis_url, prefix):

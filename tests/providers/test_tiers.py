@@ -14,7 +14,8 @@ from fakes.tushare_server import FakeTushareServer
 from paths import PROJECT_DIR
 
 from ta_scheduler.providers import PermissionDenied, ProviderConfigError, QuotaExceeded, RateLimitError
-from ta_scheduler.providers.ratelimit import RateLimiter, RedisCallStore
+from ta_scheduler.providers.ratelimit import RateLimiter
+from ta_scheduler.storage.cache import RedisCallStore
 from ta_scheduler.providers.tiers import TIERS
 from ta_scheduler.providers.tushare_pro import TushareProvider
 

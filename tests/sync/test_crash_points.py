@@ -49,7 +49,10 @@ def tushare_server():
 
 
 def _run_script(target, tushare_server, crash_at: int) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MONGO_URI": target.uri, "CRASH_AT": str(crash_at)}
+    from ta_scheduler.config import mongo_connection_json
+
+    env = {**os.environ, "MONGO_URI": target.uri, "AIRFLOW_CONN_MONGO_DEFAULT": mongo_connection_json(target.uri),
+           "CRASH_AT": str(crash_at)}
     return subprocess.run([sys.executable, str(SCRIPT), tushare_server.url, tushare_server.token, *DAYS],
                           env=env, capture_output=True, text=True, timeout=300)
 

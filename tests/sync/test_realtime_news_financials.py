@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,8 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.storage.mongo import ensure_indexes
 from ta_scheduler.sync import sync_financials, sync_news, sync_realtime_quotes, sync_stock_basic
-from ta_scheduler.sync.realtime import REDIS_LATEST_KEY, REDIS_META_KEY
+from ta_scheduler.storage.cache import GRACE_SECONDS, pointer_key, read_set, version_key
+from ta_scheduler.sync.realtime import REDIS_SPACE
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -28,7 +28,7 @@ def db(mongo_db):
 def test_realtime_writes_latest_snapshot_and_redis_cache(make_tushare, db, tushare_server, redis_url):
     provider = make_tushare()
     client = redis.Redis.from_url(redis_url)
-    client.delete(REDIS_LATEST_KEY, REDIS_META_KEY)
+    client.delete(pointer_key(REDIS_SPACE))
     ticks = [datetime(2026, 11, 27, 10, 30, tzinfo=TZ), datetime(2026, 11, 27, 10, 35, tzinfo=TZ)]
     for tick in ticks:
         tushare_server.now = tick
@@ -39,14 +39,17 @@ def test_realtime_writes_latest_snapshot_and_redis_cache(make_tushare, db, tusha
     latest = db[C.MARKET_QUOTES].find_one({"code": "600000"})
     assert latest["snapshot_time"] == ticks[1] and latest["name"] == "浦发银行"
     assert latest["pct_chg"] == pytest.approx((latest["price"] / latest["pre_close"] - 1) * 100, abs=1e-4)
-    cached = json.loads(client.hget(REDIS_LATEST_KEY, "600000"))
+    live = read_set(client, REDIS_SPACE, hashes=["latest"], values=["meta"])
+    cached = live["latest"]["600000"]
     assert cached["price"] == latest["price"] and cached["quote_time"] == "2026-11-27T10:35:00+08:00"
-    assert 0 < client.ttl(REDIS_LATEST_KEY) <= 120
-    assert client.hget(REDIS_META_KEY, "snapshot_time").decode() == ticks[1].isoformat()
+    assert len(live["latest"]) == 300
+    assert 0 < client.ttl(pointer_key(REDIS_SPACE)) <= 120
+    assert 120 < client.ttl(version_key(REDIS_SPACE, live["version"], "latest")) <= 120 + GRACE_SECONDS
+    assert live["meta"] == {"snapshot_time": ticks[1].isoformat(), "count": 300, "data_source": provider.name}
     # the same tick again (a retry) changes nothing
     again = sync_realtime_quotes(provider, db, redis_url, ticks[1])
     assert again["latest"]["unchanged"] == 300 and again["snapshot"]["unchanged"] == 300
-    client.delete(REDIS_LATEST_KEY, REDIS_META_KEY)
+    client.delete(pointer_key(REDIS_SPACE))
 
 
 def test_news_is_deduplicated_and_linked_to_the_stocks_it_names(make_tushare, db, tushare_server):

@@ -14,7 +14,8 @@ from fakes.tushare_server import FakeTushareServer
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers import QuotaExceeded
-from ta_scheduler.providers.ratelimit import RateLimiter, RedisCallStore
+from ta_scheduler.providers.ratelimit import RateLimiter
+from ta_scheduler.storage.cache import RedisCallStore
 from ta_scheduler.providers.synthetic import TZ
 from ta_scheduler.providers.tiers import TIERS
 from ta_scheduler.providers.tushare_pro import TushareProvider

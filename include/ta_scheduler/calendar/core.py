@@ -48,6 +48,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ta_scheduler.config import PROJECT_DIR, calendar_key, plugin_folders, setting, setting_float, state_path
 from ta_scheduler.market import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN, TZ
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,13 @@ DEFAULT_WARN_DAYS = 30
 
 #: How often (seconds) a process re-stats the calendar files; a stat costs about 1 µs, so
 #: between checks a lookup is pure in-memory work.
-RECHECK_SECONDS = float(os.environ.get("TA_CALENDAR_RECHECK_SECONDS", "1.0"))
+RECHECK_SECONDS = setting_float("TA_CALENDAR_RECHECK_SECONDS")
 
 VERIFIED = "verified"
 PROVISIONAL = "provisional"
 ASSUMED = "assumed"
 
-_PROJECT_DIR = Path(__file__).resolve().parents[3]
+_PROJECT_DIR = PROJECT_DIR
 
 
 class CalendarFileError(ValueError):
@@ -266,11 +267,7 @@ def calendar_dir() -> Path:
     In a multi-container deployment point ``TA_CALENDAR_DIR`` at a volume shared by the
     worker that syncs and the scheduler/dag-processor/api-server that read.
     """
-    explicit = os.environ.get("TA_CALENDAR_DIR")
-    if explicit:
-        return Path(explicit)
-    state = os.environ.get("TA_STATE_DIR")
-    return (Path(state) if state else _PROJECT_DIR / ".local") / "calendar"
+    return state_path("TA_CALENDAR_DIR", "calendar")
 
 
 def baked_file() -> Path | None:
@@ -284,16 +281,10 @@ def provisional_file() -> Path | None:
 
 
 def _plugin_file(name: str, env_var: str) -> Path | None:
-    explicit = os.environ.get(env_var)
+    explicit = setting(env_var)
     if explicit:
         return Path(explicit)
-    candidates = []
-    if os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER"):
-        candidates.append(Path(os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"]))
-    if os.environ.get("AIRFLOW_HOME"):
-        candidates.append(Path(os.environ["AIRFLOW_HOME"]) / "plugins")
-    candidates.append(_PROJECT_DIR / "plugins")
-    for folder in candidates:
+    for folder in plugin_folders():
         path = folder / name
         if path.is_file():
             return path
@@ -585,13 +576,7 @@ _env_store: CalendarStore | None = None
 def get_calendar() -> TradingCalendar:
     """The calendar for the configured directory: what every timetable and task should use."""
     global _env_key, _env_store
-    env = os.environ
-    key = (
-        env.get("TA_CALENDAR_DIR"),
-        env.get("TA_STATE_DIR"),
-        env.get("TA_CALENDAR_BAKED_FILE"),
-        env.get("TA_CALENDAR_PROVISIONAL_FILE"),
-    )
+    key = calendar_key()
     store = _env_store
     if store is None or key != _env_key:
         store = get_store()

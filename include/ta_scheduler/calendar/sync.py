@@ -18,7 +18,6 @@ valid ones are saved, so the task fails visibly.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -301,20 +300,13 @@ def _previous_session_in_db(db: Database, exchange: str, on_or_before: date) -> 
 
 
 def tushare_settings(token: str | None = None, base_url: str | None = None) -> tuple[str, str | None]:
-    """Token and API base URL: arguments → env ``TUSHARE_TOKEN`` / ``TUSHARE_API_URL`` →
-    connection ``tushare_default`` (password = token, host = base URL when it is a URL).
+    """Token and API base URL: arguments → ``config.tushare_credentials`` (connection
+    ``tushare_default``, then ``TUSHARE_TOKEN`` / ``TUSHARE_API_URL``).
     """
-    token = token or os.environ.get("TUSHARE_TOKEN")
-    base_url = base_url or os.environ.get("TUSHARE_API_URL")
-    if not token or not base_url:
-        from ta_scheduler.config import airflow_connection
+    from ta_scheduler.config import tushare_credentials
 
-        conn = airflow_connection(Conns.TUSHARE)
-        if conn is not None:
-            token = token or conn.password
-            host = conn.host or ""
-            if not base_url and host.startswith(("http://", "https://")):
-                base_url = host
+    configured_token, configured_url = tushare_credentials()
+    token, base_url = token or configured_token, base_url or configured_url
     if not token:
         raise CalendarSyncError(
             f"no tushare token: set TUSHARE_TOKEN or the password of connection {Conns.TUSHARE}"

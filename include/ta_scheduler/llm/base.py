@@ -11,7 +11,6 @@ at once. Messages never contain the API key (:func:`redact`).
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -103,12 +102,13 @@ class RetryPolicy:
     def from_env(cls) -> RetryPolicy:
         """``TA_LLM_MAX_ATTEMPTS``, ``TA_LLM_RETRY_BASE_DELAY``, ``TA_LLM_RETRY_MAX_DELAY`` and
         ``TA_LLM_RETRY_HINT_MAX`` (seconds)."""
-        default = cls()
+        from ta_scheduler.config import setting_float, setting_int
+
         return cls(
-            max_attempts=max(1, int(os.environ.get("TA_LLM_MAX_ATTEMPTS", default.max_attempts))),
-            base_delay=float(os.environ.get("TA_LLM_RETRY_BASE_DELAY", default.base_delay)),
-            max_delay=float(os.environ.get("TA_LLM_RETRY_MAX_DELAY", default.max_delay)),
-            max_hint=float(os.environ.get("TA_LLM_RETRY_HINT_MAX", default.max_hint)),
+            max_attempts=max(1, setting_int("TA_LLM_MAX_ATTEMPTS")),
+            base_delay=setting_float("TA_LLM_RETRY_BASE_DELAY"),
+            max_delay=setting_float("TA_LLM_RETRY_MAX_DELAY"),
+            max_hint=setting_float("TA_LLM_RETRY_HINT_MAX"),
         )
 
     def delay(self, retry: int, hint: float | None = None) -> float:
@@ -147,20 +147,17 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, *, sleep: Callab
     Other errors propagate at once; when the attempts are spent the last retryable error is raised
     with the count added.
     """
-    for attempt in range(1, policy.max_attempts + 1):
-        try:
-            return fn()
-        except LLMRetryableError as exc:
-            if attempt >= policy.max_attempts:
-                raise LLMRetryableError(
-                    f"{exc} (gave up after {attempt} attempts)", status=exc.status, code=exc.code,
-                    retry_after=exc.retry_after,
-                ) from exc
-            wait = policy.delay(attempt, exc.retry_after)
-            hinted = " (the provider's retry hint)" if exc.retry_after is not None else ""
-            log.warning("%s; attempt %d/%d, retrying in %.2f s%s", exc, attempt, policy.max_attempts, wait, hinted)
-            sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+    from ta_scheduler.retrying import call_with_retries as retry
+
+    try:
+        return retry(fn, retry_on=LLMRetryableError, attempts=policy.max_attempts,
+                     wait=lambda n, exc: policy.delay(n, exc.retry_after), sleep=sleep,
+                     describe_wait=lambda exc: " (the provider's retry hint)" if exc.retry_after is not None else "")
+    except LLMRetryableError as exc:
+        raise LLMRetryableError(
+            f"{exc} (gave up after {policy.max_attempts} attempts)", status=exc.status, code=exc.code,
+            retry_after=exc.retry_after,
+        ) from exc
 
 
 def redact(text: str, secret: str | None) -> str:

@@ -1,7 +1,7 @@
 """Token and cost control of batch research: prices, the usage ledger, budgets and the estimate.
 
 - **Prices** (元 per million tokens, input and output, per model): :data:`DEFAULT_PRICES`,
-  overridden per model by env ``TA_LLM_PRICES`` or the Airflow Variable ``ta_llm_prices`` (a JSON
+  overridden per model by the Airflow Variable ``ta_llm_prices`` or env ``TA_LLM_PRICES`` (a JSON
   object ``{"qwen-max": {"input": 2.4, "output": 9.6}}``, set in ``airflow_settings.yaml``). A model
   not in the table is priced at the ``"*"`` entry (deliberately high, so an unknown model is never
   free). The ``offline`` provider costs nothing.
@@ -10,8 +10,8 @@
   provider reported (completed or failed). Per-run and per-day sums read it, so a failed attempt's
   spend counts too, and a re-run (a new spend) never erases an earlier one. ``day`` is the
   Asia/Shanghai calendar day the research ran.
-- **Budgets** (tokens and 元, per run and per day): :data:`DEFAULT_BUDGET`, overridden by env
-  ``TA_LLM_BUDGET`` or the Variable ``ta_llm_budget``, and per run by the ``analysis_pipeline``
+- **Budgets** (tokens and 元, per run and per day): :data:`DEFAULT_BUDGET`, overridden by the
+  Variable ``ta_llm_budget`` or env ``TA_LLM_BUDGET``, and per run by the ``analysis_pipeline``
   params. ``null`` means no limit on that measure.
 - **Estimate** before a batch: symbols × calls(depth) × tokens per call, priced with the run's
   models. Tokens per call are the average of the last :data:`AVERAGE_OVER` completed researches with
@@ -30,15 +30,13 @@ both be refused, never both let through.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.config import airflow_variable
+from ta_scheduler.config import setting_json
 from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.llm.params import DEPTHS
@@ -92,24 +90,14 @@ def shanghai_day(at: datetime | None = None) -> str:
     return (at or datetime.now(UTC)).astimezone(TZ).date().isoformat()
 
 
-def _json_setting(env: str, variable: str) -> tuple[dict[str, Any], str]:
-    raw, origin = os.environ.get(env), f"env {env}"
-    if not raw:
-        raw, origin = airflow_variable(variable), f"Airflow Variable {variable}"
-    if not raw:
-        return {}, "defaults"
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{origin}: not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{origin}: expected a JSON object, got {type(data).__name__}")
-    return data, origin
+def _json_setting(name: str) -> tuple[dict[str, Any], str]:
+    data, origin = setting_json(name)
+    return (data, origin) if data is not None else ({}, "defaults")
 
 
 def load_prices() -> dict[str, dict[str, float]]:
     """The price table: :data:`DEFAULT_PRICES` with the configured models merged over it."""
-    data, origin = _json_setting(PRICES_ENV, PRICES_VARIABLE)
+    data, origin = _json_setting(PRICES_ENV)
     prices = {k: dict(v) for k, v in DEFAULT_PRICES.items()}
     for model, p in data.items():
         ok = isinstance(p, Mapping) and all(
@@ -127,7 +115,7 @@ def load_prices() -> dict[str, dict[str, float]]:
 
 def load_budget_settings() -> dict[str, Any]:
     """:data:`DEFAULT_BUDGET` with the configured keys merged over it (unknown keys refused)."""
-    data, origin = _json_setting(BUDGET_ENV, BUDGET_VARIABLE)
+    data, origin = _json_setting(BUDGET_ENV)
     unknown = set(data) - set(DEFAULT_BUDGET)
     if unknown:
         raise ValueError(f"{origin}: unknown keys {sorted(unknown)}; allowed: {sorted(DEFAULT_BUDGET)}")

@@ -1,7 +1,7 @@
 """Where each LLM provider's key, endpoint and model names come from.
 
-Order, as everywhere in the project (``ta_scheduler.config``): environment variable → Airflow
-connection → default. The key is never logged; :class:`ProviderSettings` hides it from ``repr``.
+Order, as everywhere in the project (``ta_scheduler.config``): Airflow connection → the seed's
+environment names → default. The key is never logged; :class:`ProviderSettings` hides it from ``repr``.
 
 =============  ===========================  ===============================  ==========================
 provider       key                          base URL                         connection
@@ -12,19 +12,17 @@ deepseek       ``DEEPSEEK_API_KEY``         ``DEEPSEEK_BASE_URL``            ``d
                                             (default https://api.deepseek.com)
 =============  ===========================  ===============================  ==========================
 
-Model names per provider: ``<PROVIDER>_QUICK_MODEL`` / ``<PROVIDER>_DEEP_MODEL`` env, else the
-connection extra ``{"quick_model": ..., "deep_model": ...}``, else the depth table in
+Model names per provider: the connection extra ``{"quick_model": ..., "deep_model": ...}``, else
+``<PROVIDER>_QUICK_MODEL`` / ``<PROVIDER>_DEEP_MODEL`` env, else the depth table in
 ``ta_scheduler.llm.params``. A run's ``quick_model``/``deep_model`` params override all of them.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ta_scheduler.config import airflow_connection
-from ta_scheduler.constants import Conns
+from ta_scheduler.config import LLM_ENV, airflow_connection, llm_env, setting_float
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -32,10 +30,7 @@ if TYPE_CHECKING:
 DASHSCOPE_DEFAULT_BASE_URL = "https://dashscope.aliyuncs.com/api/v1"
 DEEPSEEK_DEFAULT_BASE_URL = "https://api.deepseek.com"
 
-_ENV = {
-    "dashscope": ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", Conns.DASHSCOPE),
-    "deepseek": ("DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", Conns.DEEPSEEK),
-}
+_ENV = LLM_ENV
 
 
 @dataclass(frozen=True)
@@ -66,27 +61,22 @@ def _url_from_connection(conn: Connection, default_path: str) -> str | None:
 def provider_settings(provider: str) -> ProviderSettings:
     """Key, base URL, timeout and model overrides for ``dashscope`` or ``deepseek``.
 
-    The Airflow connection is read only when the environment leaves something unset.
+    Each field comes from the Airflow connection first, then the seed's environment names.
     ``TA_LLM_TIMEOUT`` sets the per-request timeout in seconds (default 120).
     """
     if provider not in _ENV:
         raise ValueError(f"no settings for LLM provider {provider!r}: expected one of {sorted(_ENV)}")
     key_var, url_var, conn_id = _ENV[provider]
-    prefix = provider.upper()
-    key = os.environ.get(key_var) or None
-    url = os.environ.get(url_var) or (os.environ.get("DASHSCOPE_HTTP_BASE_URL") if provider == "dashscope" else None)
-    quick = os.environ.get(f"{prefix}_QUICK_MODEL") or None
-    deep = os.environ.get(f"{prefix}_DEEP_MODEL") or None
-    key_source = f"env {key_var}" if key else "none"
-    if not (key and url and quick and deep):
-        conn = airflow_connection(conn_id)
-        if conn is not None:
-            if not key and conn.password:
-                key, key_source = conn.password, f"connection {conn_id}"
-            url = url or _url_from_connection(conn, "/api/v1" if provider == "dashscope" else "")
-            extra = conn.extra_dejson or {}
-            quick = quick or extra.get("quick_model")
-            deep = deep or extra.get("deep_model")
+    env = llm_env(provider)
+    conn = airflow_connection(conn_id)
+    extra = (conn.extra_dejson or {}) if conn is not None else {}
+    if conn is not None and conn.password:
+        key, key_source = conn.password, f"connection {conn_id}"
+    else:
+        key, key_source = env["key"], f"env {key_var}" if env["key"] else "none"
+    url = (_url_from_connection(conn, "/api/v1" if provider == "dashscope" else "") if conn is not None else None) or env["url"]
+    quick = extra.get("quick_model") or env["quick"]
+    deep = extra.get("deep_model") or env["deep"]
     default_url = DASHSCOPE_DEFAULT_BASE_URL if provider == "dashscope" else DEEPSEEK_DEFAULT_BASE_URL
     return ProviderSettings(
         provider=provider,
@@ -95,7 +85,7 @@ def provider_settings(provider: str) -> ProviderSettings:
         key_source=key_source,
         quick_model=quick,
         deep_model=deep,
-        timeout=float(os.environ.get("TA_LLM_TIMEOUT", "120")),
+        timeout=setting_float("TA_LLM_TIMEOUT"),
     )
 
 

@@ -8,7 +8,6 @@ offline lexicon model. A reply that cannot be read as exactly one score per text
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 
 from ta_scheduler.llm.base import ChatModel
@@ -67,7 +66,9 @@ def sentiment_scorer_from_config(provider: str | None = None) -> LLMSentimentSco
     from ta_scheduler.llm.config import provider_settings
     from ta_scheduler.llm.params import DEPTHS
 
-    choice = provider or os.environ.get("TA_SENTIMENT_LLM_PROVIDER") or ""
+    from ta_scheduler.config import setting
+
+    choice = provider or setting("TA_SENTIMENT_LLM_PROVIDER") or ""
     if choice in ("offline", "none"):
         return None
     candidates = [choice] if choice else ["dashscope", "deepseek"]
@@ -77,6 +78,6 @@ def sentiment_scorer_from_config(provider: str | None = None) -> LLMSentimentSco
             if choice:
                 log.warning("news sentiment: %s requested but no key configured; using the offline lexicon", name)
             continue
-        model = os.environ.get("TA_SENTIMENT_LLM_MODEL") or settings.quick_model or DEPTHS[1].quick_models[name]
+        model = setting("TA_SENTIMENT_LLM_MODEL") or settings.quick_model or DEPTHS[1].quick_models[name]
         return LLMSentimentScorer(chat_model(name), model)
     return None

@@ -508,7 +508,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     """``scripts/restore-backup``: restore a backup into a new database, or replace the live one."""
     parser = argparse.ArgumentParser(
         prog="restore-backup",
-        description="Restore a verified backup into the store (MONGO_URI / connection mongo_default). "
+        description="Restore a verified backup into the store (connection mongo_default, else MONGO_URI). "
         "BACKUP is a backup directory, or a backup root whose LATEST_GOOD is used. Name a new database "
         "with --target-db, or replace the backed-up (live) database with --replace --confirm DBNAME.",
     )

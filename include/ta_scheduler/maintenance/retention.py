@@ -5,7 +5,7 @@ the analysis is built on — daily bars, financials, research and reports — is
 configuration naming one of those collections is refused rather than silently applied.
 
 Configuration (``load_retention_config``), first found wins, merged over the defaults:
-  env ``TA_RETENTION_DAYS``  → Airflow Variable ``ta_retention_days`` → ``DEFAULT_RETENTION_DAYS``.
+  Airflow Variable ``ta_retention_days`` → env ``TA_RETENTION_DAYS`` → ``DEFAULT_RETENTION_DAYS``.
 Both are JSON objects ``{"collection": days}``; ``null`` switches a collection's cleanup off.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -133,28 +132,17 @@ def validate_retention(retention: Mapping[str, Any], source: str = "argument") -
     return checked
 
 
-def _read_variable(name: str) -> str | None:
-    try:
-        from airflow.sdk import Variable
-    except ImportError:  # pragma: no cover - Airflow is always installed with the project
-        return None
-    value = Variable.get(name, default=None)
-    return None if value is None else str(value)
-
-
 def load_retention_config() -> dict[str, int]:
-    """Days to keep per collection: ``TA_RETENTION_DAYS`` env, else Variable ``ta_retention_days``,
+    """Days to keep per collection: Variable ``ta_retention_days``, else env ``TA_RETENTION_DAYS``,
     else the defaults.
 
     The override is a JSON object merged over ``DEFAULT_RETENTION_DAYS``: ``{"stock_news": 365}``
     changes news only, ``{"stock_news": null}`` turns news cleanup off. Call inside a task (the
     Variable is read through Airflow), never at DAG parse time.
     """
-    raw = os.environ.get(RETENTION_ENV)
-    source = f"env {RETENTION_ENV}"
-    if not raw:
-        raw = _read_variable(RETENTION_VARIABLE)
-        source = f"Variable {RETENTION_VARIABLE}"
+    from ta_scheduler.config import setting_with_origin
+
+    raw, source = setting_with_origin(RETENTION_ENV)
     config: dict[str, Any] = dict(DEFAULT_RETENTION_DAYS)
     if raw:
         try:
@@ -217,9 +205,11 @@ def metadata_db_conn(explicit: str | None = None) -> str | None:
     """
     if explicit:
         return explicit
-    if os.environ.get(METADATA_CONN_ENV):
-        return os.environ[METADATA_CONN_ENV]
-    current = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    from ta_scheduler.config import setting, sql_alchemy_conn
+
+    if setting(METADATA_CONN_ENV):
+        return setting(METADATA_CONN_ENV)
+    current = sql_alchemy_conn()
     if current and current.startswith(_BLOCKED_CONN_PREFIX):
         raise AirflowDbCleanError(
             "airflow db clean needs the metadata DB, but this process runs inside an Airflow 3 task "
@@ -285,10 +275,10 @@ def clean_airflow_metadata(
     ]
     if dry_run:
         cmd.append("--dry-run")
-    env = dict(os.environ)
+    from ta_scheduler.config import subprocess_env
+
     conn = metadata_db_conn(sql_alchemy_conn)
-    if conn:
-        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = conn
+    env = subprocess_env(**({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": conn} if conn else {}))
     printable = " ".join(cmd)
     log.info("running: %s", printable)
     try:

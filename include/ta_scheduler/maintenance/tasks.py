@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def _state_dir() -> Path:
-    return Path(os.environ.get("TA_STATE_DIR") or Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "state")
-
-
 def backup_dir() -> Path:
-    return Path(os.environ.get("TA_BACKUP_DIR") or _state_dir() / "backups")
+    from ta_scheduler.config import state_path
+
+    return state_path("TA_BACKUP_DIR", "backups")
 
 
 def _now() -> dt.datetime:
@@ -37,17 +34,20 @@ def run_cleanup(*, days_to_keep: int | None = None, dry_run: bool = False) -> di
 
     deleted = cleanup_collections(get_db(), now=_now(), retention=load_retention_config(),
                                   dry_run=dry_run, days_to_keep=days_to_keep)
-    meta_days = int(os.environ.get("TA_METADATA_RETENTION_DAYS", "30"))
+    from ta_scheduler.config import setting_int
+
+    meta_days = setting_int("TA_METADATA_RETENTION_DAYS")
     metadata = clean_airflow_metadata(older_than_days=meta_days, dry_run=dry_run)
     return {"dry_run": dry_run, "store": deleted, "metadata": {k: metadata[k] for k in metadata if k != "output"}}
 
 
 def run_cache_refresh() -> dict[str, Any]:
-    from ta_scheduler.config import redis_url
     from ta_scheduler.maintenance.cache import refresh_cache
     from ta_scheduler.storage.mongo import get_db
 
-    return refresh_cache(get_db(), redis_url(), now=_now())
+    from ta_scheduler.storage.cache import connect
+
+    return refresh_cache(get_db(), connect(), now=_now())
 
 
 def run_log_archive() -> dict[str, Any]:
@@ -56,8 +56,10 @@ def run_log_archive() -> dict[str, Any]:
     from ta_scheduler.maintenance.log_archive import archive_logs
 
     log_dir = Path(conf.get("logging", "base_log_folder"))
-    archive = Path(os.environ.get("TA_LOG_ARCHIVE_DIR") or _state_dir() / "log-archive")
-    days = int(os.environ.get("TA_LOG_ARCHIVE_DAYS", "7"))
+    from ta_scheduler.config import setting_int, state_path
+
+    archive = state_path("TA_LOG_ARCHIVE_DIR", "log-archive")
+    days = setting_int("TA_LOG_ARCHIVE_DAYS")
     return archive_logs(log_dir, archive, older_than_days=days, now=_now())
 
 
@@ -65,5 +67,7 @@ def run_backup() -> dict[str, Any]:
     from ta_scheduler.maintenance.backup import backup_database
     from ta_scheduler.storage.mongo import get_db
 
-    keep = int(os.environ.get("TA_BACKUP_KEEP", "7"))
+    from ta_scheduler.config import setting_int
+
+    keep = setting_int("TA_BACKUP_KEEP")
     return backup_database(get_db(), backup_dir(), keep=keep, now=_now())

@@ -11,10 +11,9 @@ Email recipients: the connection extra ``to`` (list or comma-separated), else en
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 
-from ta_scheduler.config import airflow_connection
+from ta_scheduler.config import airflow_connection, setting
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ def email_recipients(conn_id: str) -> list[str]:
     raw: str | Sequence[str] = ""
     if conn is not None:
         raw = conn.extra_dejson.get("to") or ""
-    raw = raw or os.environ.get("TA_ALERT_EMAILS", "")
+    raw = raw or setting("TA_ALERT_EMAILS") or ""
     if isinstance(raw, str):
         raw = raw.split(",")
     return [addr.strip() for addr in raw if addr and addr.strip()]

@@ -7,7 +7,6 @@ else the deterministic demo market. See docs/data-sync.md.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from ta_scheduler.providers.errors import (
@@ -41,7 +40,9 @@ __all__ = [
 
 def get_provider(name: str | None = None) -> MarketDataProvider:
     """The configured provider (see the module doc). ``name`` overrides the environment."""
-    choice = (name or os.environ.get("TA_DATA_PROVIDER") or "").strip().lower()
+    from ta_scheduler.config import setting
+
+    choice = (name or setting("TA_DATA_PROVIDER") or "").strip().lower()
     if choice not in ("", "demo", "tushare"):
         raise ProviderConfigError(f"TA_DATA_PROVIDER={choice!r}: unknown provider; use 'demo' or 'tushare'")
     if choice == "demo":

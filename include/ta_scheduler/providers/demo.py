@@ -7,7 +7,6 @@ document written from it carries ``data_source: "demo"``. Market size: ``TA_DEMO
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -19,7 +18,6 @@ from ta_scheduler.providers.synthetic import TZ, SyntheticMarket
 if TYPE_CHECKING:
     import pandas as pd
 
-DEFAULT_STOCKS = 300
 
 
 class DemoProvider:
@@ -28,7 +26,9 @@ class DemoProvider:
     name = "demo"
 
     def __init__(self, n_stocks: int | None = None) -> None:
-        self.n_stocks = int(n_stocks or os.environ.get("TA_DEMO_STOCKS") or DEFAULT_STOCKS)
+        from ta_scheduler.config import setting_int
+
+        self.n_stocks = int(n_stocks or setting_int("TA_DEMO_STOCKS"))
         self.market = SyntheticMarket(self.n_stocks)
 
     def stock_basic(self) -> pd.DataFrame:

@@ -3,15 +3,15 @@
 tushare counts calls per token per endpoint per minute, and low tiers also per day (120 points:
 8,000 calls a day in all). :class:`RateLimiter` keeps us under both. The counts live in a
 :class:`CallStore`: in this process (:class:`MemoryCallStore`, for scripts and unit tests), or in
-Redis (:class:`RedisCallStore`, what tasks use), where every Celery worker and task process that
+Redis (``storage.cache.RedisCallStore``, what tasks use), where every Celery worker and task process that
 holds the same token shares one sliding window per endpoint and one counter per day, updated
 atomically by a Lua script. The Airflow pool ``tushare_api`` only bounds how many tushare tasks
 run at once (its size comes from the tier too, see ``scripts/env.sh``).
 
-The limits are the tier's (``providers.tiers``; ``config.tushare_tier``), overlaid by env
-``TA_TUSHARE_RATE_LIMITS`` / Variable ``tushare_rate_limits`` (per minute, JSON object
-``{"daily": 500, "*": 200}``) and env ``TA_TUSHARE_DAILY_LIMITS`` / Variable
-``tushare_daily_limits`` (per day, ``{"total": 8000, "*": 100000}``). tushare's day is the
+The limits are the tier's (``providers.tiers``; ``config.tushare_tier``), overlaid by Variable
+``tushare_rate_limits`` / env ``TA_TUSHARE_RATE_LIMITS`` (per minute, JSON object
+``{"daily": 500, "*": 200}``) and Variable ``tushare_daily_limits`` / env
+``TA_TUSHARE_DAILY_LIMITS`` (per day, ``{"total": 8000, "*": 100000}``). tushare's day is the
 calendar day in Asia/Shanghai.
 
 The store also remembers, per day, the endpoints the token was refused (``refuse``), so a
@@ -20,13 +20,10 @@ permission error is met once a day and the endpoint is not called again until to
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -38,12 +35,6 @@ from ta_scheduler.providers.tiers import TOTAL, Tier
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "TA_TUSHARE_RATE_LIMITS"
-VARIABLE = "tushare_rate_limits"
-DAILY_ENV_VAR = "TA_TUSHARE_DAILY_LIMITS"
-DAILY_VARIABLE = "tushare_daily_limits"
-#: How long day counters and refusals are kept in Redis (they are keyed by day).
-DAY_TTL_S = 3 * 86_400
 
 
 def parse_limits(raw: str, origin: str) -> dict[str, int]:
@@ -62,26 +53,13 @@ def parse_limits(raw: str, origin: str) -> dict[str, int]:
     return out
 
 
-def configured_overlay(env_var: str, variable: str) -> dict[str, int]:
-    """Limits set by env ``env_var``, else Airflow Variable ``variable`` (empty when neither)."""
-    raw = os.environ.get(env_var)
-    origin = f"env {env_var}"
-    if not raw:
-        raw = _airflow_variable(variable)
-        origin = f"Airflow Variable {variable}"
+def configured_overlay(knob: str) -> dict[str, int]:
+    """Limits set by ``knob`` (``TA_TUSHARE_RATE_LIMITS`` / ``TA_TUSHARE_DAILY_LIMITS``, or their
+    Variables, see ``config``); empty when unset."""
+    from ta_scheduler.config import setting_with_origin
+
+    raw, origin = setting_with_origin(knob)
     return parse_limits(raw, origin) if raw else {}
-
-
-def _airflow_variable(key: str) -> str | None:
-    try:
-        from airflow.sdk import Variable
-    except ImportError:  # pragma: no cover - Airflow is installed with the project
-        return None
-    try:
-        return Variable.get(key, default=None)
-    except Exception:  # noqa: BLE001 - outside a task (plain script, no metadata DB) there are no Variables
-        log.debug("Airflow Variable %s not readable here; using defaults", key)
-        return None
 
 
 def tushare_day(now: float) -> str:
@@ -157,68 +135,13 @@ class MemoryCallStore:
             return True
 
 
-_TAKE = """
-local minute, day_key, total_key = KEYS[1], KEYS[2], KEYS[3]
-local now, window, per_minute = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local day_limit, total_limit, member, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
-if day_limit > 0 and tonumber(redis.call('GET', day_key) or '0') >= day_limit then return {'day', ARGV[4]} end
-if total_limit > 0 and tonumber(redis.call('GET', total_key) or '0') >= total_limit then return {'total', ARGV[5]} end
-redis.call('ZREMRANGEBYSCORE', minute, '-inf', now - window)
-if redis.call('ZCARD', minute) >= per_minute then
-  local oldest = redis.call('ZRANGE', minute, 0, 0, 'WITHSCORES')
-  return {'wait', tostring(window - (now - tonumber(oldest[2])) + 0.01)}
-end
-redis.call('ZADD', minute, now, member)
-redis.call('EXPIRE', minute, ttl)
-redis.call('INCR', day_key)
-redis.call('EXPIRE', day_key, ttl)
-redis.call('INCR', total_key)
-redis.call('EXPIRE', total_key, ttl)
-return {'ok', '0'}
-"""
-
-
-class RedisCallStore:
-    """Counts shared by every process using the same Redis and token (keys ``ta:tushare:<token
-    hash>:...``): a sorted set of call times per endpoint (the sliding minute), a counter per
-    endpoint and day, one for the day's total, and a hash of the day's refused endpoints."""
-
-    def __init__(self, url: str, token: str) -> None:
-        import redis
-
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=10)
-        self.prefix = f"ta:tushare:{hashlib.sha256(token.encode()).hexdigest()[:12]}"
-        self._take = self.client.register_script(_TAKE)
-
-    def take(self, endpoint, now, window, per_minute, day, day_limit, total_limit):
-        keys = [f"{self.prefix}:minute:{endpoint}", f"{self.prefix}:day:{day}:{endpoint}", f"{self.prefix}:day:{day}:{TOTAL}"]
-        args = [repr(now), repr(window), per_minute, day_limit or 0, total_limit or 0, uuid.uuid4().hex, DAY_TTL_S]
-        kind, value = self._take(keys=keys, args=args)
-        return kind.decode(), float(value)
-
-    def used(self, day: str, endpoint: str) -> int:
-        return int(self.client.get(f"{self.prefix}:day:{day}:{endpoint}") or 0)
-
-    def refuse(self, day: str, endpoint: str, reason: str) -> bool:
-        key = f"{self.prefix}:refused:{day}"
-        first = bool(self.client.hsetnx(key, endpoint, reason))
-        self.client.expire(key, DAY_TTL_S)
-        return first
-
-    def refused(self, day: str) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in self.client.hgetall(f"{self.prefix}:refused:{day}").items()}
-
-    def first_time(self, day: str, key: str) -> bool:
-        return bool(self.client.set(f"{self.prefix}:once:{day}:{key}", "1", nx=True, ex=DAY_TTL_S))
-
-
 class RateLimiter:
     """At most the tier's calls per endpoint in any ``window`` seconds, and per day.
 
     ``acquire(endpoint)`` blocks (sleeps) until a call is allowed, and raises
     :class:`QuotaExceeded` when the day's calls are used up (so we stop before tushare refuses).
     ``limits`` (endpoint -> calls per window, ``"*"`` for the rest) replaces the tier's
-    per-minute limits; ``per_day`` its per-day ones. Thread-safe; with a :class:`RedisCallStore`
+    per-minute limits; ``per_day`` its per-day ones. Thread-safe; with a ``storage.cache.RedisCallStore``
     the budget is shared by every process. ``clock`` is epoch seconds (the day counters follow
     tushare's day in Asia/Shanghai); tests pass a fake ``clock`` and ``sleep``.
     """
@@ -310,6 +233,7 @@ class RateLimiter:
 
 def shared_limiter(token: str) -> RateLimiter:
     """The limiter tasks use: the configured tier, counts in Redis shared by all workers."""
-    from ta_scheduler.config import redis_url, tushare_tier
+    from ta_scheduler.config import tushare_tier
+    from ta_scheduler.storage.cache import RedisCallStore
 
-    return RateLimiter(tier=tushare_tier(), store=RedisCallStore(redis_url(), token))
+    return RateLimiter(tier=tushare_tier(), store=RedisCallStore(None, token))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -56,6 +55,7 @@ from ta_scheduler.providers.errors import (
 )
 from ta_scheduler.providers.ratelimit import RateLimiter, shared_limiter
 from ta_scheduler.providers.tiers import required
+from ta_scheduler.retrying import call_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,6 @@ ROW_CAPS = {"news": 1500, "stock_basic": 6000, "daily": 6000, "rt_k": 6000}
 #: rt_k wildcards that together cover the whole A-share market.
 REALTIME_PATTERNS = ("60*.SH", "68*.SH", "00*.SZ", "30*.SZ", "4*.BJ", "8*.BJ", "9*.BJ")
 REALTIME_FIELDS = "ts_code,name,pre_close,high,open,low,close,vol,amount,num,bid_price1,ask_price1,trade_time"
-DEFAULT_NEWS_SOURCES = ("sina", "cls")
 
 _PER_MINUTE = re.compile(r"每分钟最多访问该接口(\d+)次")
 
@@ -93,21 +92,10 @@ def classify_error(endpoint: str, params: str, message: str) -> ProviderError:
 
 
 def resolve_settings() -> tuple[str | None, str]:
-    """(token, base URL) from env, then connection ``tushare_default``, then defaults."""
-    token = os.environ.get("TUSHARE_TOKEN") or None
-    url = os.environ.get("TUSHARE_API_URL") or None
-    if token is None or url is None:
-        from ta_scheduler.config import airflow_connection
+    """(token, base URL) from connection ``tushare_default``, then the seed's env names, then defaults."""
+    from ta_scheduler.config import tushare_credentials
 
-        conn = airflow_connection(Conns.TUSHARE)
-        if conn is not None:
-            token = token or conn.password or None
-            if url is None and conn.host:
-                host = conn.host
-                if "://" in host:
-                    url = host.rstrip("/")
-                else:
-                    url = f"http://{host}{':' + str(conn.port) if conn.port else ''}/dataapi"
+    token, url = tushare_credentials()
     return token, url or DEFAULT_URL
 
 
@@ -162,8 +150,9 @@ class TushareProvider:
         self.max_attempts = max_attempts
         self.rate_limit_wait = rate_limit_wait
         self.backoff = backoff
-        env_sources = os.environ.get("TA_TUSHARE_NEWS_SOURCES")
-        self.news_sources = tuple(news_sources or (env_sources.split(",") if env_sources else DEFAULT_NEWS_SOURCES))
+        from ta_scheduler.config import setting_list
+
+        self.news_sources = tuple(news_sources or setting_list("TA_TUSHARE_NEWS_SOURCES"))
         self._sleep = sleep
         self.calls = 0
 
@@ -174,29 +163,28 @@ class TushareProvider:
         refused = self.limiter.refused().get(endpoint)
         if refused is not None:  # refused earlier today: not asked again until tomorrow
             raise PermissionDenied(refused, endpoint=endpoint, params=desc)
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt() -> pd.DataFrame:
             self.limiter.acquire(endpoint)
             self.calls += 1
             try:
                 frame = self._query(endpoint, fields, desc, params)
-                if frame.empty and expect_rows:
-                    raise EmptyResponse(
-                        f"tushare {endpoint} {desc}: empty reply where rows were due (HTTP error or no data published "
-                        "yet); retry later, and check the date is a trading day", endpoint=endpoint, params=desc)
-                return frame
             except PermissionDenied as exc:
                 if self.limiter.refuse(endpoint, str(exc)):
                     log.warning("%s; not called again today (tier %s)", exc, self.limiter.tier.name)
                 raise
-            except RetryableProviderError as exc:
-                if attempt >= self.max_attempts:
-                    log.error("tushare %s %s: giving up after %d attempts: %s", endpoint, desc, attempt, exc)
-                    raise
-                wait = self.rate_limit_wait if isinstance(exc, RateLimitError) else self.backoff * 2 ** (attempt - 1)
-                log.warning("%s; retrying in %.0f s (attempt %d/%d)", exc, wait, attempt + 1, self.max_attempts)
-                self._sleep(wait)
+            if frame.empty and expect_rows:
+                raise EmptyResponse(
+                    f"tushare {endpoint} {desc}: empty reply where rows were due (HTTP error or no data published "
+                    "yet); retry later, and check the date is a trading day", endpoint=endpoint, params=desc)
+            return frame
+
+        return call_with_retries(attempt, retry_on=RetryableProviderError, attempts=self.max_attempts,
+                                 wait=self._retry_wait, sleep=self._sleep)
+
+    def _retry_wait(self, failed_try: int, exc: BaseException) -> float:
+        """Seconds before the next try: tushare's minute window after a rate limit, else 2, 4, 8 s ..."""
+        return self.rate_limit_wait if isinstance(exc, RateLimitError) else self.backoff * 2 ** (failed_try - 1)
 
     def _query(self, endpoint: str, fields: str, desc: str, params: dict[str, Any]) -> pd.DataFrame:
         import requests

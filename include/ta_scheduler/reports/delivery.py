@@ -24,7 +24,6 @@ itself (HTML, Markdown, files) is never modified here.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -64,15 +63,17 @@ def _first_connection(channel: str) -> str | None:
 
 def report_recipients(conn_id: str) -> list[str]:
     """``TA_REPORT_EMAILS`` if set, else the connection's recipients (see ``notify.channels``)."""
-    raw = os.environ.get("TA_REPORT_EMAILS", "")
-    listed = [a.strip() for a in raw.split(",") if a.strip()]
-    return listed or email_recipients(conn_id)
+    from ta_scheduler.config import setting_list
+
+    return setting_list("TA_REPORT_EMAILS") or email_recipients(conn_id)
 
 
 def report_link(doc: dict[str, Any]) -> str:
     """Where a reader opens the HTML report: ``TA_REPORTS_BASE_URL``/path, else the local file."""
     rel = relative_path(doc["kind"], doc["report_date"], "html")
-    base = os.environ.get("TA_REPORTS_BASE_URL", "").strip()
+    from ta_scheduler.config import setting
+
+    base = (setting("TA_REPORTS_BASE_URL") or "").strip()
     if base:
         return base.rstrip("/") + "/" + rel
     return str(report_file(doc, "html").resolve())

@@ -15,7 +15,6 @@ Install the font with ``scripts/install-test-deps.sh`` (Debian ``fonts-noto-cjk`
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -39,7 +38,9 @@ def find_cjk_font() -> Path:
 
     :raises CJKFontMissingError: none found (the message says how to install one)
     """
-    explicit = os.environ.get("TA_CJK_FONT")
+    from ta_scheduler.config import setting
+
+    explicit = setting("TA_CJK_FONT")
     if explicit:
         path = Path(explicit)
         if not path.is_file():

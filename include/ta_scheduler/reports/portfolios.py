@@ -9,7 +9,7 @@
 weight (0 < w ≤ 1, no code twice) and their sum (1 within 1e-6), and the benchmark (an index
 ts_code stored in ``index_daily_quotes`` or one of the four major indices). It upserts on
 ``portfolio_id``: running it again replaces the holdings; ``created_at`` is kept. The store is
-the one ``ta_scheduler.config.mongo_target`` resolves (``MONGO_URI`` or connection ``mongo_default``).
+the one ``ta_scheduler.config.mongo_target`` resolves (connection ``mongo_default``, else ``MONGO_URI``).
 """
 
 from __future__ import annotations

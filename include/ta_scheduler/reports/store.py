@@ -30,11 +30,9 @@ FILE_TYPES = {"html": "html", "md": "markdown"}  # file suffix → document fiel
 
 def reports_dir() -> Path:
     """The directory report files are written to (see the module docstring)."""
-    if os.environ.get("TA_REPORTS_DIR"):
-        return Path(os.environ["TA_REPORTS_DIR"])
-    if os.environ.get("TA_STATE_DIR"):
-        return Path(os.environ["TA_STATE_DIR"]) / "reports"
-    return Path.cwd() / ".local" / "reports"
+    from ta_scheduler.config import state_path
+
+    return state_path("TA_REPORTS_DIR", "reports")
 
 
 def check_kind_and_date(kind: str, report_date: str) -> None:

@@ -19,17 +19,19 @@ class AnalysisReadyTrigger(PollUntilReadyTrigger):
     is logged and polled again until the deadline.
     """
 
-    def __init__(self, trade_date: str, mongo_uri: str, database: str, deadline: str, poll_seconds: float = 60.0):
+    def __init__(self, trade_date: str, mongo_uri: str, database: str, deadline: str, poll_seconds: float = 60.0,
+                 mongo_options: dict[str, Any] | None = None):
         super().__init__(deadline, poll_seconds)
         self.trade_date = trade_date
         self.mongo_uri = mongo_uri
         self.database = database
+        self.mongo_options = dict(mongo_options or {})  # the connection's extras (MongoClient keywords)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {"trade_date": self.trade_date, "mongo_uri": self.mongo_uri, "database": self.database,
-             "deadline": self.deadline, "poll_seconds": self.poll_seconds},
+             "deadline": self.deadline, "poll_seconds": self.poll_seconds, "mongo_options": self.mongo_options},
         )
 
     def __repr__(self) -> str:  # Airflow's default shows the kwargs: keep the URI's credentials out of logs
@@ -42,7 +44,7 @@ class AnalysisReadyTrigger(PollUntilReadyTrigger):
         from ta_scheduler.config import MongoTarget
         from ta_scheduler.storage.mongo import get_db
 
-        self._db = get_db(MongoTarget(self.mongo_uri, self.database, "trigger"))  # pooled client, shared by the process
+        self._db = get_db(MongoTarget(self.mongo_uri, self.database, "trigger", self.mongo_options))  # pooled client, shared by the process
 
     def check(self) -> str | None:
         from ta_scheduler.reports.readiness import analysis_missing

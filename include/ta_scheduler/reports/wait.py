@@ -17,14 +17,11 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-#: how often the trigger checks the store (seconds); ``TA_REPORTS_ANALYSIS_POLL_SECONDS`` overrides
-DEFAULT_POLL_SECONDS = 60.0
-
-
 def poll_seconds() -> float:
-    from ta_scheduler.deferral import poll_seconds as env_poll_seconds
+    """How often the trigger checks the store (seconds): ``TA_REPORTS_ANALYSIS_POLL_SECONDS``."""
+    from ta_scheduler.config import setting_float
 
-    return env_poll_seconds("TA_REPORTS_ANALYSIS_POLL_SECONDS", DEFAULT_POLL_SECONDS)
+    return setting_float("TA_REPORTS_ANALYSIS_POLL_SECONDS")
 
 
 class WaitForAnalysisOperator(BaseOperator):
@@ -60,7 +57,8 @@ class WaitForAnalysisOperator(BaseOperator):
         target = mongo_target()
         self.defer(
             trigger=AnalysisReadyTrigger(trade_date=day, mongo_uri=target.uri, database=target.database,
-                                         deadline=deadline.isoformat(), poll_seconds=poll_seconds()),
+                                         deadline=deadline.isoformat(), poll_seconds=poll_seconds(),
+                                         mongo_options=dict(target.options)),
             method_name="execute_complete",
             timeout=wait + DEFERRAL_MARGIN,
         )

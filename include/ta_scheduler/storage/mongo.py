@@ -72,21 +72,27 @@ _lock = threading.Lock()
 
 
 def get_client(target: MongoTarget | None = None) -> MongoClient:
-    """A process-wide ``MongoClient`` for the target (pymongo clients are thread-safe pools)."""
+    """A process-wide ``MongoClient`` for the target (pymongo clients are thread-safe pools).
+
+    The target comes from connection ``mongo_default`` through ``MongoHook`` (``config.mongo_target``);
+    the client adds our timeouts, ``retryWrites=False`` and timezone-aware datetimes.
+    """
     from pymongo import MongoClient
 
     target = target or mongo_target()
     with _lock:
-        client = _clients.get(target.uri)
+        key = target.uri + repr(sorted(target.options.items()))
+        client = _clients.get(key)
         if client is None:
-            client = MongoClient(
-                target.uri,
-                serverSelectionTimeoutMS=10_000,
-                connectTimeoutMS=5_000,
-                retryWrites=False,  # FerretDB 1.x has no retryable writes; our upserts are idempotent
-                tz_aware=True,
-            )
-            _clients[target.uri] = client
+            options = {
+                "serverSelectionTimeoutMS": 10_000,
+                "connectTimeoutMS": 5_000,
+                "retryWrites": False,  # FerretDB 1.x has no retryable writes; our upserts are idempotent
+                **target.options,  # the connection's extras, as MongoHook passes them
+                "tz_aware": True,
+            }
+            client = MongoClient(target.uri, **options)
+            _clients[key] = client
     return client
 
 

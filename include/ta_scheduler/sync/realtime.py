@@ -4,11 +4,11 @@ One provider call set per tick; writes the latest quote per code (``market_quote
 whole), appends the tick's snapshot (``market_quotes_intraday``, key code+snapshot_time) and
 swaps the Redis latest-quote cache atomically.
 
-Redis layout (read by the analysis and report jobs):
-  ``ta:quotes:latest``       hash code -> JSON quote (prices yuan, volume shares, amount yuan)
-  ``ta:quotes:latest:meta``  hash snapshot_time (ISO), count, data_source
-Both expire after ``ttl`` seconds (default 900: a missed tick or two leaves no stale cache
-behind for long).
+Redis: space ``quotes`` of ``storage.cache`` (its key scheme and atomic switch), entries
+  ``latest``  hash code -> JSON quote (prices yuan, volume shares, amount yuan)
+  ``meta``    JSON snapshot_time (ISO), count, data_source
+The version expires after ``ttl`` seconds (default 900: a missed tick or two leaves no stale
+cache behind for long).
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from ta_scheduler.sync.store import columns_from_frame, write_docs
 if TYPE_CHECKING:
     from pymongo.database import Database
 
+    from redis import Redis
+
     from ta_scheduler.providers.base import MarketDataProvider
 
 log = logging.getLogger(__name__)
 
-REDIS_LATEST_KEY = "ta:quotes:latest"
-REDIS_META_KEY = "ta:quotes:latest:meta"
+REDIS_SPACE = "quotes"
 #: TradingAgents-CN reads the price from ``close`` and compares ``trade_date`` (``YYYYMMDD``) as
 #: strings in its staleness check; ``price`` is the same value under our older name.
 QUOTE_FIELDS = ("code", "symbol", "ts_code", "name", "close", "price", "open", "high", "low", "pre_close", "pct_chg",
@@ -43,7 +44,7 @@ QUOTE_FIELDS = ("code", "symbol", "ts_code", "name", "close", "price", "open", "
 def sync_realtime_quotes(
     provider: MarketDataProvider,
     db: Database,
-    redis_url: str | None,
+    redis: Redis | str | None,
     snapshot_time: datetime,
     *,
     ttl: int = 900,
@@ -75,18 +76,17 @@ def sync_realtime_quotes(
         snap["ledger"] = record_intraday_day(db, provider.name, snapshot_time)
     else:
         snap = {"skipped": "outside trading sessions"}
-    cached = refresh_quote_cache(redis_url, cols, snapshot_time, provider.name, ttl) if redis_url else 0
+    cached = refresh_quote_cache(redis, cols, snapshot_time, provider.name, ttl) if redis is not None else 0
     log.info("%s quotes %s: %d codes; latest %s; snapshot %s; redis %d", provider.name, snapshot_time.isoformat(),
              len(frame), latest.as_dict(), snap, cached)
     return {"snapshot_time": snapshot_time.isoformat(), "quotes": len(frame), "data_source": provider.name,
             "latest": latest.as_dict(), "snapshot": snap, "redis_cached": cached}
 
 
-def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: datetime, data_source: str, ttl: int) -> int:
-    """Replace the Redis latest-quote hash in one atomic RENAME (readers never see half a tick)."""
-    import redis
+def refresh_quote_cache(redis: Redis | str, cols: dict[str, list], snapshot_time: datetime, data_source: str, ttl: int) -> int:
+    """Publish the tick's quotes as a new version of the ``quotes`` space (readers never see half a tick)."""
+    from ta_scheduler.storage.cache import connect, new_version, publish
 
-    client = redis.Redis.from_url(redis_url)
     names = list(cols)
     mapping = {}
     for values in zip(*(cols[n] for n in names)):
@@ -95,15 +95,9 @@ def refresh_quote_cache(redis_url: str, cols: dict[str, list], snapshot_time: da
         mapping[row["code"]] = json.dumps(row, ensure_ascii=False)
     if not mapping:
         return 0
-    tmp = f"{REDIS_LATEST_KEY}:tmp:{snapshot_time.timestamp():.0f}"
-    pipe = client.pipeline(transaction=True)
-    pipe.delete(tmp)
-    pipe.hset(tmp, mapping=mapping)
-    pipe.rename(tmp, REDIS_LATEST_KEY)
-    pipe.expire(REDIS_LATEST_KEY, ttl)
-    pipe.hset(REDIS_META_KEY, mapping={"snapshot_time": snapshot_time.isoformat(), "count": len(mapping),
-                                       "data_source": data_source})
-    pipe.expire(REDIS_META_KEY, ttl)
-    pipe.execute()
+    client = connect(redis)
+    meta = {"snapshot_time": snapshot_time.isoformat(), "count": len(mapping), "data_source": data_source}
+    publish(client, REDIS_SPACE, new_version(client, REDIS_SPACE), hashes={"latest": mapping}, values={"meta": meta},
+            ttl=ttl)
     client.close()
     return len(mapping)

@@ -158,8 +158,8 @@ def run_intraday_snapshot(run: Run) -> dict[str, Any]:
     through the REST API) refreshes the latest quotes but stores no intraday snapshot.
     """
     from ta_scheduler.calendar.core import get_calendar
-    from ta_scheduler.config import redis_url
     from ta_scheduler.providers import get_provider
+    from ta_scheduler.storage.cache import connect
     from ta_scheduler.sync import sync_realtime_quotes
 
     run.check_conf()
@@ -170,7 +170,7 @@ def run_intraday_snapshot(run: Run) -> dict[str, Any]:
         log.warning("%s is outside the trading sessions: latest quotes only, no intraday snapshot", tick.isoformat())
     provider = get_provider()
     return fail_fast(lambda: unless_not_permitted(
-        "the realtime quotes", lambda: sync_realtime_quotes(provider, _db(), redis_url(), tick, store_snapshot=in_session)))
+        "the realtime quotes", lambda: sync_realtime_quotes(provider, _db(), connect(), tick, store_snapshot=in_session)))
 
 
 def run_financials(run: Run) -> dict[str, Any]:

@@ -6,14 +6,12 @@ reason, and the sync fails loudly when too many rows fail (see ``quarantine_thre
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
 
 #: Default share of rejected rows above which a sync fails (after storing the good rows).
-DEFAULT_MAX_QUARANTINE_FRACTION = 0.01
 _TOL = 1e-6
 
 
@@ -25,8 +23,9 @@ def quarantine_threshold(value: float | None = None) -> float:
     """The max rejected fraction: the argument, else env ``TA_MAX_QUARANTINE_FRACTION``, else 1 %."""
     if value is not None:
         return float(value)
-    raw = os.environ.get("TA_MAX_QUARANTINE_FRACTION")
-    return float(raw) if raw else DEFAULT_MAX_QUARANTINE_FRACTION
+    from ta_scheduler.config import setting_float
+
+    return setting_float("TA_MAX_QUARANTINE_FRACTION")
 
 
 def bar_problems(frame: pd.DataFrame, known_codes: Collection[str] | None = None) -> dict[str, np.ndarray]:
