@@ -8,16 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ta_scheduler.constants import TIMEZONE
+from ta_scheduler.storage.mongo import get_db
 
 log = logging.getLogger(__name__)
-
-
-def _db():
-    from ta_scheduler.storage.mongo import ensure_indexes, get_db
-
-    db = get_db()
-    ensure_indexes(db)
-    return db
 
 
 def plan_reports(schedules: Mapping[str, str], params: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,18 +44,18 @@ def run_build_daily(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.reports.daily import build_daily_report
 
     _skip_unless("daily", plan)
-    return build_daily_report(_db(), plan["date"])
+    return build_daily_report(get_db(), plan["date"])
 
 
 def run_build_weekly(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.reports.weekly import build_weekly_report
 
     _skip_unless("weekly", plan)
-    return build_weekly_report(_db(), plan["week_end"])
+    return build_weekly_report(get_db(), plan["week_end"])
 
 
 def run_deliver(plan: Mapping[str, Any], kind: str) -> dict[str, Any]:
     from ta_scheduler.reports.delivery import deliver_report
 
     _skip_unless(kind, plan)
-    return deliver_report(_db(), kind, plan["date"] if kind == "daily" else plan["week_end"])
+    return deliver_report(get_db(), kind, plan["date"] if kind == "daily" else plan["week_end"])
