@@ -37,10 +37,10 @@ def run() -> dict[str, dict]:
     from ta_scheduler.constants import Collections as C
     from ta_scheduler.providers.ratelimit import RateLimiter
     from ta_scheduler.providers.tushare_pro import TushareProvider
-    from ta_scheduler.storage.mongo import docs_from_columns, ensure_indexes, get_client
+    from ta_scheduler.storage.mongo import ensure_indexes, get_client
     from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_realtime_quotes, sync_stock_basic
     from ta_scheduler.sync.market import BAR_FIELDS, merge_daily_frames
-    from ta_scheduler.sync.store import columns_from_frame, write_docs
+    from ta_scheduler.storage.writes import columns_from_frame, docs_from_columns, write_docs
 
     base = mongo_target()
     name = f"ta_bench_sync_{uuid.uuid4().hex[:8]}"
@@ -72,7 +72,7 @@ def run() -> dict[str, dict]:
 
             merged = merge_daily_frames(*frames[1:5])
             merged["trade_date"], merged["period"] = DAY, "daily"
-            cols = columns_from_frame(merged, BAR_FIELDS)
+            cols = columns_from_frame(merged, [c for c in BAR_FIELDS if c in merged.columns])
             ours_coll, raw_coll = db["bench_ours"], db["bench_raw"]
             for coll in (ours_coll, raw_coll):
                 coll.create_index([(k, 1) for k in ("symbol", "trade_date", "data_source", "period")], unique=True)

@@ -245,12 +245,12 @@ def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETE
 def _warn_once_a_day(db, now: datetime, topic: str, message: str) -> None:
     """Log ``message`` as a warning the first time ``topic`` comes up on an exchange-local day."""
     day = now.astimezone(TZ).date().isoformat()
-    marker = {"_id": f"warned|{topic}|{day}"}
-    if db[Collections.HEALTH_CHECKS].find_one(marker) is not None:
-        return
-    db[Collections.HEALTH_CHECKS].replace_one(marker, {**marker, "topic": topic, "day": day, "message": message},
-                                              upsert=True)
-    log.warning("%s", message)
+    from ta_scheduler.storage.writes import write_docs
+
+    marker = {"topic": topic, "day": day, "message": message}
+    if write_docs(db[Collections.HEALTH_CHECKS], [marker], mode="insert", timestamp_field=None,
+                  created_field="warned_at").inserted:
+        log.warning("%s", message)
 
 
 def check_backup_age(max_age_hours: float = 26.0, now: datetime | None = None) -> CheckResult:

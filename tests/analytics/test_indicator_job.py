@@ -14,7 +14,7 @@ from ta_scheduler.analytics.indicator_state import invalidate_indicator_states
 from ta_scheduler.analytics.indicators import INDICATOR_FIELDS
 from ta_scheduler.analytics.jobs import RAW_PRICE_FIELDS, compute_indicators_for_date
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.sync.store import write_docs
+from ta_scheduler.storage.writes import write_docs
 
 DAYS = trading_days(75)
 TOL = 1e-9

@@ -71,8 +71,11 @@ def test_market_sentiment_job(store):
     assert per["600000"]["news_count"] == 2 and per["600000"]["sentiment"] > 0.5
     assert per["000001"]["sentiment"] < -0.5
     assert doc["sentiment_model"] == "lexicon-v1"
-    compute_market_sentiment(store, T)
-    assert store[C.MARKET_SENTIMENT].count_documents({}) == 1 and out["upserted"] == 1
+    assert (out["inserted"], out["updated"], out["unchanged"]) == (1, 0, 0)
+    stored = list(store[C.MARKET_SENTIMENT].find())
+    again = compute_market_sentiment(store, T)
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 1)
+    assert list(store[C.MARKET_SENTIMENT].find()) == stored  # whole documents, updated_at and _id included
 
 
 def test_market_sentiment_uses_a_plugged_scorer(store):
@@ -96,6 +99,9 @@ def test_hot_stocks_job_ranks_and_rerun_shrinks_cleanly(store):
     by_symbol = {d["symbol"]: d for d in ranks}
     assert by_symbol["600000"]["news_mentions"] == 2 and by_symbol["688981"]["news_mentions"] == 0
     assert by_symbol["600000"]["components"]["news_heat"] == 1.0
+    again = compute_hot_stocks(store, T, top_n=4)
+    assert (again["inserted"], again["updated"], again["unchanged"], again["stale_removed"]) == (0, 0, 4, 0)
+    assert list(store[C.HOT_STOCKS].find({"trade_date": T}).sort("rank", 1)) == ranks  # whole documents
     compute_hot_stocks(store, T, top_n=2)
     assert store[C.HOT_STOCKS].count_documents({"trade_date": T}) == 2
 
@@ -114,8 +120,10 @@ def test_risk_job_for_stocks_and_portfolios(store):
     port = store[C.RISK_ASSESSMENTS].find_one({"subject_type": "portfolio", "subject_id": "p1"})
     assert port["benchmark"] == "000300.SH" and port["missing_symbols"] == []
     assert 0 < port["volatility_ann"] < 1 and port["beta"] is not None
+    stored = list(store[C.RISK_ASSESSMENTS].find().sort("subject_id", 1))
     again = compute_risk(store, T, lookback=60, min_obs=40)
-    assert again["upserted"] == 0 and store[C.RISK_ASSESSMENTS].count_documents({}) == 5
+    assert (again["inserted"], again["updated"], again["unchanged"]) == (0, 0, 5)
+    assert list(store[C.RISK_ASSESSMENTS].find().sort("subject_id", 1)) == stored  # whole documents
 
 
 def test_risk_job_needs_the_index_on_as_of(store):

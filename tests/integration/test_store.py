@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from pymongo.errors import DuplicateKeyError
 
 from ta_scheduler import config
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.storage.mongo import bulk_upsert, docs_from_columns, ensure_indexes, get_db
+from ta_scheduler.storage.mongo import ensure_indexes, get_db
+from ta_scheduler.storage.writes import UPDATE_BATCH, docs_from_columns, write_docs
 
 BAR = {"symbol": "600000", "trade_date": "2026-11-27", "data_source": "demo", "period": "daily"}
 
@@ -75,17 +78,17 @@ def test_unique_index_refuses_a_duplicate(mongo_db):
         mongo_db[C.STOCK_DAILY_QUOTES].insert_one(dict(BAR, close=10.5))
 
 
-def test_bulk_upsert_is_idempotent_and_updates_in_place(mongo_db):
-    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
+def test_write_is_idempotent_and_updates_in_place(mongo_db):
     coll = mongo_db[C.STOCK_DAILY_QUOTES]
     columns = {"symbol": ["600000", "000001", "300750"], "trade_date": ["2026-11-27"] * 3, "close": [10.0, 11.0, 180.5]}
     consts = {"data_source": "demo", "period": "daily"}
-    first = bulk_upsert(coll, docs_from_columns(columns, consts), chunk_size=2)
-    again = bulk_upsert(coll, docs_from_columns(columns, consts), chunk_size=2)
-    assert (first.upserted, again.upserted, again.modified, again.matched) == (3, 0, 0, 3)
+    first = write_docs(coll, docs_from_columns(columns, consts), chunk_size=2)
+    again = write_docs(coll, docs_from_columns(columns, consts), chunk_size=2)
+    assert (first.as_dict(), again.as_dict()) == ({"inserted": 3, "updated": 0, "unchanged": 0},
+                                                  {"inserted": 0, "updated": 0, "unchanged": 3})
     columns["close"][2] = 181.0
-    changed = bulk_upsert(coll, docs_from_columns(columns, consts))
-    assert (changed.upserted, changed.modified) == (0, 1)
+    changed = write_docs(coll, docs_from_columns(columns, consts))
+    assert changed.as_dict() == {"inserted": 0, "updated": 1, "unchanged": 2}
     assert coll.count_documents({}) == 3
     assert coll.find_one({"symbol": "300750"})["close"] == 181.0
 
@@ -113,60 +116,62 @@ def _day(n: int, close: float = 10.0) -> list[dict]:
     ]
 
 
+PARTITION = ("trade_date", "data_source")
+
+
 def test_partitioned_write_inserts_new_skips_unchanged_updates_changed(mongo_db):
-    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
     coll = mongo_db[C.STOCK_DAILY_QUOTES]
-    first = bulk_upsert(coll, _day(50), partition="trade_date", chunk_size=20)
-    assert (first.upserted, first.modified) == (50, 0)
-    again = bulk_upsert(coll, _day(50), partition="trade_date", chunk_size=20)
-    assert (again.upserted, again.modified, again.matched) == (0, 0, 50)
+    first = write_docs(coll, _day(50), partition=PARTITION, chunk_size=20)
+    assert first.as_dict() == {"inserted": 50, "updated": 0, "unchanged": 0}
+    again = write_docs(coll, _day(50), partition=PARTITION, chunk_size=20)
+    assert again.as_dict() == {"inserted": 0, "updated": 0, "unchanged": 50}
     changed = _day(50)
     changed[7]["close"] = 99.5
-    res = bulk_upsert(coll, changed + _day(52)[50:], partition="trade_date")
-    assert (res.upserted, res.modified) == (2, 1)
+    res = write_docs(coll, changed + _day(52)[50:], partition=PARTITION)
+    assert res.as_dict() == {"inserted": 2, "updated": 1, "unchanged": 49}
     assert coll.count_documents({}) == 52
     assert coll.find_one({"symbol": "600007"})["close"] == 99.5
 
 
 def test_partitioned_write_keeps_the_last_of_duplicate_keys_in_one_batch(mongo_db):
-    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
     coll = mongo_db[C.STOCK_DAILY_QUOTES]
     docs = _day(3) + [dict(_day(1)[0], close=42.0)]
-    bulk_upsert(coll, docs, partition="trade_date")
+    write_docs(coll, docs, partition=PARTITION)
     assert coll.count_documents({}) == 3
     assert coll.find_one({"symbol": "600000"})["close"] == 42.0
 
 
-def test_partitioned_write_survives_rows_inserted_behind_its_back(mongo_db):
-    """A concurrent writer (or a killed earlier try) inserted some rows between diff and insert."""
+@pytest.mark.parametrize("natural_ids", [True, False])
+def test_write_survives_rows_inserted_behind_its_back(mongo_db, natural_ids):
+    """A concurrent writer (or a killed earlier try) inserted some rows, under ObjectIds, between
+    the writer's read and its insert: they are updated on the natural key, not duplicated."""
     ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
     coll = mongo_db[C.STOCK_DAILY_QUOTES]
-    from ta_scheduler.storage import mongo as m
-
     real_find = coll.find
 
     class Racing:
         def find(self, *a, **kw):
             rows = list(real_find(*a, **kw))
-            coll.insert_many([dict(d) for d in _day(10)[:4]])  # lands after the diff was read
+            coll.insert_many([dict(d, close=1.0) for d in _day(10)[:4]])  # lands after the diff was read
             return rows
 
         def __getattr__(self, name):
             return getattr(coll, name)
 
-    res = m._diff_write(Racing(), _day(10), ("symbol", "trade_date", "data_source", "period"), "trade_date", None)
-    assert coll.count_documents({}) == 10
-    assert res.upserted + res.matched + res.modified >= 10
+    stamp = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
+    res = write_docs(Racing(), _day(10), natural_ids=natural_ids, now=stamp)
+    assert res.as_dict() == {"inserted": 6, "updated": 4, "unchanged": 0}
+    stored = sorted(coll.find(), key=lambda d: d["symbol"])
+    assert [{k: v for k, v in d.items() if k != "_id"} for d in stored] == [dict(d, updated_at=stamp) for d in _day(10)]
+    # the rows inserted behind its back keep their ObjectIds; the writer's own rows get natural ids or ObjectIds
+    assert [isinstance(d["_id"], str) for d in stored] == [False] * 4 + [natural_ids] * 6
 
 
 def test_updates_larger_than_one_update_batch(mongo_db):
     """More changed rows than one update command carries (FerretDB stalls on big ones)."""
-    from ta_scheduler.storage.mongo import UPDATE_BATCH
-
-    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
     coll = mongo_db[C.STOCK_DAILY_QUOTES]
     n = UPDATE_BATCH * 2 + 7
-    bulk_upsert(coll, _day(n))
-    res = bulk_upsert(coll, _day(n, close=20.0))
-    assert (res.modified, res.upserted) == (n, 0)
+    write_docs(coll, _day(n))
+    res = write_docs(coll, _day(n, close=20.0))
+    assert res.as_dict() == {"inserted": 0, "updated": n, "unchanged": 0}
     assert coll.find_one({"symbol": "600003"})["close"] == 23.0

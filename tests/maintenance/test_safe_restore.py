@@ -25,6 +25,7 @@ from ta_scheduler.maintenance.backup import (
     replace_from_backup,
     restore_backup,
 )
+from ta_scheduler.storage import writes
 from ta_scheduler.storage.mongo import ensure_indexes
 
 UTC = dt.timezone.utc
@@ -153,7 +154,7 @@ def test_a_failure_while_staging_leaves_the_live_database_byte_for_byte(live, tm
 def test_a_failure_in_the_middle_of_the_swap_is_undone(live, tmp_path, monkeypatch, fail_at):
     """The swap renames 2 collections per backup collection; fail at each of the first renames."""
     db, backup_dir, _, before = live
-    real, calls = backup_module._rename, []
+    real, calls = writes.rename_collection, []
 
     def failing(database, old, new):
         calls.append((old, new))
@@ -161,7 +162,7 @@ def test_a_failure_in_the_middle_of_the_swap_is_undone(live, tmp_path, monkeypat
             raise ConnectionError("connection lost (injected)")
         real(database, old, new)
 
-    monkeypatch.setattr(backup_module, "_rename", failing)
+    monkeypatch.setattr(writes, "rename_collection", failing)
     with pytest.raises(ConnectionError, match="injected"):
         replace_from_backup(db.client, backup_dir, db.name, pre_restore_root=tmp_path / "pre", now=LATER)
     assert _raw_state(db) == before

@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 CONVENTION = "cn"
 BAR_FIELDS = ["high", "low", "close", "volume", "adj_factor"]
 STATE_KEY = ("symbol", "data_source")
-#: The states are written with a content manifest in ``sync_state`` (``sync.store.write_docs``),
+#: The states are written with a content manifest in ``sync_state`` (``storage.writes.write_docs``),
 #: so unchanged states cost nothing; deleting states must delete that manifest too.
 STATE_WRITER = "indicator_job"
 
@@ -82,9 +82,11 @@ def invalidate_indicator_states(db: Database, since: str, symbols: list[str] | N
     query: dict[str, Any] = {"last_date": {"$gte": since}}
     if symbols is not None:
         query["symbol"] = {"$in": sorted({str(s)[:6] for s in symbols})}
-    deleted = db[C.INDICATOR_STATE].delete_many(query).deleted_count
+    from ta_scheduler.storage.writes import delete_where, drop_manifests
+
+    deleted = delete_where(db[C.INDICATOR_STATE], query)
     if deleted:  # the manifest no longer describes what is stored: the next write starts afresh
-        db[C.SYNC_STATE].delete_many({"job": f"manifest:{C.INDICATOR_STATE}:{STATE_WRITER}"})
+        drop_manifests(db[C.INDICATOR_STATE], STATE_WRITER)
     log.info("indicator states invalidated since %s%s: %d", since, f" for {len(symbols)} symbols" if symbols is not None else "", deleted)
     return deleted
 
@@ -195,11 +197,9 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
     history), ``unchanged`` (re-run), ``with_ma60``, and the write counts.
     """
     from ta_scheduler.analytics.indicators import INDICATOR_FIELDS, TerminalState
-    from ta_scheduler.storage.mongo import docs_from_columns, ensure_indexes
-    from ta_scheduler.sync.store import write_docs
+    from ta_scheduler.storage.writes import docs_from_columns, write_docs
 
     t0 = time.perf_counter()
-    ensure_indexes(db, [C.INDICATOR_STATE, C.TECHNICAL_INDICATORS])
     state_query = {"data_source": data_source} if data_source else {}
     states = {(d["symbol"], d["data_source"]): d for d in db[C.INDICATOR_STATE].find(state_query, {"_id": 0, "updated_at": 0})}
     phases = {"states_read": time.perf_counter() - t0}

@@ -2,8 +2,9 @@
 
 Each job reads each input collection once (one query with a projection), builds symbols ×
 days panels, runs the pure computations of this package and writes with
-:func:`~ta_scheduler.storage.mongo.bulk_upsert` on the collection's natural key, so a re-run
-for the same date leaves the store unchanged. A job refuses to run on a day whose bars are
+:func:`~ta_scheduler.storage.writes.write_docs` on the collection's natural key, so a re-run
+for the same date leaves the store unchanged (``updated_at`` included: the writer stamps it only
+on documents whose content changed). A job refuses to run on a day whose bars are
 not in the store (:class:`BarsMissingError`) rather than compute from stale data.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from ta_scheduler.analytics.panel import Panel, forward_adjust, panel_from_frame
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import CSI300, SOURCE_RANK, board_limit_pct, preferred_source, session_close
-from ta_scheduler.storage.mongo import UNIQUE_KEYS, bulk_upsert, ensure_indexes
+from ta_scheduler.storage.writes import delete_where, docs_from_columns, write_docs
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -130,18 +131,6 @@ def _clean(values: np.ndarray, digits: int | None = None) -> list[float | None]:
     obj = arr.astype(object)
     obj[~np.isfinite(arr)] = None
     return obj.tolist()
-
-
-def _ensure_indexes(db: Database, name: str) -> None:
-    """Create ``name``'s indexes only when its unique index is absent: FerretDB 1.24 drops the
-    connection when asked to create an index that already exists."""
-    key = UNIQUE_KEYS[name]
-    if "uniq_" + "_".join(key) not in db[name].index_information():
-        ensure_indexes(db, [name])
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _record_ledger(db: Database, dataset: str, period: str, expected: int, stored: int, source: str) -> None:
@@ -275,10 +264,8 @@ def compute_market_sentiment(
         "stock_news_sentiment": stock_rows[:top_stocks],
         "sentiment_model": model,
         "data_source": source,
-        "updated_at": _now(),
     }
-    _ensure_indexes(db, C.MARKET_SENTIMENT)
-    res = bulk_upsert(db[C.MARKET_SENTIMENT], [doc], UNIQUE_KEYS[C.MARKET_SENTIMENT])
+    res = write_docs(db[C.MARKET_SENTIMENT], [doc], natural_ids=False)
     _record_ledger(db, "sentiment", trade_date, 1, db[C.MARKET_SENTIMENT].count_documents({"trade_date": trade_date}), source)
     log.info("market sentiment %s: %s up / %s down, %s news (%s)", trade_date, counts["advancers"], counts["decliners"], len(news), model)
     summary = {k: doc[k] for k in ("trade_date", "stocks", "advancers", "decliners", "limit_up", "limit_down", "news_count", "news_sentiment")}
@@ -330,15 +317,9 @@ def compute_hot_stocks(db: Database, trade_date: str, top_n: int = 50) -> dict[s
             for rec in frame[[c for c in frame.columns if c.startswith("part_")]].to_dict("records")
         ],
     }
-    from ta_scheduler.storage.mongo import docs_from_columns
-
-    _ensure_indexes(db, C.HOT_STOCKS)
-    res = bulk_upsert(
-        db[C.HOT_STOCKS],
-        docs_from_columns(columns, {"trade_date": trade_date, "data_source": source, "updated_at": _now()}),
-        UNIQUE_KEYS[C.HOT_STOCKS],
-    )
-    stale = db[C.HOT_STOCKS].delete_many({"trade_date": trade_date, "rank": {"$gt": len(frame)}}).deleted_count
+    res = write_docs(db[C.HOT_STOCKS], docs_from_columns(columns, {"trade_date": trade_date, "data_source": source}),
+                     natural_ids=False)
+    stale = delete_where(db[C.HOT_STOCKS], {"trade_date": trade_date, "rank": {"$gt": len(frame)}})
     top = frame["symbol"].iloc[0] if len(frame) else None
     log.info("hot stocks %s: %s ranked (top %s), %s stale ranks removed", trade_date, len(frame), top, stale)
     return {"trade_date": trade_date, "ranked": len(frame), "top_symbol": top, "stale_removed": stale, **res.as_dict()}
@@ -402,7 +383,7 @@ def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int 
         return {"as_of": as_of, "stocks": 0, "portfolios": 0, "observations": int(returns.shape[1]),
                 "skipped": f"only {returns.shape[1]} daily returns (< {min_obs})"}
     common = {"as_of": as_of, "lookback": lookback, "start_date": panel.dates[1] if len(panel.dates) > 1 else as_of,
-              "end_date": as_of, "return_basis": "simple", "data_source": source, "updated_at": _now()}
+              "end_date": as_of, "return_basis": "simple", "data_source": source}
 
     metrics = risk_metrics(returns, market, prices[:, 1:])
     ok = (metrics["n_obs"] >= min_obs) & np.isfinite(prices[:, -1])
@@ -425,8 +406,7 @@ def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int 
         docs.append({**_risk_doc("portfolio", pid, m, 0), "name": p.get("name"), "benchmark": bench,
                      "holdings_used": [{"symbol": s, "weight": round(w, 6)} for s, w in used.items()],
                      "missing_symbols": missing, **common})
-    _ensure_indexes(db, C.RISK_ASSESSMENTS)
-    res = bulk_upsert(db[C.RISK_ASSESSMENTS], docs, UNIQUE_KEYS[C.RISK_ASSESSMENTS])
+    res = write_docs(db[C.RISK_ASSESSMENTS], docs, natural_ids=False)
     _record_ledger(db, "risk", as_of, len(docs) + len(problems), db[C.RISK_ASSESSMENTS].count_documents({"as_of": as_of}), source)
     n_port = sum(1 for d in docs if d["subject_type"] == "portfolio")
     log.info("risk %s: %s stocks (%s skipped, < %s returns), %s portfolios", as_of, len(docs) - n_port, int((~ok).sum()), min_obs, n_port)

@@ -15,6 +15,8 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.storage.mongo import get_db
+
 if TYPE_CHECKING:
     from ta_scheduler.calendar.runs import Run
 
@@ -23,14 +25,6 @@ log = logging.getLogger(__name__)
 DAILY_JOBS = ["indicators", "sentiment", "hot_stocks"]
 MARKET_JOBS = [*DAILY_JOBS, "risk"]
 ALL_JOBS = [*MARKET_JOBS, "research"]
-
-
-def _db():
-    from ta_scheduler.storage.mongo import ensure_indexes, get_db
-
-    db = get_db()
-    ensure_indexes(db)
-    return db
 
 
 def _event_dates(triggering_asset_events: Mapping[Any, Any] | None, key: str = "trade_dates") -> list[str]:
@@ -71,7 +65,7 @@ def plan_analysis(schedules: Mapping[str, str], params: Mapping[str, Any], run: 
 
     run.check_conf()
     kind = run.kind
-    db = _db()
+    db = get_db()
     local_day = run.day.isoformat()
     symbols = list(params.get("symbols") or [])
     if run.scheduled:
@@ -99,7 +93,7 @@ def plan_analysis(schedules: Mapping[str, str], params: Mapping[str, Any], run: 
 def run_indicators(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.analytics.jobs import compute_indicators_for_date
 
-    db = _db()
+    db = get_db()
     return {d: compute_indicators_for_date(db, d) for d in plan["trade_dates"]}
 
 
@@ -107,21 +101,21 @@ def run_sentiment(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.analytics.jobs import compute_market_sentiment
     from ta_scheduler.llm.sentiment import sentiment_scorer_from_config
 
-    db, scorer = _db(), sentiment_scorer_from_config()
+    db, scorer = get_db(), sentiment_scorer_from_config()
     return {d: compute_market_sentiment(db, d, scorer=scorer) for d in plan["trade_dates"]}
 
 
 def run_hot_stocks(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.analytics.jobs import compute_hot_stocks
 
-    db = _db()
+    db = get_db()
     return {d: compute_hot_stocks(db, d) for d in plan["trade_dates"]}
 
 
 def run_risk(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.analytics.jobs import compute_risk
 
-    return compute_risk(_db(), plan["trade_dates"][-1])
+    return compute_risk(get_db(), plan["trade_dates"][-1])
 
 
 def estimate_research(plan: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,7 +135,7 @@ def estimate_research(plan: Mapping[str, Any], params: Mapping[str, Any]) -> dic
     else:
         settings = provider_settings(provider)
         quick, deep = resolve_models(DEPTHS[depth], settings, params.get("quick_model"), params.get("deep_model"))
-    return plan_batch(_db(), params, symbols, quick, deep)
+    return plan_batch(get_db(), params, symbols, quick, deep)
 
 
 def research_symbols(plan: Mapping[str, Any], params: Mapping[str, Any], provider: str) -> list[str]:
@@ -162,7 +156,7 @@ def run_research(symbol: str, plan: Mapping[str, Any], params: Mapping[str, Any]
 
     approved = bool(approval) and approval.get("chosen_options") == ["Approve"]
     return run_budgeted_research(
-        _db(), symbol, batch=batch, approved=approved, run_id=run_id, try_number=try_number,
+        get_db(), symbol, batch=batch, approved=approved, run_id=run_id, try_number=try_number,
         analysis_date=plan["trade_dates"][-1], quick_model=params.get("quick_model") or None,
         deep_model=params.get("deep_model") or None,
     )  # fmt: skip
@@ -174,4 +168,4 @@ def summarise_research_usage(plan: Mapping[str, Any], run_id: str) -> dict[str, 
 
     if "research" not in plan["jobs"]:
         return {}
-    return summarise_run_usage(_db(), run_id)
+    return summarise_run_usage(get_db(), run_id)

@@ -235,9 +235,6 @@ def sync_trade_calendar(
         }
         log.info("calendar sync: %s %s: %d sessions %s..%s", exchange, year, entry.sessions, entry.first, entry.last)
     if valid and db is not None:
-        from ta_scheduler.storage.mongo import ensure_indexes
-
-        ensure_indexes(db, [C.TRADE_CALENDAR])
         known = TradingCalendar([*get_store(calendar_directory).calendar().layers, ("synced", valid)])
         for year, entry in sorted(valid.items()):
             before = entry.first - timedelta(days=1)
@@ -253,38 +250,12 @@ def sync_trade_calendar(
 
 
 def _store_year(db: Database, entry: YearCalendar, exchange: str, pre: date | None) -> dict[str, int]:
-    """Write one year's documents, touching only what changed.
+    """Write one year's documents, touching only what changed (a re-sync of an unchanged year
+    writes nothing)."""
+    from ta_scheduler.storage.writes import write_docs
 
-    Reads the year's existing documents once, inserts the missing ones in one batch and
-    upserts the changed ones on the natural key. A re-sync of an unchanged year writes
-    nothing; on FerretDB an upsert costs ~9 ms per document while a batch insert of a whole
-    year takes ~20 ms, and large upsert batches of matched documents stall it.
-    """
-    from pymongo.errors import BulkWriteError
-
-    from ta_scheduler.storage.mongo import bulk_upsert
-
-    coll = db[C.TRADE_CALENDAR]
     docs = _trade_calendar_docs(entry, exchange, pre)
-    existing = {
-        d["cal_date"]: d
-        for d in coll.find(
-            {"exchange": exchange, "cal_date": {"$gte": entry.first.isoformat(), "$lte": entry.last.isoformat()}},
-            {"_id": 0},
-        )
-    }
-    missing = [d for d in docs if d["cal_date"] not in existing]
-    changed = [d for d in docs if d["cal_date"] in existing and existing[d["cal_date"]] != d]
-    if missing:
-        try:
-            coll.insert_many([dict(d) for d in missing], ordered=False)
-        except BulkWriteError as exc:  # a concurrent sync inserted some first: upsert those
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
-            changed.extend(missing[e["index"]] for e in exc.details["writeErrors"])
-    if changed:
-        bulk_upsert(coll, changed, chunk_size=50)
-    return {"inserted": len(missing), "updated": len(changed), "unchanged": len(docs) - len(missing) - len(changed)}
+    return write_docs(db[C.TRADE_CALENDAR], docs, timestamp_field=None, natural_ids=False).as_dict()
 
 
 def _previous_session_in_db(db: Database, exchange: str, on_or_before: date) -> date | None:

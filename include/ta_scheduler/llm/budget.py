@@ -450,7 +450,7 @@ def begin_research(
     errors, or when the run's or the day's spend (open reservations included) plus this symbol's
     estimate would cross a limit (:func:`effective_limits`).
     """
-    from ta_scheduler.storage.mongo import bulk_upsert, ensure_indexes
+    from ta_scheduler.storage.writes import delete_where, write_docs
 
     provider = batch["provider"]
     n_fail = int(batch["max_consecutive_failures"] or 0)
@@ -462,7 +462,6 @@ def begin_research(
                 f"(last: {failures[0]['symbol']}: {failures[0].get('error', '')[:300]}); fix the provider and "
                 f"re-run the failed and skipped symbols"
             )
-    ensure_indexes(db, [C.LLM_USAGE])
     day = shanghai_day()
     ticket = Ticket(
         usage_id=f"{run_id}|{provider}|{symbol}|{try_number}", run_id=run_id, symbol=symbol, provider=provider,
@@ -470,12 +469,12 @@ def begin_research(
         estimate_tokens=int(batch["tokens_per_symbol"]), estimate_yuan=float(batch["yuan_per_symbol"]),
     )  # fmt: skip
     now = datetime.now(UTC)
-    bulk_upsert(db[C.LLM_USAGE], [{
+    write_docs(db[C.LLM_USAGE], [{
         "usage_id": ticket.usage_id, "run_id": run_id, "symbol": symbol, "try_number": try_number,
         "provider": provider, "research_depth": ticket.research_depth, "day": day, "status": "reserved",
         "estimate": {"tokens": ticket.estimate_tokens, "yuan": ticket.estimate_yuan},
         "started_at": now, "finished_at": None,
-    }])  # fmt: skip
+    }], timestamp_field=None, natural_ids=False)  # fmt: skip
     limits = effective_limits(batch, approved)
     run_spend = spent(db, run_id=run_id, exclude=ticket.usage_id)
     day_spend = spent(db, day=day, exclude=ticket.usage_id)
@@ -487,7 +486,7 @@ def begin_research(
     ]
     for scope, unit, limit, used, more in checks:
         if _over(limit, used, more):
-            db[C.LLM_USAGE].delete_one({"usage_id": ticket.usage_id})
+            delete_where(db[C.LLM_USAGE], {"usage_id": ticket.usage_id})
             raise ResearchNotStarted(
                 f"{symbol}: not started — it would cross the {scope} budget of {_num(limit, unit)} "
                 f"(spent and reserved {_num(used, unit)}, this symbol ≈ {_num(more, unit)})"
@@ -510,7 +509,7 @@ def settle_research(
     """Replace the reservation with what the attempt used (``usage`` from :func:`usage_from_steps`);
     a failed attempt keeps the usage of the calls it made before failing."""
     from ta_scheduler.llm.base import LLMRetryableError
-    from ta_scheduler.storage.mongo import bulk_upsert
+    from ta_scheduler.storage.writes import write_docs
 
     tu, cost = usage["token_usage"], usage["cost"]
     doc = {
@@ -525,7 +524,7 @@ def settle_research(
     if error is not None:
         doc["error"] = str(error)[:1000]
         doc["error_kind"] = "provider" if isinstance(error, LLMRetryableError) else "other"
-    bulk_upsert(db[C.LLM_USAGE], [doc])
+    write_docs(db[C.LLM_USAGE], [doc], timestamp_field=None, natural_ids=False)
     return doc
 
 

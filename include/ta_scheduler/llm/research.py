@@ -17,7 +17,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
@@ -259,7 +259,6 @@ def run_stock_research(
     )
     tokens_used = calls.prompt_tokens + calls.completion_tokens
     analysis_id = analysis_id_for(ctx.code, analysis_date, llm_provider, research_depth)
-    now = datetime.now(UTC)
     doc: dict[str, Any] = {
         "analysis_id": analysis_id,
         "stock_symbol": ctx.code,
@@ -298,17 +297,13 @@ def run_stock_research(
         "source": "airflow",
         "run_id": run_id,
         "task_id": run_id,
-        "updated_at": now,
     }
     from ta_scheduler.llm.budget import load_prices, usage_from_steps
 
     doc.update(usage_from_steps(calls.steps, llm_provider, load_prices()))  # token_usage, cost
-    from ta_scheduler.storage.mongo import bulk_upsert, ensure_indexes
+    from ta_scheduler.storage.writes import write_docs
 
-    if "uniq_analysis_id" not in db[C.ANALYSIS_REPORTS].index_information():
-        # only when missing: FerretDB 1.24 drops the connection when an existing index is re-created
-        ensure_indexes(db, [C.ANALYSIS_REPORTS])
-    bulk_upsert(db[C.ANALYSIS_REPORTS], [doc], set_on_insert={"created_at": now})
+    write_docs(db[C.ANALYSIS_REPORTS], [doc], created_field="created_at", natural_ids=False)
     log.info(
         "%s %s: %s (confidence %.2f, risk %s), %d calls, %d tokens, %.1f s -> analysis_reports %s",
         ctx.code, analysis_date, decision["action"], confidence, risk_level, len(calls.steps), tokens_used,

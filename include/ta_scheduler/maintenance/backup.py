@@ -173,33 +173,17 @@ def _restore_collection(db: Database, name: str, backup_dir: Path, entry: Mappin
     its count, content checksum and indexes with the manifest entry. Returns the document count."""
     from bson.errors import BSONError
     from bson.raw_bson import RawBSONDocument
-    from pymongo import IndexModel
+
+    from ta_scheduler.storage.writes import create_index_specs, insert_raw
 
     coll_name = into or name
-    if coll_name not in db.list_collection_names():
-        db.create_collection(coll_name)
-    raw_coll = _raw_coll(db, coll_name)
-    batch: list[RawBSONDocument] = []
     try:
-        for raw in _iter_file(backup_dir / entry["file"]):
-            batch.append(RawBSONDocument(raw))
-            if len(batch) >= _BATCH:
-                raw_coll.insert_many(batch, ordered=False)
-                batch.clear()
+        insert_raw(db, coll_name, (RawBSONDocument(raw) for raw in _iter_file(backup_dir / entry["file"])), _BATCH)
     except (OSError, EOFError, BSONError) as exc:
         raise BackupVerificationError(
             f"backup {backup_dir}: {entry['file']} unreadable ({type(exc).__name__}: {exc})"
         ) from exc
-    if batch:
-        raw_coll.insert_many(batch, ordered=False)
-    models = []
-    for spec in entry["indexes"]:
-        if spec["name"] == "_id_":
-            continue
-        opts = {k: v for k, v in spec.items() if k != "key"}
-        models.append(IndexModel([(f, d) for f, d in spec["key"]], **opts))
-    if models:
-        db[coll_name].create_indexes(models)
+    create_index_specs(db, coll_name, entry["indexes"])
 
     ck = _content_checksum(db, coll_name)
     if ck.count != entry["count"] or ck.hexdigest != entry["content_checksum"]:
@@ -247,11 +231,6 @@ STAGED_PREFIX = "_restore_"
 ASIDE_PREFIX = "_prerestore_"
 
 
-def _rename(db: Database, old: str, new: str) -> None:
-    """Rename a collection inside ``db`` (atomic per collection; MongoDB and FerretDB)."""
-    db.client.admin.command("renameCollection", f"{db.name}.{old}", to=f"{db.name}.{new}")
-
-
 def replace_from_backup(
     client: MongoClient,
     backup_dir: str | Path,
@@ -281,6 +260,8 @@ def replace_from_backup(
     swapped are untouched, the others are under ``_prerestore_<stamp>_*``, and the pre-restore
     backup holds them all; a new replace refuses to start until those are dealt with.
     """
+    from ta_scheduler.storage.writes import drop_collection, rename_collection
+
     backup_dir = Path(backup_dir)
     manifest = _load_manifest(backup_dir)
     if not force_unverified and not is_verified(backup_dir):
@@ -309,7 +290,7 @@ def replace_from_backup(
             counts[name] = _restore_collection(db, name, backup_dir, manifest["collections"][name], into=staged[name])
     except BaseException:
         for name in names:
-            db.drop_collection(staged[name])
+            drop_collection(db, staged[name])
         raise
 
     live = set(db.list_collection_names())
@@ -318,21 +299,21 @@ def replace_from_backup(
     try:
         for name in names:
             if name in live:
-                _rename(db, name, aside[name])
+                rename_collection(db, name, aside[name])
                 set_aside.append(name)
-            _rename(db, staged[name], name)
+            rename_collection(db, staged[name], name)
             swapped.append(name)
     except BaseException:
         log.error("restore of %s failed during the swap; putting the live collections back", target_db)
         for name in reversed(swapped):
-            _rename(db, name, staged[name])
+            rename_collection(db, name, staged[name])
         for name in reversed(set_aside):
-            _rename(db, aside[name], name)
+            rename_collection(db, aside[name], name)
         for name in names:
-            db.drop_collection(staged[name])
+            drop_collection(db, staged[name])
         raise
     for name in set_aside:
-        db.drop_collection(aside[name])
+        drop_collection(db, aside[name])
     return {"backup": str(backup_dir), "target_db": target_db, "collections": counts,
             "documents": sum(counts.values()), "pre_restore_backup": pre["backup_dir"]}
 
@@ -353,11 +334,13 @@ def verify_backup(client: MongoClient, backup_dir: str | Path, scratch_db_name: 
         raise ValueError(
             f"scratch database {scratch_db_name!r} already holds collections; choose an unused name"
         )
+    from ta_scheduler.storage.writes import drop_database
+
     (backup_dir / VERIFICATION).unlink(missing_ok=True)
     try:
         restored = restore_backup(client, backup_dir, scratch_db_name)
     finally:
-        client.drop_database(scratch_db_name)
+        drop_database(client, scratch_db_name)
     record = {
         "verified_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "scratch_db": scratch_db_name,

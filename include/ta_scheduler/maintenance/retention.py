@@ -179,6 +179,8 @@ def cleanup_collections(
     if days_to_keep is not None:
         days_to_keep = _validate_days("days_to_keep", days_to_keep, "days_to_keep")
         checked = dict.fromkeys(checked, days_to_keep)
+    from ta_scheduler.storage.writes import delete_where
+
     counts: dict[str, int] = {}
     for name, days in sorted(checked.items()):
         field = RETENTION_FIELDS[name]
@@ -187,7 +189,7 @@ def cleanup_collections(
         if dry_run:
             counts[name] = db[name].count_documents(query)
         else:
-            counts[name] = db[name].delete_many(query).deleted_count
+            counts[name] = delete_where(db[name], query)
         log.info(
             "cleanup %s: %s %d documents with %s before %s (%d days)%s",
             name, "would delete" if dry_run else "deleted", counts[name], field,

@@ -18,12 +18,11 @@ import argparse
 import json
 import re
 import sys
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import MAJOR_INDICES
-from ta_scheduler.storage.mongo import UNIQUE_KEYS, bulk_upsert, ensure_indexes
+from ta_scheduler.storage.writes import write_docs
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -86,10 +85,7 @@ def validate_portfolio(db: Database, portfolio_id: str, name: str, benchmark: st
 def upsert_portfolio(db: Database, portfolio_id: str, name: str, benchmark: str, holdings: list[tuple[str, float]]) -> dict[str, Any]:
     """Validate and upsert one portfolio (idempotent); returns the stored document."""
     doc = validate_portfolio(db, portfolio_id, name, benchmark, holdings)
-    now = datetime.now(timezone.utc)
-    if "uniq_portfolio_id" not in db[C.PORTFOLIOS].index_information():
-        ensure_indexes(db, [C.PORTFOLIOS])
-    bulk_upsert(db[C.PORTFOLIOS], [doc], UNIQUE_KEYS[C.PORTFOLIOS], set_on_insert={"created_at": now})
+    write_docs(db[C.PORTFOLIOS], [doc], timestamp_field=None, created_field="created_at", natural_ids=False)
     return db[C.PORTFOLIOS].find_one({"portfolio_id": portfolio_id}, {"_id": 0})
 
 

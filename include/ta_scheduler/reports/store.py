@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.errors import ReportNotFoundError
-from ta_scheduler.storage.mongo import UNIQUE_KEYS, bulk_upsert, ensure_indexes
+from ta_scheduler.storage.writes import set_fields, write_docs
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -69,18 +69,13 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _ensure_reports_index(db: Database) -> None:
-    # FerretDB 1.24 drops the connection when asked to create an index that already exists.
-    if "uniq_" + "_".join(UNIQUE_KEYS[C.REPORTS]) not in db[C.REPORTS].index_information():
-        ensure_indexes(db, [C.REPORTS])
-
-
 def save_report(db: Database, report: dict[str, Any]) -> dict[str, Any]:
     """Write the report's files and upsert its document (natural key: kind + report_date).
 
     ``report`` needs ``kind``, ``report_date``, ``title``, ``html``, ``markdown`` and may carry
     anything else (``summary``, ``digest``, ``as_of`` …). ``created_at`` is set when the
-    document is first created; ``delivery`` (written by the delivery job) is left as it is.
+    document is first created, ``updated_at`` when its content changes (a re-run of the same
+    report keeps both); ``delivery`` (written by the delivery job) is left as it is.
     :returns: the stored document's fields (without ``_id``)
     """
     kind, report_date = report["kind"], report["report_date"]
@@ -97,10 +92,8 @@ def save_report(db: Database, report: dict[str, Any]) -> dict[str, Any]:
         "files": files,
         "reports_dir": str(base.resolve()),
         "content_sha256": hashlib.sha256(report["html"].encode("utf-8")).hexdigest(),
-        "updated_at": datetime.now(timezone.utc),
     })
-    _ensure_reports_index(db)
-    bulk_upsert(db[C.REPORTS], [doc], UNIQUE_KEYS[C.REPORTS], set_on_insert={"created_at": doc["updated_at"]})
+    write_docs(db[C.REPORTS], [doc], created_field="created_at", natural_ids=False)
     if kind == "daily":  # the ledger tracks reports per trading day
         from ta_scheduler.storage import ledger
 
@@ -133,6 +126,5 @@ def report_file(doc: dict[str, Any], suffix: str = "html") -> Path:
 
 def record_delivery(db: Database, kind: str, report_date: str, channel: str, status: dict[str, Any]) -> None:
     """Set ``delivery.<channel>`` on the report document (nothing else is touched)."""
-    db[C.REPORTS].update_one(
-        {"kind": kind, "report_date": report_date}, {"$set": {f"delivery.{channel}": bson_safe(status)}}
-    )
+    set_fields(db[C.REPORTS], [({"kind": kind, "report_date": report_date}, {f"delivery.{channel}": bson_safe(status)})],
+               timestamp_field=None)

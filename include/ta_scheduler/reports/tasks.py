@@ -7,18 +7,12 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.storage.mongo import get_db
+
 if TYPE_CHECKING:
     from ta_scheduler.calendar.runs import Run
 
 log = logging.getLogger(__name__)
-
-
-def _db():
-    from ta_scheduler.storage.mongo import ensure_indexes, get_db
-
-    db = get_db()
-    ensure_indexes(db)
-    return db
 
 
 def plan_reports(schedules: Mapping[str, str], params: Mapping[str, Any], run: Run) -> dict[str, Any]:
@@ -40,16 +34,16 @@ def plan_reports(schedules: Mapping[str, str], params: Mapping[str, Any], run: R
 def run_build_daily(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.reports.daily import build_daily_report
 
-    return build_daily_report(_db(), plan["date"])
+    return build_daily_report(get_db(), plan["date"])
 
 
 def run_build_weekly(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.reports.weekly import build_weekly_report
 
-    return build_weekly_report(_db(), plan["week_end"])
+    return build_weekly_report(get_db(), plan["week_end"])
 
 
 def run_deliver(plan: Mapping[str, Any], kind: str) -> dict[str, Any]:
     from ta_scheduler.reports.delivery import deliver_report
 
-    return deliver_report(_db(), kind, plan["date"] if kind == "daily" else plan["week_end"])
+    return deliver_report(get_db(), kind, plan["date"] if kind == "daily" else plan["week_end"])

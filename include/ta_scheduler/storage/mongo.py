@@ -1,7 +1,8 @@
-"""The one adapter for the store: client lifecycle, indexes, idempotent bulk writes.
+"""The store's client lifecycle, natural keys and indexes; every write is in
+:mod:`ta_scheduler.storage.writes`.
 
-Works on MongoDB and FerretDB 1.24 alike: only unordered ``bulk_write`` of ``UpdateOne``
-upserts, plain (compound) unique indexes, ``find``/``aggregate`` with ``$match``/``$group``/
+Works on MongoDB and FerretDB 1.24 alike: unordered ``insert_many`` and small ``bulk_write``
+batches, plain (compound) unique indexes, ``find``/``aggregate`` with ``$match``/``$group``/
 ``$sort``; no transactions, change streams or ``$merge``.
 """
 
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ta_scheduler.config import MongoTarget, mongo_target
 from ta_scheduler.constants import Collections as C
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Unique natural keys, one per collection: every write is an upsert on this key.
+#: Unique natural keys, one per collection: every write is keyed on it (``writes.write_docs``).
 UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     C.STOCK_BASIC_INFO: ("code", "source"),
     C.STOCK_DAILY_QUOTES: ("symbol", "trade_date", "data_source", "period"),
@@ -44,6 +44,7 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     C.SYNC_STATE: ("job", "key"),
     C.ANALYSIS_REPORTS: ("analysis_id",),
     C.LLM_USAGE: ("usage_id",),
+    C.HEALTH_CHECKS: ("topic", "day"),
 }
 
 #: Secondary (non-unique) indexes for the queries the DAGs run.
@@ -131,156 +132,15 @@ def ensure_indexes(db: Database, collections: Iterable[str] | None = None) -> No
             db[name].create_indexes(missing)
 
 
-@dataclass
-class UpsertResult:
-    """Counts from a chunked bulk upsert."""
-
-    matched: int = 0
-    modified: int = 0
-    upserted: int = 0
-
-    @property
-    def written(self) -> int:
-        return self.modified + self.upserted
-
-    def add(self, other: UpsertResult) -> None:
-        self.matched += other.matched
-        self.modified += other.modified
-        self.upserted += other.upserted
-
-    def as_dict(self) -> dict[str, int]:
-        return {"matched": self.matched, "modified": self.modified, "upserted": self.upserted}
+_ensured: set[tuple[int, str, str]] = set()
 
 
-def docs_from_columns(columns: Mapping[str, Sequence[Any]], constants: Mapping[str, Any] | None = None) -> Iterator[dict]:
-    """Documents from column arrays (e.g. ``{c: frame[c].tolist()}``): about twice as cheap as
-    ``DataFrame.to_dict('records')``. ``constants`` are added to every document.
-    """
-    names = list(columns)
-    extra = dict(constants or {})
-    for values in zip(*(columns[n] for n in names), strict=True):
-        doc = dict(zip(names, values))
-        doc.update(extra)
-        yield doc
-
-
-#: Most statements we send in one ``update`` command. FerretDB 1.24 stalls indefinitely on
-#: update commands of 100 statements or more (inserts are unaffected); MongoDB does not care.
-UPDATE_BATCH = 50
-
-
-def bulk_upsert(
-    coll: Collection,
-    docs: Iterable[Mapping[str, Any]],
-    key: Sequence[str] | None = None,
-    *,
-    chunk_size: int = 2000,
-    partition: str | None = None,
-    set_on_insert: Mapping[str, Any] | None = None,
-) -> UpsertResult:
-    """Write ``docs`` so the collection holds exactly one document per natural ``key``.
-
-    Idempotent: re-running with the same documents changes nothing, and a retry after a crash
-    mid-way completes the rest without duplicates (the unique index on ``key`` guarantees it).
-    Only one chunk of documents is held in memory.
-
-    Each chunk is diffed against what is stored: new documents go in with ``insert_many``,
-    changed ones are updated by ``_id`` and unchanged ones are skipped. That is close to raw
-    ``insert_many`` speed for a fresh day and nearly free for a re-run, on MongoDB and on
-    FerretDB (where an upsert by a compound filter scans the collection: milliseconds per
-    document). The stored documents are looked up with one query per chunk — by ``partition``
-    equality (a key field many documents share, e.g. ``trade_date``; pass it when there is
-    one) or else by ``$in`` on the first key field. ``set_on_insert`` fields are written only
-    when a document is created.
-    """
-    key = tuple(key or UNIQUE_KEYS[coll.name])
-    if partition is not None and partition not in key:
-        raise ValueError(f"partition {partition!r} must be one of the key fields {key}")
-    total = UpsertResult()
-    chunk: list[Mapping[str, Any]] = []
-    for doc in docs:
-        chunk.append(doc)
-        if len(chunk) >= chunk_size:
-            total.add(_diff_write(coll, chunk, key, partition, set_on_insert))
-            chunk = []
-    if chunk:
-        total.add(_diff_write(coll, chunk, key, partition, set_on_insert))
-    return total
-
-
-def _batches(items: list, size: int = UPDATE_BATCH) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def bulk_write_batched(coll: Collection, ops: list) -> UpsertResult:
-    """``bulk_write`` in batches of at most :data:`UPDATE_BATCH` operations (see there why)."""
-    total = UpsertResult()
-    for batch in _batches(ops):
-        res = coll.bulk_write(batch, ordered=False)
-        total.add(UpsertResult(res.matched_count, res.modified_count, res.upserted_count))
-    return total
-
-
-def _upsert_by_key(coll, docs, key) -> UpsertResult:
-    """Plain keyed upserts (used for the rare rows a concurrent writer inserted first)."""
-    from pymongo import UpdateOne
-
-    return bulk_write_batched(coll, [UpdateOne({k: d[k] for k in key}, {"$set": dict(d)}, upsert=True) for d in docs])
-
-
-def _same(stored: Mapping[str, Any], doc: Mapping[str, Any]) -> bool:
-    return all(k in stored and _equal(stored[k], v) for k, v in doc.items())
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:  # NaN == NaN here
-        return True
-    if hasattr(a, "tzinfo") and hasattr(b, "tzinfo") and hasattr(a, "replace") and (a.tzinfo is None) != (b.tzinfo is None):
-        return a.replace(tzinfo=None) == b.replace(tzinfo=None)
-    return a == b
-
-
-def _stored_for(coll, chunk, key, partition) -> dict[tuple, Mapping[str, Any]]:
-    if partition is not None:
-        values = sorted({d[partition] for d in chunk}, key=repr)
-        cursor = (row for v in values for row in coll.find({partition: v}))
-    else:
-        cursor = coll.find({key[0]: {"$in": sorted({d[key[0]] for d in chunk}, key=repr)}})
-    return {tuple(row.get(k) for k in key): row for row in cursor}
-
-
-def _diff_write(coll, chunk, key, partition, set_on_insert) -> UpsertResult:
-    from pymongo import UpdateOne
-    from pymongo.errors import BulkWriteError
-
-    result = UpsertResult()
-    latest: dict[tuple, Mapping[str, Any]] = {}
-    for doc in chunk:  # the same key twice in one batch: the last one wins, as with upserts
-        latest[tuple(doc[f] for f in key)] = doc
-    stored = _stored_for(coll, chunk, key, partition)
-    fresh, updates = [], []
-    for k, doc in latest.items():
-        old = stored.get(k)
-        if old is None:
-            fresh.append({**(set_on_insert or {}), **doc})
-        elif _same(old, doc):
-            result.matched += 1
-        else:
-            updates.append(UpdateOne({"_id": old["_id"]}, {"$set": dict(doc)}))
-    if fresh:
-        try:
-            coll.insert_many(fresh, ordered=False)
-            result.upserted += len(fresh)
-        except BulkWriteError as err:  # a concurrent writer inserted some first: upsert those
-            errors = err.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            dup = sorted({e["index"] for e in errors})
-            result.upserted += err.details.get("nInserted", len(fresh) - len(dup))
-            again = [{k: v for k, v in fresh[i].items() if k != "_id"} for i in dup]
-            result.add(_upsert_by_key(coll, again, key))
-    done = bulk_write_batched(coll, updates)
-    result.matched += done.matched
-    result.modified += done.modified
-    return result
+def ensure_indexes_once(db: Database, collection: str | None = None) -> None:
+    """:func:`ensure_indexes` for one collection (``None``: all of them), once per process and
+    database: the writer calls it before its first write to a collection."""
+    names = [collection] if collection is not None else sorted(UNIQUE_KEYS)
+    todo = [n for n in names if (id(db.client), db.name, n) not in _ensured]
+    if todo:
+        with _lock:
+            ensure_indexes(db, todo)
+            _ensured.update((id(db.client), db.name, n) for n in todo)

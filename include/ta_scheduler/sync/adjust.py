@@ -24,7 +24,6 @@ run cut short in between rebases again; when the cache is missing it is rebuilt 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,13 +80,12 @@ def _state_from_store(db: Database, data_source: str) -> dict[str, tuple[float |
 
 
 def _save_state(db: Database, data_source: str, state: dict[str, tuple[float | None, str]]) -> None:
+    from ta_scheduler.storage.writes import write_docs
+
     codes = sorted(state)
-    db[C.SYNC_STATE].replace_one(
-        {"_id": f"{STATE_JOB}|{data_source}"},
-        {"job": STATE_JOB, "key": data_source, "codes": codes, "factors": [state[c][0] for c in codes],
-         "dates": [state[c][1] for c in codes], "updated_at": datetime.now(timezone.utc).replace(microsecond=0)},
-        upsert=True,
-    )
+    write_docs(db[C.SYNC_STATE], [{"job": STATE_JOB, "key": data_source, "codes": codes,
+                                   "factors": [state[c][0] for c in codes], "dates": [state[c][1] for c in codes]}],
+               mode="replace")
 
 
 def adjust_day(db: Database, frame: pd.DataFrame, data_source: str,
@@ -133,13 +131,9 @@ def adjust_day(db: Database, frame: pd.DataFrame, data_source: str,
 def rebase_history(db: Database, data_source: str, symbols: list[str], new_state: dict | None, trade_date: str) -> int:
     """Rewrite the qfq fields of every stored bar (but ``trade_date``'s) of ``symbols`` against
     their new base, then save the cache (when it changed). Returns the number of bars rewritten."""
-    from pymongo import UpdateOne
-
-    from ta_scheduler.storage.mongo import bulk_write_batched
+    from ta_scheduler.storage.writes import set_fields
 
     ops = []
-    now = datetime.now(timezone.utc)
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     if symbols:
         cursor = db[C.STOCK_DAILY_QUOTES].find(
             {"symbol": {"$in": symbols}, "data_source": data_source, "period": "daily", "trade_date": {"$ne": trade_date}},
@@ -152,11 +146,10 @@ def rebase_history(db: Database, data_source: str, symbols: list[str], new_state
             prices = qfq_prices(np.array([doc[u] if doc.get(u) is not None else np.nan for u in UNADJ_FIELDS]),
                                 np.full(len(UNADJ_FIELDS), float(factor)), np.full(len(UNADJ_FIELDS), float(base)))
             fields = {p: (None if np.isnan(v) else float(v)) for p, v in zip(PRICE_FIELDS, prices.tolist(), strict=True)}
-            ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": {**fields, "qfq_base_factor": float(base),
-                                                                "adjustflag": ADJUSTFLAG_QFQ, "price_adjust": "qfq",
-                                                                "updated_at": now}}))
+            ops.append(({"_id": doc["_id"]}, {**fields, "qfq_base_factor": float(base),
+                                              "adjustflag": ADJUSTFLAG_QFQ, "price_adjust": "qfq"}))
     if ops:
-        bulk_write_batched(db[C.STOCK_DAILY_QUOTES], ops)
+        set_fields(db[C.STOCK_DAILY_QUOTES], ops)
         log.info("%s %s: adj_factor changed for %d stocks; rebased %d earlier bars to the new factor",
                  data_source, trade_date, len(symbols), len(ops))
     if new_state is not None:

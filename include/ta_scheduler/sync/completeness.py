@@ -199,12 +199,12 @@ def days_to_repair(db: Database, data_source: str, days: Sequence[str]) -> list[
 
 def forget_lost_rows(db: Database, data_source: str, trade_date: str) -> int:
     """Make the day's writer see the rows deleted from the store as new: drop them from the
-    write manifest (which would otherwise call them unchanged, see ``sync/store.py``) and drop
+    write manifest (which would otherwise call them unchanged, see ``storage/writes.py``) and drop
     the day's completion marker. Rows still stored stay untouched by the re-sync."""
+    from ta_scheduler.storage.writes import delete_where, prune_manifest
     from ta_scheduler.sync.market import DAILY_JOB
-    from ta_scheduler.sync.store import prune_manifest
 
-    db[C.SYNC_STATE].delete_one({"_id": f"{DAILY_JOB}|{data_source}|{trade_date}"})
+    delete_where(db[C.SYNC_STATE], {"_id": f"{DAILY_JOB}|{data_source}|{trade_date}"})
     return prune_manifest(db[C.STOCK_DAILY_QUOTES], {"trade_date": trade_date, "data_source": data_source})
 
 

@@ -23,10 +23,9 @@ from ta_scheduler.market import MAJOR_INDICES
 from ta_scheduler.providers import base as B
 from ta_scheduler.providers.errors import PermissionDenied, QuotaExceeded
 from ta_scheduler.storage import ledger
-from ta_scheduler.storage.mongo import docs_from_columns
+from ta_scheduler.storage.writes import WriteResult, columns_from_frame, docs_from_columns, natural_id, write_docs
 from ta_scheduler.sync.adjust import DERIVED_FIELDS, adjust_day, rebase_history
 from ta_scheduler.sync.formats import MARKET_CN, is_hs_flag, yyyymmdd_series
-from ta_scheduler.sync.store import WriteResult, columns_from_frame, natural_id, write_docs
 from ta_scheduler.sync.valuation import restore_valuation_journal, sync_valuation
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
 

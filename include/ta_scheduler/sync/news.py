@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.sync.formats import MARKET_CN, beijing_wall_clock
-from ta_scheduler.sync.store import write_docs
+from ta_scheduler.storage.writes import write_docs
 
 if TYPE_CHECKING:
     from pymongo.database import Database

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ta_scheduler.market import SESSION_CLOSE, exchange_time
+from ta_scheduler.storage.mongo import get_db
 
 if TYPE_CHECKING:
     from ta_scheduler.calendar.runs import Run
@@ -52,12 +53,6 @@ def unless_not_permitted(what: str, fn: Callable[[], dict[str, Any]]) -> dict[st
         return {"not_permitted": exc.endpoint, "reason": str(exc)}
 
 
-def _db():
-    from ta_scheduler.storage.mongo import ensure_indexes, get_db
-
-    db = get_db()
-    ensure_indexes(db)
-    return db
 
 
 def last_closed_session(moment: datetime) -> date:
@@ -119,7 +114,7 @@ def run_calendar_sync() -> dict[str, Any]:
         log.info("calendar sync needs tushare; provider is %s: the calendar stays on its files", provider.name)
         return {"skipped": f"provider {provider.name} has no trade_cal"}
     return fail_fast(lambda: unless_not_permitted("the exchange calendar",
-                                                  lambda: sync_trade_calendar_from_tushare(db=_db())))
+                                                  lambda: sync_trade_calendar_from_tushare(db=get_db())))
 
 
 def run_stock_basic() -> dict[str, Any]:
@@ -127,7 +122,7 @@ def run_stock_basic() -> dict[str, Any]:
     from ta_scheduler.sync import sync_stock_basic
 
     provider = get_provider()
-    return fail_fast(lambda: unless_not_permitted("the stock list", lambda: sync_stock_basic(provider, _db())))
+    return fail_fast(lambda: unless_not_permitted("the stock list", lambda: sync_stock_basic(provider, get_db())))
 
 
 def run_daily_bars(plan: Mapping[str, Any], run_id: str | None = None) -> dict[str, Any]:
@@ -135,7 +130,7 @@ def run_daily_bars(plan: Mapping[str, Any], run_id: str | None = None) -> dict[s
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import backfill_daily, sync_daily_bars
 
-    provider, db = get_provider(), _db()
+    provider, db = get_provider(), get_db()
     dates, symbols = list(plan["dates"]), plan.get("symbols")
     if plan["mode"] == "backfill":
         return fail_fast(lambda: backfill_daily(provider, db, dates, symbols))
@@ -146,7 +141,7 @@ def run_index_daily(plan: Mapping[str, Any]) -> dict[str, Any]:
     from ta_scheduler.providers import get_provider
     from ta_scheduler.sync import sync_index_daily
 
-    provider, db = get_provider(), _db()
+    provider, db = get_provider(), get_db()
     return fail_fast(lambda: {d: sync_index_daily(provider, db, d) for d in plan["dates"]})
 
 
@@ -170,7 +165,7 @@ def run_intraday_snapshot(run: Run) -> dict[str, Any]:
         log.warning("%s is outside the trading sessions: latest quotes only, no intraday snapshot", tick.isoformat())
     provider = get_provider()
     return fail_fast(lambda: unless_not_permitted(
-        "the realtime quotes", lambda: sync_realtime_quotes(provider, _db(), connect(), tick, store_snapshot=in_session)))
+        "the realtime quotes", lambda: sync_realtime_quotes(provider, get_db(), connect(), tick, store_snapshot=in_session)))
 
 
 def run_financials(run: Run) -> dict[str, Any]:
@@ -181,7 +176,7 @@ def run_financials(run: Run) -> dict[str, Any]:
     provider = get_provider()
     as_of = run.day.isoformat()
     return fail_fast(lambda: unless_not_permitted("the financial statements",
-                                                  lambda: sync_financials(provider, _db(), as_of)))
+                                                  lambda: sync_financials(provider, get_db(), as_of)))
 
 
 def run_news(run: Run, overlap: timedelta = timedelta(minutes=30)) -> dict[str, Any]:
@@ -194,7 +189,7 @@ def run_news(run: Run, overlap: timedelta = timedelta(minutes=30)) -> dict[str, 
     start = run.interval_start or end - timedelta(hours=1)
     if end - start < timedelta(hours=1):
         start = end - timedelta(hours=1)
-    provider, db = get_provider(), _db()
+    provider, db = get_provider(), get_db()
     result = fail_fast(lambda: unless_not_permitted("the news", lambda: sync_news(provider, db, start - overlap, end)))
     if "not_permitted" not in result:
         result["repair"] = fail_fast(lambda: repair_news_hours(provider, db, start))
@@ -227,7 +222,7 @@ def run_repair_daily(plan: Mapping[str, Any], repair_days: int | None, run_id: s
     if plan["mode"] != "run" or plan.get("symbols") or days <= 0:
         log.info("repair: not in this run (mode %s, symbols %s, repair_days %s)", plan["mode"], plan.get("symbols"), days)
         return {"repaired_dates": [], "skipped": f"mode {plan['mode']}" if plan["mode"] != "run" else "not requested"}
-    provider, db = get_provider(), _db()
+    provider, db = get_provider(), get_db()
     window = repair_window(plan["dates"][-1], days)
     failures: dict[str, str] = {}
 
@@ -261,7 +256,7 @@ def repair_news_hours(provider, db, end: datetime, hours: int = DEFAULT_REPAIR_H
     from ta_scheduler.sync import sync_news
     from ta_scheduler.constants import Collections as C
     from ta_scheduler.sync.completeness import hour_period
-    from ta_scheduler.sync.store import prune_manifest
+    from ta_scheduler.storage.writes import prune_manifest
 
     starts = [end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h) for h in range(hours, 0, -1)]
     periods = {hour_period(h): h for h in starts}

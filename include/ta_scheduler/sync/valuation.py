@@ -17,14 +17,22 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.storage.mongo import docs_from_columns
+from ta_scheduler.storage.writes import (
+    columns_from_frame,
+    docs_from_columns,
+    drop_journal,
+    restore_journal,
+    save_journal,
+    write_docs,
+)
 from ta_scheduler.sync.formats import SHARES_PER_WAN, YUAN_PER_YI, yyyymmdd
-from ta_scheduler.sync.store import columns_from_frame, write_docs
 
 if TYPE_CHECKING:
     from pymongo.database import Database
 
 log = logging.getLogger(__name__)
+
+JOURNAL_JOB = "journal:valuation"
 
 VALUATION_FIELDS = ("total_mv", "circ_mv", "total_share", "float_share", "pe", "pe_ttm", "pb", "pb_mrq", "ps", "ps_ttm",
                     "turnover_rate", "volume_ratio", "valuation_date")
@@ -59,8 +67,6 @@ def sync_valuation(db: Database, data_source: str, bars: pd.DataFrame, trade_dat
     if bars.empty or not known:
         return {"valuation": 0}
     coll = db[C.STOCK_BASIC_INFO]
-    journal = db[C.SYNC_STATE]
-    journal_id = _journal_id(data_source)
     restored = restore_valuation_journal(db, data_source)
     day = yyyymmdd(trade_date)
     stored = {d["code"]: d for d in coll.find({"source": data_source})}
@@ -71,30 +77,16 @@ def sync_valuation(db: Database, data_source: str, bars: pd.DataFrame, trade_dat
     for doc in docs_from_columns(columns_from_frame(frame, ("code", *VALUATION_FIELDS))):
         base = {k: v for k, v in stored[doc["code"]].items() if k != "updated_at"}
         docs.append({**base, **doc})
-    journal.replace_one({"_id": journal_id}, {"job": "journal:valuation", "key": data_source, "docs": list(stored.values())},
-                        upsert=True)
+    save_journal(db, JOURNAL_JOB, data_source, list(stored.values()))
     res = write_docs(coll, [{k: v for k, v in d.items() if k != "_id"} for d in docs], mode="replace",
                      partition=("source",), writer="valuation")
-    journal.delete_one({"_id": journal_id})
+    drop_journal(db, JOURNAL_JOB, data_source)
     log.info("%s %s: valuation of %d stocks in %s (%s%s)", data_source, trade_date, len(frame), C.STOCK_BASIC_INFO,
              res.as_dict(), f", {restored} restored from the journal" if restored else "")
     return {"valuation": len(frame), **res.as_dict()}
 
 
-def _journal_id(data_source: str) -> str:
-    return f"journal:valuation|{data_source}"
-
-
 def restore_valuation_journal(db: Database, data_source: str) -> int:
     """Put back the ``stock_basic_info`` documents an interrupted :func:`sync_valuation`
     deleted; returns how many. Called before anything reads the stock list."""
-    coll, journal, journal_id = db[C.STOCK_BASIC_INFO], db[C.SYNC_STATE], _journal_id(data_source)
-    entry = journal.find_one({"_id": journal_id})
-    if not entry:
-        return 0
-    present = {d["_id"] for d in coll.find({"_id": {"$in": [d["_id"] for d in entry["docs"]]}}, {"_id": 1})}
-    lost = [d for d in entry["docs"] if d["_id"] not in present]
-    if lost:
-        coll.insert_many(lost, ordered=False)
-    journal.delete_one({"_id": journal_id})
-    return len(lost)
+    return restore_journal(db, JOURNAL_JOB, data_source, db[C.STOCK_BASIC_INFO])
