@@ -6,7 +6,8 @@ the server has acknowledged write number ``CRASH_AT`` the process kills itself â
 died at that instant. ``CRASH_AT=0`` runs to the end and prints the write commands, one JSON
 line each.
 
-Usage: ``python crash_sync.py <tushare url> <token> <day> <day> ...`` with ``MONGO_URI`` set.
+Usage: ``python crash_sync.py <tushare url> <token> <day> <day> ...`` with ``MONGO_URI`` and
+``CHUNK_SIZE`` (documents per write batch) set.
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ def main() -> None:
     monitoring.register(listener)  # before any client exists: applies to every client made later
     from ta_scheduler.providers.ratelimit import RateLimiter
     from ta_scheduler.providers.tushare_pro import TushareProvider
+    from ta_scheduler.storage import writes
     from ta_scheduler.storage.mongo import get_db
     from ta_scheduler.sync import backfill_daily
+
+    writes.CHUNK_SIZE = int(os.environ["CHUNK_SIZE"])
 
     provider = TushareProvider(token, url, limiter=RateLimiter({"*": 10_000}))
     backfill_daily(provider, get_db(), days)

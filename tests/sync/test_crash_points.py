@@ -1,8 +1,9 @@
 """A sync killed (SIGKILL) at any write, then retried, leaves exactly the rows of a clean run.
 
 ``crash_sync.py`` runs a two-day backfill in its own process and kills itself right after write
-command number k, for every k of a clean run. The market has 4,500 stocks, so a day's bars go in
-as three batches and some kills leave a day half written. The retry is the same backfill in this
+command number k, for every k of a clean run. The market has 450 stocks and the writer's batch
+is lowered to 200 documents, so a day's bars go in as three batches (as 4,500 stocks do at the
+default 2,000) and some kills leave a day half written. The retry is the same backfill in this
 process. The store is the real one; only the process dies. (A task process killed by Airflow's worker, and the store restarted under a
 running task, are tested end to end in ``tests/e2e/test_crash_recovery.py``.)
 """
@@ -20,12 +21,14 @@ from pathlib import Path
 import pytest
 
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.storage import writes
 from ta_scheduler.storage.mongo import ensure_indexes, get_client, get_db
 from ta_scheduler.sync import backfill_daily, sync_stock_basic
 
 DAYS = ["2026-11-24", "2026-11-25"]
 SCRIPT = Path(__file__).with_name("crash_sync.py")
 COMPARED = (C.STOCK_DAILY_QUOTES, C.QUARANTINE)
+STOCKS, CHUNK = 450, 200
 
 
 def _fresh_db(mongo_target, provider):
@@ -44,7 +47,7 @@ def tushare_server():
     """The fake tushare with a market big enough to be written in several batches a day."""
     from fakes.tushare_server import FakeTushareServer
 
-    with FakeTushareServer(n_stocks=4500) as server:
+    with FakeTushareServer(n_stocks=STOCKS) as server:
         yield server
 
 
@@ -52,7 +55,7 @@ def _run_script(target, tushare_server, crash_at: int) -> subprocess.CompletedPr
     from ta_scheduler.config import mongo_connection_json
 
     env = {**os.environ, "MONGO_URI": target.uri, "AIRFLOW_CONN_MONGO_DEFAULT": mongo_connection_json(target.uri),
-           "CRASH_AT": str(crash_at)}
+           "CRASH_AT": str(crash_at), "CHUNK_SIZE": str(CHUNK)}
     return subprocess.run([sys.executable, str(SCRIPT), tushare_server.url, tushare_server.token, *DAYS],
                           env=env, capture_output=True, text=True, timeout=300)
 
@@ -80,13 +83,14 @@ def reference(mongo_target, make_tushare, tushare_server):
     return contents, calls
 
 
-@pytest.mark.timeout(2400)  # one backfill per write call of a clean run (about 40), each killed and retried
-def test_killed_at_any_write_then_retried_stores_each_row_once(reference, mongo_target, make_tushare, tushare_server):
+@pytest.mark.timeout(900)  # one backfill per write call of a clean run (about 40), each killed and retried
+def test_killed_at_any_write_then_retried_stores_each_row_once(reference, mongo_target, make_tushare, tushare_server, monkeypatch):
     expected, calls = reference
-    assert len(expected[C.STOCK_DAILY_QUOTES]) == 2 * (4500 - 2)
+    assert len(expected[C.STOCK_DAILY_QUOTES]) == 2 * (STOCKS - 2)
     assert len(expected["markers"]) == len(DAYS) and len(expected[C.QUARANTINE]) == 2 * len(DAYS)
     bar_batches = [c for c in calls if c["command"] == "insert" and c["collection"] == C.STOCK_DAILY_QUOTES]
     assert len(bar_batches) == 3 * len(DAYS), calls  # so some kills land between a day's batches
+    monkeypatch.setattr(writes, "CHUNK_SIZE", CHUNK)  # the retry batches as the killed run did
     provider = make_tushare()
     for call in calls:
         target, db = _fresh_db(mongo_target, provider)

@@ -230,8 +230,8 @@ def _kdj(high: np.ndarray, low: np.ndarray, close: np.ndarray, convention: Conve
         k[: first + 8] = np.nan
     else:
         rsv = _ratio(num, hh, scale=100.0, when_zero=50.0)
-        k = _recurse(rsv, 1.0 / KDJ_M1, first, 50.0 + (rsv[first] - 50.0) / KDJ_M1)
-        d = _recurse(k, 1.0 / KDJ_M2, first, 50.0 + (k[first] - 50.0) / KDJ_M2)
+        k = _recurse(rsv, 1.0 / KDJ_M1, first, 50.0 + (rsv[first] - 50.0) * (1.0 / KDJ_M1))
+        d = _recurse(k, 1.0 / KDJ_M2, first, 50.0 + (k[first] - 50.0) * (1.0 / KDJ_M2))
     j = k * 3.0
     j -= 2.0 * d
     return k, d, j
@@ -472,17 +472,17 @@ class TerminalState:
         for n in RSI_PERIODS:
             for part, x in (("up", gain), ("move", size)):
                 y = r[f"rsi{n}_{part}"]
-                r[f"rsi{n}_{part}"] = np.where(second, x, y + (x - y) / n)
+                r[f"rsi{n}_{part}"] = np.where(second, x, y + (x - y) * (1.0 / n))  # as _recurse: bit-equal
         bars = self.bars + 1
         hh = np.max(self.windows["high"][:, -KDJ_N:], axis=1)
         ll = np.min(self.windows["low"][:, -KDJ_N:], axis=1)
-        rsv = _ratio((close - ll) * 100.0, hh - ll, when_zero=50.0)
+        rsv = _ratio(close - ll, hh - ll, scale=100.0, when_zero=50.0)  # as _kdj: bit-equal
         k, d = r["kdj_k"], r["kdj_d"]
         start = bars == KDJ_N
         k_prev = np.where(start, 50.0, k)
-        k_new = k_prev + (rsv - k_prev) / KDJ_M1
+        k_new = k_prev + (rsv - k_prev) * (1.0 / KDJ_M1)
         d_prev = np.where(start, 50.0, d)
-        d_new = d_prev + (k_new - d_prev) / KDJ_M2
+        d_new = d_prev + (k_new - d_prev) * (1.0 / KDJ_M2)
         r["kdj_k"] = np.where(bars >= KDJ_N, k_new, np.nan)
         r["kdj_d"] = np.where(bars >= KDJ_N, d_new, np.nan)
         self.bars = bars

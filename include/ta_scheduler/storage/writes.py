@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Documents per write batch (one ``insert_many`` / one read-back query each).
+CHUNK_SIZE = 2000
+
 #: Most statements we send in one ``update`` command. FerretDB 1.24 stalls indefinitely on
 #: update commands of 100 statements or more (inserts are unaffected); MongoDB does not care.
 UPDATE_BATCH = 50
@@ -159,7 +162,7 @@ def write_docs(
     docs: Iterable[Mapping[str, Any]],
     key: Sequence[str] | None = None,
     *,
-    chunk_size: int = 2000,
+    chunk_size: int | None = None,
     mode: str = "set",
     timestamp_field: str | None = "updated_at",
     created_field: str | None = None,
@@ -258,7 +261,7 @@ def write_docs(
 
     for doc in docs:
         chunk.append(doc)
-        if len(chunk) >= chunk_size:
+        if len(chunk) >= (chunk_size or CHUNK_SIZE):
             flush()
     if chunk:
         flush()
