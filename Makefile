@@ -21,6 +21,10 @@ services:  ## start only PostgreSQL, Redis and FerretDB
 test:  ## the whole test suite against real services (what CI runs)
 	scripts/test.sh
 
+lint:  ## ruff check (the rules in pyproject.toml; `make test` runs it first)
+	scripts/venv.sh
+	.venv/bin/ruff check .
+
 bench:  ## run the benchmarks, print a table, write bench/results.json (BENCH=substring to filter)
 	scripts/venv.sh
 	scripts/services.sh start
@@ -29,4 +33,4 @@ bench:  ## run the benchmarks, print a table, write bench/results.json (BENCH=su
 lock:  ## re-resolve requirements*.txt into requirements.lock (needs the package index)
 	scripts/lock.sh
 
-.PHONY: help up up-cluster down services test bench lock
+.PHONY: help up up-cluster down services test lint bench lock

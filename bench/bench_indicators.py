@@ -154,7 +154,7 @@ def _bench_job() -> dict[str, dict]:
         _seed(db, S, days)
         seed_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        first = compute_indicators_for_date(db, days[-2])  # states for every stock (untimed)
+        compute_indicators_for_date(db, days[-2])  # states for every stock (untimed)
         first_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         n_read = len(list(db[C.STOCK_DAILY_QUOTES].find({"trade_date": days[-1], "period": "daily", "data_source": "demo"},

@@ -81,9 +81,11 @@ MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
         "day_budget_tokens": Param(None, type=["null", "integer"], minimum=0, maximum=10**11,
                                    description="Research budget of the day in tokens, all runs (empty: setting)"),
         "approval_timeout_minutes": Param(None, type=["null", "number"], minimum=0.1, maximum=7 * 24 * 60,
-                                          description="Minutes to wait for approval of a batch above budget before rejecting it (empty: setting)"),
+                                          description="Minutes to wait for approval of a batch above budget "
+                                                      "before rejecting it (empty: setting)"),
         "max_consecutive_failures": Param(None, type=["null", "integer"], minimum=1, maximum=50,
-                                          description="Stop starting symbols after this many failed in a row on provider errors (empty: setting)"),
+                                          description="Stop starting symbols after this many failed in a row "
+                                                      "on provider errors (empty: setting)"),
     },
     default_args=default_args(queue=Queues.ANALYSIS, retries=2, retry_delay=timedelta(minutes=1),
                               execution_timeout=timedelta(minutes=25)),

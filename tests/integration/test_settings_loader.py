@@ -57,7 +57,7 @@ airflow:
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("created") == 3
     # an operator sets a password in the UI; the file has none: it must survive re-applying
-    from airflow.models import Connection
+    from airflow.models.connection import Connection  # the ORM row, as the UI edits it
     from airflow.utils.session import create_session
 
     with create_session() as session:

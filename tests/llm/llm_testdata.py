@@ -51,7 +51,8 @@ def seed_market(db, end: str = ANALYSIS_DATE, *, extra_future_day: bool = True) 
                     "data_source": "demo", "open": pre, "high": max(pre, close) * 1.01, "low": min(pre, close) * 0.99,
                     "close": close, "pre_close": pre, "pct_chg": round((close / pre - 1) * 100, 2),
                     "volume": 1_000_000.0 + 1000 * i, "amount": close * (1_000_000.0 + 1000 * i), "adj_factor": 1.0,
-                    "pe": 12.0 if drift > 0 else (-5.0 if drift < 0 else 30.0), "pe_ttm": 12.0 if drift > 0 else (-5.0 if drift < 0 else 30.0),
+                    "pe": 12.0 if drift > 0 else (-5.0 if drift < 0 else 30.0),
+                    "pe_ttm": 12.0 if drift > 0 else (-5.0 if drift < 0 else 30.0),
                     "pb": 2.0, "total_mv": 5e10, "turnover_rate": 1.2,
                 }
             )  # fmt: skip

@@ -76,7 +76,8 @@ def seed_analysis(db) -> None:
 
 def seed_portfolio(db, *, with_risk: bool = True) -> dict:
     portfolio = {"portfolio_id": "core", "name": "核心组合", "benchmark": "000300.SH",
-                 "holdings": [{"symbol": "600000", "weight": 0.4}, {"symbol": "300750", "weight": 0.35}, {"symbol": "000001", "weight": 0.25}]}
+                 "holdings": [{"symbol": "600000", "weight": 0.4}, {"symbol": "300750", "weight": 0.35},
+                              {"symbol": "000001", "weight": 0.25}]}
     db[C.PORTFOLIOS].insert_one(dict(portfolio))
     if with_risk:
         compute_risk(db, T, lookback=80, min_obs=60)

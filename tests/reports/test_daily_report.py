@@ -44,7 +44,8 @@ def test_sector_table_averages_pct_chg_by_industry(market):
     industry = {d["code"]: d["industry"] for d in market[C.STOCK_BASIC_INFO].find()}
     best = _report(market)["summary"]["best_sector"]
     members = [v for s, v in bars.items() if industry[s] == best["industry"]]
-    means = {ind: sum(v for s, v in bars.items() if industry[s] == ind) / sum(1 for s in bars if industry[s] == ind) for ind in set(industry.values())}
+    means = {ind: sum(v for s, v in bars.items() if industry[s] == ind) / sum(1 for s in bars if industry[s] == ind)
+             for ind in set(industry.values())}
     assert best["mean_pct_chg"] == pytest.approx(sum(members) / len(members))
     assert best["industry"] == max(means, key=means.get)
 
@@ -85,7 +86,7 @@ def test_missing_analysis_names_the_day(mongo_db, reports_dir):
 
 def test_change_buckets_count_each_stock_once():
     counts = dict(change_buckets([-10.0, -9.0, -0.5, 0.0, 0.5, 1.0, 9.0, 20.0, float("nan")]))
-    assert counts["≤-9%"] == 2 and counts["-1~0"] == 1 and counts["0"] == 1 and counts["0~1"] == 1 and counts["1~3"] == 1 and counts["≥9%"] == 2
+    assert (counts["≤-9%"], counts["-1~0"], counts["0"], counts["0~1"], counts["1~3"], counts["≥9%"]) == (2, 1, 1, 1, 1, 2)
     assert sum(counts.values()) == 8
 
 

@@ -72,7 +72,8 @@ def assert_ledger_matches_store(db, days: list[str]) -> None:
         published = len(provider.daily(day))  # the demo market: every listed stock trades
         for dataset in DAILY:
             e = found[(dataset, day)]
-            assert (e["state"], e["expected"], e["stored"], e["data_source"]) == ("complete", published, counts[dataset], "demo"), (day, dataset)
+            got = (e["state"], e["expected"], e["stored"], e["data_source"])
+            assert got == ("complete", published, counts[dataset], "demo"), (day, dataset)
             assert counts[dataset] == published
         assert (found[("index_bars", day)]["stored"], found[("index_bars", day)]["state"]) == (
             db[C.INDEX_DAILY].count_documents({"trade_date": day}), "complete")

@@ -268,7 +268,8 @@ def compute_market_sentiment(
     res = write_docs(db[C.MARKET_SENTIMENT], [doc], natural_ids=False)
     _record_ledger(db, "sentiment", trade_date, 1, db[C.MARKET_SENTIMENT].count_documents({"trade_date": trade_date}), source)
     log.info("market sentiment %s: %s up / %s down, %s news (%s)", trade_date, counts["advancers"], counts["decliners"], len(news), model)
-    summary = {k: doc[k] for k in ("trade_date", "stocks", "advancers", "decliners", "limit_up", "limit_down", "news_count", "news_sentiment")}
+    summary = {k: doc[k] for k in ("trade_date", "stocks", "advancers", "decliners", "limit_up", "limit_down",
+                                   "news_count", "news_sentiment")}
     return {**summary, **res.as_dict()}
 
 

@@ -465,7 +465,7 @@ class SyntheticMarket:
     def financial_statements(self, statement: str, start: date, end: date,
                              ts_codes: Sequence[str] | None = None) -> pd.DataFrame:
         """Quarterly reports announced in ``start..end`` (amounts yuan, ratios percent)."""
-        u, p = self.universe, self.universe.params
+        u = self.universe
         parts = []
         for year in range(start.year - 1, end.year + 1):
             for q, (md, ann_m, ann_d, spread, next_year, share) in enumerate(_PERIODS):

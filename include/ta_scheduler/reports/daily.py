@@ -54,7 +54,8 @@ LIMIT_NAMES_SHOWN = 30
 SECTORS_CHARTED = 30  # more industries than this: chart the best and worst 15
 UNCLASSIFIED = "未分类"
 
-#: Percent-change buckets of the distribution chart: (label, lower, upper); see change_buckets. Limit moves of 20 % boards fall in the outer buckets.
+#: Percent-change buckets of the distribution chart: (label, lower, upper); see change_buckets.
+#: Limit moves of 20 % boards fall in the outer buckets.
 BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("≤-9%", -np.inf, -9), ("-9~-7", -9, -7), ("-7~-5", -7, -5), ("-5~-3", -5, -3), ("-3~-1", -3, -1),
     ("-1~0", -1, 0), ("0", 0, 0), ("0~1", 0, 1), ("1~3", 1, 3), ("3~5", 3, 5), ("5~7", 5, 7),
@@ -329,7 +330,8 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
 
     idx = fig["indices"]
     sections.append(Section("主要指数", [
-        Metrics([Metric(f"{r['name']} {r['ts_code']}", f"{fmt_num(r['close'])}  {fmt_pct(r['pct_chg'])}", sign_class(r["pct_chg"])) for r in idx]),
+        Metrics([Metric(f"{r['name']} {r['ts_code']}", f"{fmt_num(r['close'])}  {fmt_pct(r['pct_chg'])}", sign_class(r["pct_chg"]))
+                 for r in idx]),
         Chart(charts.index_panels([(r["name"], r["dates"], r["closes"]) for r in idx]), "主要指数走势",
               f"近 {INDEX_CHART_DAYS} 个交易日收盘点位"),
     ]))
@@ -380,7 +382,8 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
 
     sec = fig["sectors"]
     shown = sec if len(sec) <= SECTORS_CHARTED else sec.iloc[list(range(15)) + list(range(len(sec) - 15, len(sec)))]
-    sec_rows = [[r.industry, f"{r.stocks}", fmt_pct(r.mean_pct_chg), fmt_pct(r.median_pct_chg), f"{r.advancers}/{r.stocks}", fmt_yi(r.amount)]
+    sec_rows = [[r.industry, f"{r.stocks}", fmt_pct(r.mean_pct_chg), fmt_pct(r.median_pct_chg), f"{r.advancers}/{r.stocks}",
+                 fmt_yi(r.amount)]
                 for r in sec.itertuples()]
     sec_tones = [["", "", sign_class(r.mean_pct_chg), sign_class(r.median_pct_chg), "", ""] for r in sec.itertuples()]
     sections.append(Section("行业表现", [
@@ -428,7 +431,8 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
     ])]
     if per_stock:
         blocks.append(Table(["代码", "名称", "新闻数", "情绪"],
-                            [[r["symbol"], names.get(r["symbol"], r["symbol"]), str(r["news_count"]), fmt_num(r["sentiment"], 3)] for r in per_stock],
+                            [[r["symbol"], names.get(r["symbol"], r["symbol"]), str(r["news_count"]), fmt_num(r["sentiment"], 3)]
+                             for r in per_stock],
                             [["", "", "", sign_class(r["sentiment"])] for r in per_stock], caption="新闻最多的股票"))
     sections.append(Section("市场与新闻情绪", blocks))
 
@@ -491,7 +495,8 @@ def daily_digest(trade_date: str, summary: dict[str, Any]) -> list[str]:
     lines = [
         idx or "指数：无数据",
         f"涨跌家数：{INCOMPLETE}（{'、'.join(gaps['breadth'])} 数据不完整）" if "breadth" in gaps else
-        f"上涨 {summary['advancers']} / 下跌 {summary['decliners']} / 平盘 {summary['unchanged']}，涨停 {summary['limit_up']}，跌停 {summary['limit_down']}",
+        f"上涨 {summary['advancers']} / 下跌 {summary['decliners']} / 平盘 {summary['unchanged']}，"
+        f"涨停 {summary['limit_up']}，跌停 {summary['limit_down']}",
         f"成交额 {fmt_yi(summary['amount_total'])}，量能比{INCOMPLETE}（近 21 个交易日有 {len(gaps['amount_ratio_20'])} 天数据不完整）"
         if "amount_ratio_20" in gaps else
         f"成交额 {fmt_yi(summary['amount_total'])}，为前20日均值的 {fmt_num(summary['amount_ratio_20'])} 倍",
@@ -547,7 +552,8 @@ def build_daily_report(db: Database, trade_date: str) -> dict[str, Any]:
     subtitle = f"交易日 {trade_date} · 数据源 {inputs.data_source} · {inputs.sentiment.get('stocks')} 只股票"
     if caveat := calendar_caveat(trade_date):
         subtitle += f" · {caveat}"
-    footer = "数据来自 TradingAgents 行情库（stock_daily_quotes、index_daily_quotes、market_sentiment、technical_indicators、hot_stocks、stock_news）。红涨绿跌。"
+    footer = ("数据来自 TradingAgents 行情库（stock_daily_quotes、index_daily_quotes、market_sentiment、"
+              "technical_indicators、hot_stocks、stock_news）。红涨绿跌。")
     sections = build_daily_sections(inputs, fig)
     sections.append(llm_usage_section(db, trade_date))
     summary = daily_summary(inputs, fig)

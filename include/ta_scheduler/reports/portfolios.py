@@ -94,7 +94,8 @@ def list_portfolios(db: Database) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None, db: Database | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ta_scheduler.reports.portfolios", description="Manage the portfolios the weekly report covers.")
+    parser = argparse.ArgumentParser(prog="python -m ta_scheduler.reports.portfolios",
+                                     description="Manage the portfolios the weekly report covers.")
     sub = parser.add_subparsers(dest="command", required=True)
     add = sub.add_parser("add", help="create or replace a portfolio")
     add.add_argument("--id", required=True, dest="portfolio_id")

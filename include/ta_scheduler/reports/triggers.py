@@ -15,8 +15,9 @@ class AnalysisReadyTrigger(PollUntilReadyTrigger):
 
     The store is reached with the URI the task resolved on the worker (Airflow encrypts trigger
     kwargs in the metadata DB with the Fernet key and leaves them out of REST responses; our
-    ``repr`` redacts the URI), so the triggerer needs no store settings of its own. Each check runs in a thread (pymongo is blocking); a store that is down or restarting
-    is logged and polled again until the deadline.
+    ``repr`` redacts the URI), so the triggerer needs no store settings of its own. Each check
+    runs in a thread (pymongo is blocking); a store that is down or restarting is logged and
+    polled again until the deadline.
     """
 
     def __init__(self, trade_date: str, mongo_uri: str, database: str, deadline: str, poll_seconds: float = 60.0,

@@ -126,7 +126,8 @@ def portfolio_figures(
     }
 
 
-def _load(db: Database, portfolio: dict[str, Any], as_of: str, source: str) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None, str]:
+def _load(db: Database, portfolio: dict[str, Any], as_of: str,
+          source: str) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None, str]:
     import pandas as pd
 
     from ta_scheduler.analytics.panel import forward_adjust, panel_from_frame
@@ -142,7 +143,7 @@ def _load(db: Database, portfolio: dict[str, Any], as_of: str, source: str) -> t
         {"_id": 0, "ts_code": 1, "trade_date": 1, "close": 1, "data_source": 1})))
     if idx.empty or bench not in set(idx["ts_code"]):
         bench = CSI300
-    dates = sorted(set(bars["trade_date"]) if not bars.empty else set()) 
+    dates = sorted(set(bars["trade_date"]) if not bars.empty else set())
     if not idx.empty:
         dates = sorted(set(dates) | set(idx.loc[idx["ts_code"] == bench, "trade_date"]))
     if not dates or dates[-1] != as_of:
@@ -188,7 +189,8 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
     sections: list[Section] = []
     summaries: list[dict[str, Any]] = []
     if not portfolios:
-        sections.append(Section("组合", [Text("portfolios 中没有组合。创建组合：python -m ta_scheduler.reports.portfolios add …（见 docs/reports.md）")]))
+        sections.append(Section("组合", [Text("portfolios 中没有组合。"
+                                             "创建组合：python -m ta_scheduler.reports.portfolios add …（见 docs/reports.md）")]))
     overview_rows, overview_tones = [], []
     for p in portfolios:
         pid = str(p["portfolio_id"])
@@ -196,7 +198,8 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
         dates, prices, syms, bench_close, bench = _load(db, p, as_of, source)
         bench_label = MAJOR_INDICES.get(bench, bench)
         if not syms:
-            sections.append(Section(f"{p.get('name') or pid}（{pid}）", [Text(f"持仓 {sorted(weights)} 在 {as_of} 前没有行情，无法计算。")]))
+            sections.append(Section(f"{p.get('name') or pid}（{pid}）",
+                                    [Text(f"持仓 {sorted(weights)} 在 {as_of} 前没有行情，无法计算。")]))
             summaries.append({"portfolio_id": pid, "name": p.get("name"), "error": "no bars for any holding"})
             continue
         f = portfolio_figures(dates, prices, syms, weights, bench_close, as_of)
@@ -205,9 +208,10 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
         excess_w = None if f["week_return"] is None or f["bench_week_return"] is None else f["week_return"] - f["bench_week_return"]
         excess_y = None if f["bench_ytd_return"] is None else f["ytd_return"] - f["bench_ytd_return"]
         summary = {"portfolio_id": pid, "name": p.get("name"), "benchmark": bench,
-                   **{k: f[k] for k in ("week_return", "bench_week_return", "ytd_return", "bench_ytd_return", "week_base_date", "year_base_date", "missing_symbols")},
+                   **{k: f[k] for k in ("week_return", "bench_week_return", "ytd_return", "bench_ytd_return", "week_base_date",
+                                        "year_base_date", "missing_symbols")},
                    "excess_week": excess_w, "excess_ytd": excess_y, "ytd_label": ytd, "risk": risk, "risk_source": risk_source,
-                   "contributions": [{"symbol": h["symbol"], "weight": h["weight"], "week_return": h["week_return"], "contribution": h["contribution"]} for h in f["holdings"]]}
+                   "contributions": [{k: h[k] for k in ("symbol", "weight", "week_return", "contribution")} for h in f["holdings"]]}
         summaries.append(summary)
         overview_rows.append([p.get("name") or pid, pid, fmt_frac(f["week_return"]), fmt_frac(f["bench_week_return"]), fmt_frac(excess_w),
                               fmt_frac(f["ytd_return"]), fmt_frac(f["bench_ytd_return"])])
@@ -217,7 +221,8 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
         residual = None if f["week_return"] is None else f["week_return"] - sum(h["contribution"] for h in contrib)
         rows = [[h["symbol"], names.get(h["symbol"], h["symbol"]), fmt_frac(h["weight"], signed=False), fmt_frac(h["week_return"]),
                  fmt_frac(h["contribution"]), fmt_frac(h["ytd_return"])] for h in f["holdings"]]
-        tones = [["", "", "", sign_class(h["week_return"]), sign_class(h["contribution"]), sign_class(h["ytd_return"])] for h in f["holdings"]]
+        tones = [["", "", "", sign_class(h["week_return"]), sign_class(h["contribution"]), sign_class(h["ytd_return"])]
+                 for h in f["holdings"]]
         rows.append(["", "每日再平衡差异", "", "", fmt_frac(residual), ""])
         tones.append(["", "", "", "", sign_class(residual), ""])
         blocks: list = [
@@ -229,13 +234,15 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
                 Metric(f"基准{ytd}", fmt_frac(f["bench_ytd_return"]), sign_class(f["bench_ytd_return"])),
                 Metric(f"{ytd}超额", fmt_frac(excess_y), sign_class(excess_y)),
             ]),
-            Chart(charts.nav_and_drawdown(f["nav_dates"], f["nav"], f["bench_nav"], title=f"{p.get('name') or pid} 净值与回撤（{f['year_base_date']} = 1）",
-                                          bench_label=bench_label), "净值与回撤", f"今年以来最大回撤 {fmt_frac(f['ytd_max_drawdown'], signed=False)}"),
+            Chart(charts.nav_and_drawdown(f["nav_dates"], f["nav"], f["bench_nav"],
+                                          title=f"{p.get('name') or pid} 净值与回撤（{f['year_base_date']} = 1）", bench_label=bench_label),
+                  "净值与回撤", f"今年以来最大回撤 {fmt_frac(f['ytd_max_drawdown'], signed=False)}"),
             Table(["代码", "名称", "权重", "本周收益", "贡献", "今年以来"], rows, tones,
                   caption=f"持仓贡献（权重 × 本周收益，{f['week_base_date']} 收盘 → {as_of} 收盘）"),
         ]
         if contrib:
-            blocks.append(Chart(charts.bar_chart([names.get(h["symbol"], h["symbol"]) for h in contrib], [h["contribution"] * 100 for h in contrib],
+            blocks.append(Chart(charts.bar_chart([names.get(h["symbol"], h["symbol"]) for h in contrib],
+                                                 [h["contribution"] * 100 for h in contrib],
                                                  title="本周收益贡献（百分点）", unit="百分点", horizontal=True), "收益贡献"))
         blocks.append(Table(["指标", "数值"], [
             ["年化波动率", fmt_frac(risk.get("volatility_ann"), signed=False)],
@@ -248,11 +255,13 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
             blocks.append(Text(f"无行情的持仓未计入，权重已重新归一：{'、'.join(f['missing_symbols'])}"))
         sections.append(Section(f"{p.get('name') or pid}（{pid}）", blocks))
     if overview_rows:
-        sections.insert(0, Section("概览", [Table(["组合", "代码", "本周", "基准本周", "本周超额", "今年以来", "基准今年以来"], overview_rows, overview_tones)]))
+        header = ["组合", "代码", "本周", "基准本周", "本周超额", "今年以来", "基准今年以来"]
+        sections.insert(0, Section("概览", [Table(header, overview_rows, overview_tones)]))
     title = f"每周投资组合报告 {week_end_date}"
     subtitle = f"截至交易日 {as_of} · 数据源 {source} · {len(portfolios)} 个组合"
     footer = "收益按复权收盘价（close × adj_factor）计算，组合按目标权重每日再平衡。红涨绿跌。"
-    digest = [f"{s.get('name') or s['portfolio_id']}：本周 {fmt_frac(s.get('week_return'))}（基准 {fmt_frac(s.get('bench_week_return'))}），"
+    digest = [f"{s.get('name') or s['portfolio_id']}：本周 {fmt_frac(s.get('week_return'))}"
+              f"（基准 {fmt_frac(s.get('bench_week_return'))}），"
               f"今年以来 {fmt_frac(s.get('ytd_return'))}" for s in summaries if "error" not in s] or ["没有可计算的组合"]
     doc = save_report(db, {
         "kind": "weekly", "report_date": week_end_date, "as_of": as_of, "title": title,

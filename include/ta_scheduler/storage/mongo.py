@@ -18,7 +18,6 @@ from ta_scheduler.constants import Collections as C
 
 if TYPE_CHECKING:
     from pymongo import MongoClient
-    from pymongo.collection import Collection
     from pymongo.database import Database
 
 log = logging.getLogger(__name__)
