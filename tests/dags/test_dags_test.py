@@ -50,3 +50,35 @@ def test_dag_run_succeeds(dag_id, logical_date, conf):
     assert res.returncode == 0, out[-6000:]
     assert "state=success" in out, out[-4000:]
     assert "Task failed with exception" not in out, out[-6000:]
+
+
+#: the runs above whose inputs are the same when run again (research makes new LLM calls, and
+#: maintenance writes a backup and a health check of the moment: both are new facts)
+RERUNS = [r for r in RUNS if r[0] not in ("maintenance",) and r[2].get("symbols") != "DEMO"]
+
+
+def _store_contents() -> dict[str, dict]:
+    """Every document of every collection, whole (``_id``, ``updated_at`` and all)."""
+    from ta_scheduler.storage.mongo import get_db
+
+    db = get_db()
+    return {name: {str(d["_id"]): d for d in db[name].find({})} for name in sorted(db.list_collection_names())}
+
+
+def test_running_the_data_dags_again_changes_no_document():
+    """After the runs above, the same runs again (same logical dates and confs) leave every
+    document as it was, ``updated_at`` included: a re-run rewrites nothing."""
+    before = _store_contents()
+    assert sum(len(docs) for docs in before.values()) > 1000, {k: len(v) for k, v in before.items()}
+    for dag_id, logical_date, conf in RERUNS:
+        res = dags_test(dag_id, logical_date, conf)
+        assert res.returncode == 0 and "state=success" in res.stdout + res.stderr, (res.stdout + res.stderr)[-6000:]
+    after = _store_contents()
+    assert sorted(after) == sorted(before)
+    changed = {}
+    for name in before:
+        for k in sorted(set(before[name]) | set(after[name])):
+            old, new = before[name].get(k) or {}, after[name].get(k) or {}
+            if old != new:
+                changed.setdefault(name, {})[k] = {f: (old.get(f), new.get(f)) for f in {*old, *new} if old.get(f) != new.get(f)}
+    assert changed == {}

@@ -134,7 +134,9 @@ def deliver_report(
         now = datetime.now(timezone.utc)
         if conn_id is None:
             names = "/".join(CHANNEL_CONNS[channel]) + (" with a webhook token" if channel in ROBOT_CONNS else "")
-            record_delivery(db, kind, report_date, channel, {"status": "skipped", "reason": f"no connection {names}", "at": now})
+            skipped = {"status": "skipped", "reason": f"no connection {names}"}
+            if {k: previous.get(k) for k in skipped} != skipped:  # a re-run finding the same keeps the record
+                record_delivery(db, kind, report_date, channel, {**skipped, "at": now})
             result[channel] = "skipped"
             continue
         if not force and previous.get("status") == "sent" and previous.get("content_sha256") == doc.get("content_sha256"):
