@@ -37,7 +37,7 @@ def run() -> dict[str, dict]:
     from ta_scheduler.storage.mongo import ensure_indexes, get_client
     from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_stock_basic
     from ta_scheduler.sync.completeness import DAILY_DATASETS, record_daily_day, record_index_day, repair_daily
-    from ta_scheduler.sync.market import known_codes, merge_daily_frames
+    from ta_scheduler.sync.bars import known_codes, merge_daily_frames
 
     base = mongo_target()
     name = f"ta_bench_ledger_{uuid.uuid4().hex[:8]}"

@@ -39,7 +39,7 @@ def run() -> dict[str, dict]:
     from ta_scheduler.providers.tushare_pro import TushareProvider
     from ta_scheduler.storage.mongo import ensure_indexes, get_client
     from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_realtime_quotes, sync_stock_basic
-    from ta_scheduler.sync.market import BAR_FIELDS, merge_daily_frames
+    from ta_scheduler.sync.bars import BAR_FIELDS, merge_daily_frames
     from ta_scheduler.storage.writes import columns_from_frame, docs_from_columns, write_docs
 
     base = mongo_target()

@@ -20,7 +20,7 @@ from ta_scheduler.providers.synthetic import TZ
 from ta_scheduler.providers.tiers import TIERS
 from ta_scheduler.providers.tushare_pro import TushareProvider
 from ta_scheduler.storage import ledger
-from ta_scheduler.sync.market import backfill_daily
+from ta_scheduler.sync.bars import backfill_daily
 
 REFUSED = {"adj_factor": "adj_factor", "daily_basic": "daily_basic", "stk_limit": "limit_prices"}
 

@@ -42,7 +42,7 @@ def run_cleanup(*, days_to_keep: int | None = None, dry_run: bool = False) -> di
 
 
 def run_cache_refresh() -> dict[str, Any]:
-    from ta_scheduler.maintenance.cache import refresh_cache
+    from ta_scheduler.maintenance.cache_refresh import refresh_cache
     from ta_scheduler.storage.mongo import get_db
 
     from ta_scheduler.storage.cache import connect

@@ -5,7 +5,7 @@ returns a small dict of counts (for XCom). See docs/data-sync.md.
 from __future__ import annotations
 
 from ta_scheduler.sync.financials import sync_financials
-from ta_scheduler.sync.market import (
+from ta_scheduler.sync.bars import (
     backfill_daily,
     missing_trade_dates,
     sync_daily_bars,

@@ -202,7 +202,7 @@ def forget_lost_rows(db: Database, data_source: str, trade_date: str) -> int:
     write manifest (which would otherwise call them unchanged, see ``storage/writes.py``) and drop
     the day's completion marker. Rows still stored stay untouched by the re-sync."""
     from ta_scheduler.storage.writes import delete_where, prune_manifest
-    from ta_scheduler.sync.market import DAILY_JOB
+    from ta_scheduler.sync.bars import DAILY_JOB
 
     delete_where(db[C.SYNC_STATE], {"_id": f"{DAILY_JOB}|{data_source}|{trade_date}"})
     return prune_manifest(db[C.STOCK_DAILY_QUOTES], {"trade_date": trade_date, "data_source": data_source})
@@ -212,8 +212,8 @@ def repair_daily(provider: MarketDataProvider, db: Database, days: Sequence[str]
                  run_id: str | None = None, day_sync: Any = None) -> dict[str, Any]:
     """Reconcile the ledger with the store for ``days``, then re-sync every day it shows not
     complete (except ``skip``, the days this run syncs anyway) with ``day_sync`` (default
-    :func:`~ta_scheduler.sync.market.sync_daily_bars`). Returns what was repaired."""
-    from ta_scheduler.sync.market import sync_daily_bars
+    :func:`~ta_scheduler.sync.bars.sync_daily_bars`). Returns what was repaired."""
+    from ta_scheduler.sync.bars import sync_daily_bars
 
     sync_day = day_sync or sync_daily_bars
     ds = provider.name

@@ -239,9 +239,9 @@ def run_repair_daily(plan: Mapping[str, Any], repair_days: int | None, run_id: s
                 return {"inserted": 0, "updated": 0, "ledger": {}}
         return run
 
-    from ta_scheduler.sync import market
+    from ta_scheduler.sync import bars
 
-    result = repair_daily(provider, db, window, skip=plan["dates"], run_id=run_id, day_sync=guarded(market.sync_daily_bars))
+    result = repair_daily(provider, db, window, skip=plan["dates"], run_id=run_id, day_sync=guarded(bars.sync_daily_bars))
     result["failed"] = failures
     result["repaired_dates"] = [d for d in result["repaired_dates"] if d not in failures]
     log.info("repair over %s .. %s: repaired %s%s", window[0], window[-1], result["repaired_dates"] or "nothing",
