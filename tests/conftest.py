@@ -71,6 +71,23 @@ def redis_url() -> str:
     return f"redis://127.0.0.1:{os.environ['TA_REDIS_PORT']}/{os.environ.get('TA_REDIS_DB', '1')}"
 
 
+@pytest.fixture(autouse=True)
+def _no_tushare_day_carried_over(redis_url):
+    """Each test starts with no tushare calls or refusals counted for today. The fake's token is
+    the same in every test and the rate limiter keeps per-token day counts and refused endpoints
+    in Redis (``ta:tushare:*``), so a test that makes the fake refuse an endpoint would otherwise
+    make every later test skip it. Only those keys go: Celery's broker shares the database."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter("ta:tushare:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 # ---- the local tushare fake (tests/providers, tests/sync) --------------------------------------
 
 

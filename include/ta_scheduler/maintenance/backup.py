@@ -505,7 +505,10 @@ def main(argv: Iterable[str] | None = None) -> int:
                         help="with --replace: where the pre-restore backup goes (default: <backup root>/pre-restore)")
     parser.add_argument("--force-unverified", action="store_true", help="restore a backup that was never verified")
     args = parser.parse_args(list(argv) if argv is not None else None)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    import airflow  # noqa: F401 - importing it installs a stdout log handler (the store client comes from its hook)
+
+    # logs go to stderr: stdout carries only the JSON result
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr, force=True)
 
     from ta_scheduler.config import mongo_target
     from ta_scheduler.storage.mongo import get_client
