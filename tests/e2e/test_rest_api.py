@@ -66,7 +66,9 @@ def test_daily_sync_through_the_api(cluster, e2e_world):
 def test_failure_alerts_then_clear_reruns(cluster, e2e_world):
     tushare, slack, smtp = e2e_world["tushare"], e2e_world["slack"], e2e_world["smtp"]
     posts_before, mails_before = len(slack.requests), len(smtp.messages)
-    tushare.inject("index_daily", "permission", times=1)  # fatal: fails at once, no retry
+    # a rejected token is fatal: the task fails at once, no retry (a refused endpoint would only be
+    # marked not permitted, and the run would go on)
+    tushare.inject("index_daily", "token", times=1)
     status, run = cluster.trigger("daily_sync", {"date": "2026-11-26"})
     assert status == 200, run
     run_id = run["dag_run_id"]
