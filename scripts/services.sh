@@ -91,18 +91,28 @@ start_postgres() {
   pg_ensure_db airflow; pg_ensure_db airflow_test; pg_ensure_db ferretdb
 }
 
-# Password authentication (scram-sha-256) for every connection, TCP and socket: the role's
-# password is TA_PG_PASSWORD from $TA_STATE_DIR/secrets.env. A cluster made by an older version
-# (trust) is converted the first time it is started by this one.
+# Password authentication (scram-sha-256) for every TCP connection: the role's password is
+# TA_PG_PASSWORD from $TA_STATE_DIR/secrets.env. The cluster's owner account (postgres as root,
+# else the current user) alone may log in as airflow over the cluster's private socket (peer
+# authentication); through it every start sets the password from secrets.env, so a cluster that
+# outlived its secrets file (a state dir made again at the same path, whose cluster sits in the
+# postgres account's home) is taken over instead of refusing every login. A cluster made by an
+# older version (trust) is converted the first time it is started by this one.
+pg_owner_sql() { as_pg "$(pg_bin)/psql" -h "$PGDATA" -p "$TA_PG_PORT" -U airflow -d postgres -qtAX -c "$1"; }
 pg_secure() {
-  local bin=$1 hba="$PGDATA/pg_hba.conf"
-  as_pg grep -qE '^[^#]*[[:space:]]trust[[:space:]]*$' "$hba" || return 0
-  log "postgres: setting the airflow role's password and switching to scram-sha-256"
-  pg_sql "SET password_encryption = 'scram-sha-256'; ALTER ROLE airflow PASSWORD '$TA_PG_PASSWORD'" >/dev/null
-  as_pg sed -i -E 's/^([^#]*[[:space:]])trust[[:space:]]*$/\1scram-sha-256/' "$hba"
-  as_pg "$bin/pg_ctl" -D "$PGDATA" reload >/dev/null
-  sleep 0.5
-  pg_sql "SELECT 1" >/dev/null || die "postgres: password login failed after switching to scram-sha-256"
+  local bin=$1 hba="$PGDATA/pg_hba.conf" ident="$PGDATA/pg_ident.conf" os_user
+  os_user=$([ "$(id -u)" = 0 ] && echo postgres || id -un)
+  if ! as_pg grep -q '^local all airflow peer map=ta_owner$' "$hba"; then
+    log "postgres: scram-sha-256 over TCP, peer login for the cluster's owner on its socket"
+    as_pg sed -i -E 's/^([^#]*[[:space:]])trust[[:space:]]*$/\1scram-sha-256/' "$hba"
+    as_pg sed -i '1i local all airflow peer map=ta_owner' "$hba"
+    as_pg sh -c "echo 'ta_owner $os_user airflow' >>'$ident'"
+    as_pg "$bin/pg_ctl" -D "$PGDATA" reload >/dev/null
+    sleep 0.5
+  fi
+  pg_owner_sql "SET password_encryption = 'scram-sha-256'; ALTER ROLE airflow PASSWORD '$TA_PG_PASSWORD'" >/dev/null \
+    || die "postgres: the cluster's owner could not log in on its socket (log: $PGLOG)"
+  pg_sql "SELECT 1" >/dev/null || die "postgres: password login failed (log: $PGLOG)"
 }
 
 stop_postgres() {
