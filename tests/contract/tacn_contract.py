@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text
+
 ISO_DATE = r"\d{4}-\d{2}-\d{2}"
 YYYYMMDD = r"\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])"
 CODE6 = r"\d{6}"
@@ -35,6 +37,7 @@ class Field:
     values: frozenset | None = None
     nullable: bool = False
     unit: str = ""
+    optional: bool = False  # may be absent (written once known); checked when present
 
     def problem(self, value: Any) -> str | None:
         if value is None:
@@ -55,8 +58,8 @@ def S(pattern: str | None = None, *, nullable: bool = False) -> Field:  # noqa: 
     return Field(str, pattern, nullable=nullable)
 
 
-def N(unit: str = "", *, nullable: bool = False) -> Field:  # noqa: N802
-    return Field((float, int), unit=unit, nullable=nullable)
+def N(unit: str = "", *, nullable: bool = False, optional: bool = False) -> Field:  # noqa: N802
+    return Field((float, int), unit=unit, nullable=nullable, optional=optional)
 
 
 def ONE_OF(*values: Any) -> Field:  # noqa: N802
@@ -162,11 +165,12 @@ STOCK_BASIC_INFO = CollectionContract(
         "source": Field(str, values=SOURCES), "is_hs": BOOL, "updated_at": DATETIME,
         "total_mv": N("亿元"), "circ_mv": N("亿元"), "total_share": N("万股"), "float_share": N("万股"),
         "pe": N(nullable=True), "pe_ttm": N(nullable=True), "pb": N(), "pb_mrq": N(), "ps": N(), "ps_ttm": N(),
-        "turnover_rate": N("percent"), "volume_ratio": N(),
+        "turnover_rate": N("percent"), "volume_ratio": N(), "roe": N("percent", optional=True),
     },
     ours={
         "ts_code": S(TS_CODE), "exchange": ONE_OF("SSE", "SZSE", "BSE"), "list_status": ONE_OF("L"),
         "hs_type": ONE_OF("H", "S", "N"), "data_source": Field(str, values=SOURCES), "valuation_date": S(YYYYMMDD),
+        "roe_period": Field(str, YYYYMMDD, optional=True),
     },
     unique_indexes=(("code", "source"),),
     reads=(lambda d: {"code": d["code"], "source": d["source"]}, lambda d: {"source": d["source"]},
@@ -181,6 +185,8 @@ STOCK_BASIC_INFO = CollectionContract(
         Unit("is_hs", "H/S -> True, N -> False", lambda d, t: d["hs_type"] in ("H", "S")),
         Unit("list_date", "YYYYMMDD", lambda d, t: t.list_date(d).replace("-", "")),
         Unit("valuation_date", "the synced trading day", lambda d, t: t.day.replace("-", "")),
+        Unit("roe", "fina_indicator.roe of the stock's newest report with one", lambda d, t: t.latest_roe(d)["roe"]),
+        Unit("roe_period", "that report's period, YYYYMMDD", lambda d, t: t.latest_roe(d)["report_period"]),
     ),
 )
 
@@ -230,6 +236,9 @@ STOCK_NEWS = CollectionContract(
         "symbol": S(CODE6, nullable=True), "full_symbol": S(TS_CODE, nullable=True), "market": ONE_OF("CN"),
         "symbols": Field(list), "title": S(), "content": S(), "url": S(), "source": S(),
         "publish_time": DATETIME, "data_source": Field(str, values=SOURCES), "updated_at": DATETIME,
+        "sentiment": ONE_OF("positive", "negative", "neutral"), "sentiment_score": N(), "keywords": Field(list),
+        "category": ONE_OF("company_announcement", "policy_news", "market_news", "research_report", "general"),
+        "importance": ONE_OF("high", "medium", "low"), "summary": S(), "author": S(),
     },
     ours={
         "news_id": S(r"[0-9a-f]{24}"), "published_at": DATETIME, "publish_date": S(ISO_DATE),
@@ -246,6 +255,13 @@ STOCK_NEWS = CollectionContract(
              lambda d, t: t.wall_clock(d["published_at"])),
         Unit("symbol", "the first stock named", lambda d, t: d["symbols"][0] if d["symbols"] else None),
         Unit("full_symbol", "symbol with its exchange suffix", lambda d, t: t.ts_code(d["symbol"])),
+        Unit("sentiment_score", "the lexicon model's score of title + content, 4 decimals",
+             lambda d, t: round(LexiconScorer().score_one(news_text(d)), 4)),
+        Unit("sentiment", "positive above +0.1, negative below -0.1, else neutral",
+             lambda d, t: "positive" if d["sentiment_score"] > 0.1 else "negative" if d["sentiment_score"] < -0.1
+             else "neutral"),
+        Unit("summary", "the content's opening, whitespace collapsed, at most 200 characters",
+             lambda d, t: (lambda c: c if len(c) <= 200 else c[:199] + "…")(" ".join(d["content"].split()))),
     ),
     filter={},
 )
@@ -297,6 +313,8 @@ def document_problems(contract: CollectionContract, doc: dict, truth: Any) -> li
     where = f"{contract.name} {doc.get('_id')}"
     for name, spec in {**contract.fields, **contract.ours}.items():
         if name not in doc:
+            if spec.optional:
+                continue
             out.append(f"{where}: field {name!r} is missing")
             continue
         problem = spec.problem(doc[name])
@@ -312,7 +330,8 @@ def document_problems(contract: CollectionContract, doc: dict, truth: Any) -> li
     if out:
         return out
     for unit in contract.units:
-        expected, stored = unit.expected(doc, truth), unit.key(doc[unit.field])
+        # an optional field still absent must be one whose rule expects nothing yet
+        expected, stored = unit.expected(doc, truth), unit.key(doc[unit.field]) if unit.field in doc else None
         if isinstance(expected, float) and math.isnan(expected):
             expected = None  # a missing figure (NaN in a frame) is stored as null
         close_floats = (isinstance(expected, float) and isinstance(stored, float)

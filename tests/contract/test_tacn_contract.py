@@ -44,8 +44,8 @@ def runs(day: str, financials_as_of: str) -> list[tuple[str, str, dict]]:
 class Truth:
     """What the synthetic market behind both providers says, per document."""
 
-    def __init__(self, market: SyntheticMarket, day: str, financials_as_of: str) -> None:
-        self.market, self.day, self.financials_as_of = market, day, financials_as_of
+    def __init__(self, market: SyntheticMarket, day: str, financials_as_of: str, db) -> None:
+        self.market, self.day, self.financials_as_of, self.db = market, day, financials_as_of, db
 
     @cache  # noqa: B019 - one Truth per module
     def _daily(self, day: str) -> dict:
@@ -88,6 +88,20 @@ class Truth:
     def statement(self, doc: dict, name: str) -> dict:
         period = f"{doc['report_period'][:4]}-{doc['report_period'][4:6]}-{doc['report_period'][6:]}"
         return self._statements(name).loc[(doc["code"], period)].to_dict()
+
+    @cache  # noqa: B019
+    def _newest_roe(self, data_source: str) -> dict:
+        """Per code, the stored report with a roe of the newest period (from the store: what the
+        financial contract above checked)."""
+        newest: dict[str, dict] = {}
+        fields = {"_id": 0, "symbol": 1, "report_period": 1, "roe": 1}
+        for doc in self.db["stock_financial_data"].find({"data_source": data_source}, fields):
+            if doc.get("roe") is not None and doc["report_period"] > newest.get(doc["symbol"], {}).get("report_period", ""):
+                newest[doc["symbol"]] = doc
+        return newest
+
+    def latest_roe(self, doc: dict) -> dict:
+        return self._newest_roe(doc["source"]).get(doc["code"], {"roe": None, "report_period": None})
 
     @staticmethod
     def wall_clock(instant: datetime) -> datetime:
@@ -134,8 +148,8 @@ def filled(request, mongo_uri, tushare_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def truth(filled):
-    provider, _ = filled
-    return Truth(SyntheticMarket(300), DAYS[provider], FINANCIALS_AS_OF[provider])
+    provider, db = filled
+    return Truth(SyntheticMarket(300), DAYS[provider], FINANCIALS_AS_OF[provider], db)
 
 
 @pytest.mark.parametrize("contract", CONTRACT, ids=[c.name for c in CONTRACT])
@@ -175,6 +189,9 @@ def test_the_day_covers_the_whole_market(filled, truth):
     assert {d["symbol"] for d in db["stock_daily_quotes"].find({"trade_date": day}, {"symbol": 1})} == listed
     assert {d["code"] for d in db["stock_basic_info"].find({"valuation_date": day.replace("-", "")}, {"code": 1})} == listed
     assert {d["stock_symbol"] for d in db["analysis_reports"].find({}, {"stock_symbol": 1})} == set(RESEARCHED)
+    reported = {d["symbol"] for d in db["stock_financial_data"].find({"roe": {"$ne": None}}, {"symbol": 1})}
+    assert reported, "weekly_financials stored no report with a roe"
+    assert {d["code"] for d in db["stock_basic_info"].find({"roe": {"$exists": True}}, {"code": 1})} == reported & listed
 
 
 def _reformatted(value):
@@ -196,7 +213,9 @@ def _reformatted(value):
 def test_a_renamed_or_reformatted_field_breaks_the_contract(filled, truth, contract: CollectionContract):
     """The checks above can fail: each of its fields renamed, and each reformatted, is reported."""
     _, db = filled
-    doc = db[contract.name].find_one(contract.filter)
+    optional = [n for n, f in {**contract.fields, **contract.ours}.items() if f.optional]
+    doc = db[contract.name].find_one({**contract.filter, **{n: {"$exists": True} for n in optional}})
+    assert doc is not None, f"{contract.name}: no document holds all of {optional}"
     assert document_problems(contract, doc, truth) == []
     for name in contract.fields:
         renamed = {(f"{k}_v2" if k == name else k): v for k, v in doc.items()}

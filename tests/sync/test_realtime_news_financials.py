@@ -112,3 +112,47 @@ def test_financials_carry_ttm_figures_computed_like_tradingagents_cn(db):
         assert doc["report_type"] == "quarterly" and annual["report_type"] == "annual"
     assert all(d["revenue_ttm"] == d["revenue"] for d in docs.values() if d["report_type"] == "annual")
     assert all(docs[k]["revenue_ttm"] is None for k in docs if k[1] == "20250930")  # 2024 is not stored
+
+
+def test_stock_basic_info_carries_the_newest_reported_roe(db):
+    demo = DemoProvider(300)
+    sync_stock_basic(demo, db)
+    before = {d["code"]: d for d in db[C.STOCK_BASIC_INFO].find({})}
+    some = demo.stock_basic()["ts_code"].tolist()[:20]
+    counts = sync_financials(demo, db, "2026-11-23", first_lookback_days=420, ts_codes=some)
+    reports = list(db[C.STOCK_FINANCIAL_DATA].find({}))
+    newest = {}
+    for r in reports:
+        if r["roe"] is not None and r["report_period"] > newest.get(r["symbol"], {}).get("report_period", ""):
+            newest[r["symbol"]] = r
+    assert len(newest) == 20 and {r["report_period"] for r in newest.values()} == {"20260930"}
+    assert counts["roe"] == {"stocks": 20, "inserted": 0, "updated": 20, "unchanged": 0}
+    after = {d["code"]: d for d in db[C.STOCK_BASIC_INFO].find({})}
+    assert set(after) == set(before)  # no document made for a stock outside the list
+    for code, doc in after.items():
+        if code in newest:
+            expected = {**before[code], "roe": newest[code]["roe"], "roe_period": "20260930", "updated_at": doc["updated_at"]}
+            assert doc == expected and doc["updated_at"] > before[code]["updated_at"]
+        else:
+            assert doc == before[code]
+    # a later valuation refresh (the whole document rewritten) keeps it; a re-run changes nothing
+    again = sync_financials(demo, db, "2026-11-23", first_lookback_days=420, ts_codes=some)
+    assert again["roe"]["unchanged"] == 20
+    assert {d["code"]: d for d in db[C.STOCK_BASIC_INFO].find({})} == after
+
+
+def test_news_items_carry_the_labels_tradingagents_cn_reads():
+    from ta_scheduler.sync.news import news_labels
+
+    good = news_labels("贵州茅台业绩大增 净利润增长超预期", "公司三季度营收上涨。" * 30, True)
+    assert good["sentiment"] == "positive" and good["sentiment_score"] >= 0.7
+    assert good["keywords"] == ["大增", "净利润增长", "超预期", "上涨"]
+    assert (good["category"], good["importance"], good["author"]) == ("company_announcement", "high", "")
+    assert len(good["summary"]) == 200 and good["summary"].endswith("…")
+    bad = news_labels("证监会对某公司立案调查", "涉嫌信息披露违规", True)
+    assert (bad["sentiment"], bad["category"], bad["importance"]) == ("negative", "policy_news", "high")
+    assert bad["summary"] == "涉嫌信息披露违规"
+    plain = news_labels("两市成交额公布", "", False)
+    assert plain == {"sentiment": "neutral", "sentiment_score": 0.0, "keywords": [], "category": "market_news",
+                     "importance": "low", "summary": "", "author": ""}
+    assert news_labels("公司召开股东大会", "", True)["importance"] == "medium"

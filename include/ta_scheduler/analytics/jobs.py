@@ -216,7 +216,7 @@ def compute_market_sentiment(
     :raises BarsMissingError: the store has no bars for ``trade_date``
     """
     from ta_scheduler.analytics.breadth import breadth, new_extremes, turnover_vs_mean
-    from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text, validate_scores
+    from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text, sentiment_label, validate_scores
 
     _check_date(trade_date)
     scorer = scorer or LexiconScorer()
@@ -257,8 +257,8 @@ def compute_market_sentiment(
         "news_window_start": start,
         "news_window_end": end,
         "news_count": len(news),
-        "news_positive": sum(1 for s in scores if s > 0.1),
-        "news_negative": sum(1 for s in scores if s < -0.1),
+        "news_positive": sum(1 for s in scores if sentiment_label(s) == "positive"),
+        "news_negative": sum(1 for s in scores if sentiment_label(s) == "negative"),
         "news_sentiment": None if market_score is None else round(market_score, 4),
         "news_stocks": len(stock_rows),
         "stock_news_sentiment": stock_rows[:top_stocks],

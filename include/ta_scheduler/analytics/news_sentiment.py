@@ -98,15 +98,17 @@ class LexiconScorer:
         self._vocab = vocab
         self._max_len = max(len(w) for w in vocab)
 
-    def _tokens(self, clause: str) -> list[tuple[str, float]]:
-        """Forward maximum matching: the longest known word at each position, else skip a char."""
-        out: list[tuple[str, float]] = []
+    def _tokens(self, clause: str) -> list[tuple[str, str, float]]:
+        """Forward maximum matching: the longest known word at each position (word, kind, value),
+        else skip a char."""
+        out: list[tuple[str, str, float]] = []
         i, n = 0, len(clause)
         while i < n:
             for size in range(min(self._max_len, n - i), 0, -1):
-                hit = self._vocab.get(clause[i : i + size])
+                word = clause[i : i + size]
+                hit = self._vocab.get(word)
                 if hit is not None:
-                    out.append(hit)
+                    out.append((word, *hit))
                     i += size
                     break
             else:
@@ -119,7 +121,7 @@ class LexiconScorer:
         for clause in _CLAUSE.split(text or ""):
             negations: list[int] = []  # positions (in tokens) of negators in this clause
             degree = 1.0
-            for pos, (kind, value) in enumerate(self._tokens(clause)):
+            for pos, (_, kind, value) in enumerate(self._tokens(clause)):
                 if kind == "neg":
                     negations.append(pos)
                 elif kind == "degree":
@@ -131,6 +133,11 @@ class LexiconScorer:
                     negations.clear()
         return total
 
+    def terms(self, text: str) -> list[str]:
+        """The sentiment terms found in ``text``, each once, in order of first appearance."""
+        found = (word for clause in _CLAUSE.split(text or "") for word, kind, _ in self._tokens(clause) if kind == "term")
+        return list(dict.fromkeys(found))
+
     def score_one(self, text: str) -> float:
         """Score in [-1, 1]: ``s / sqrt(s² + 4)`` of the raw sum, clipped."""
         s = self.raw_score(text)
@@ -138,6 +145,16 @@ class LexiconScorer:
 
     def score(self, texts: list[str]) -> list[float]:
         return [self.score_one(t) for t in texts]
+
+
+#: A score above this is a positive item, below its negative a negative one, else neutral: the
+#: label on each ``stock_news`` item and the ``news_positive``/``news_negative`` counts alike.
+LABEL_THRESHOLD = 0.1
+
+
+def sentiment_label(score: float) -> str:
+    """``positive``, ``negative`` or ``neutral`` (TradingAgents-CN's news labels) for a score."""
+    return "positive" if score > LABEL_THRESHOLD else "negative" if score < -LABEL_THRESHOLD else "neutral"
 
 
 def news_text(doc: dict, content_chars: int = 500) -> str:

@@ -6,6 +6,13 @@ naive Beijing wall-clock time (the true instant is ``published_at``, timezone-aw
 scalar, what its per-stock query matches; ``None`` when it names none), ``symbols`` all of them,
 ``full_symbol``/``market`` as it sets them.
 
+Each item also carries the labels TradingAgents-CN's news pages and filters read (:func:`news_labels`):
+``sentiment`` (positive/negative/neutral, ``analytics.news_sentiment.sentiment_label``) and
+``sentiment_score`` from that module's offline lexicon model, ``keywords`` (the sentiment terms it found), ``category``
+(company_announcement, policy_news, market_news, research_report or general, from the title),
+``importance`` (high/medium/low), ``summary`` (the content's opening, at most 200 characters) and
+``author`` (``""``: no source names one).
+
 ``news_id`` = first 24 hex chars of sha1(url | publish_time | title): exactly TradingAgents-CN's
 unique key (url, title, publish_time), so two items that would break its unique index are one
 document here. The same item fetched again (overlapping windows, re-runs, a second source with
@@ -23,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text, sentiment_label
 from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.sync.formats import MARKET_CN, beijing_wall_clock
@@ -35,6 +43,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+#: Title words that decide ``category``, tried in this order (the first group with a hit wins).
+CATEGORY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("company_announcement", ("公告", "年报", "半年报", "季报", "业绩", "财报", "分红", "回购", "增持", "减持", "停牌", "复牌")),
+    ("policy_news", ("政策", "央行", "证监会", "国务院", "发改委", "财政部", "监管", "法规", "降准", "降息")),
+    ("research_report", ("研报", "评级", "目标价", "券商", "首次覆盖", "调研")),
+    ("market_news", ("大盘", "指数", "板块", "行情", "A股", "沪指", "深成指", "创业板指", "北向资金", "两市", "收评", "午评")),
+)
+#: Title words of events that move a stock on their own: such items are ``importance`` high.
+MAJOR_EVENT_WORDS = ("重大", "重组", "收购", "并购", "停牌", "立案", "退市", "违约", "业绩预告", "突发", "处罚")
+SUMMARY_CHARS = 200
+_SCORER = LexiconScorer()
+
+
+def news_labels(title: str, content: str, names_a_stock: bool) -> dict[str, Any]:
+    """TradingAgents-CN's label fields of one news item (pure; see the module doc).
+
+    ``importance``: high when the title names a major event or the item is strongly one-sided
+    (|score| ≥ 0.7), medium when it names a listed stock, low otherwise.
+    """
+    text = news_text({"title": title, "content": content})
+    score = round(_SCORER.score_one(text), 4)
+    category = next((name for name, words in CATEGORY_WORDS if any(w in title for w in words)), "general")
+    if any(w in title for w in MAJOR_EVENT_WORDS) or abs(score) >= 0.7:
+        importance = "high"
+    else:
+        importance = "medium" if names_a_stock else "low"
+    summary = " ".join((content or "").split())
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[: SUMMARY_CHARS - 1] + "…"
+    return {"sentiment": sentiment_label(score), "sentiment_score": score, "keywords": _SCORER.terms(text)[:10], "category": category,
+            "importance": importance, "summary": summary, "author": ""}
 
 
 def news_id(url: str, publish_time: datetime, title: str) -> str:
@@ -91,7 +131,8 @@ def sync_news(provider: MarketDataProvider, db: Database, start: datetime, end: 
                      "url": url, "publish_time": wall, "published_at": when,
                      "publish_date": when.astimezone(TZ).date().isoformat(), "channels": row.get("channels"),
                      "symbol": symbol, "full_symbol": ts_codes.get(symbol) if symbol else None, "market": MARKET_CN,
-                     "symbols": codes, "stock_names": [names[c] for c in codes], "data_source": provider.name})
+                     "symbols": codes, "stock_names": [names[c] for c in codes], "data_source": provider.name,
+                     **news_labels(row["title"], row["content"], bool(codes))})
     res = write_docs(db[C.STOCK_NEWS], docs, mode="replace", partition=("publish_date", "data_source"))
     from ta_scheduler.sync.completeness import record_news_hours
 
