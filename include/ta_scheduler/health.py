@@ -164,15 +164,35 @@ def expected_bars_date(now: datetime) -> str:
     return cal.previous_session(day).isoformat()
 
 
+#: What the data checks say on a deployment that has not synced anything yet.
+NEW_DEPLOYMENT = ("a new deployment: nothing synced yet (no daily bars, an empty completeness ledger); "
+                  "trigger daily_sync, or wait for its 16:30 run")
+
+
+def nothing_synced_yet(db) -> bool:
+    """No daily bar and no ledger entry in the store: a deployment waiting for its first
+    daily_sync. Its data checks warn instead of failing (a store emptied under a running
+    deployment looks the same until the next daily_sync, after which completeness fails on
+    the days it lost)."""
+    from ta_scheduler.storage import ledger
+
+    return (db[Collections.STOCK_DAILY_QUOTES].find_one({}, {"_id": 1}) is None
+            and db[ledger.COLLECTION].find_one({}, {"_id": 1}) is None)
+
+
 def check_freshness(now: datetime | None = None) -> CheckResult:
     """Latest daily bars in the store == the last trading day they should exist for."""
     from ta_scheduler.storage.mongo import get_db
 
     now = now or datetime.now(tz=TZ)
     want = expected_bars_date(now)
-    latest = get_db()[Collections.STOCK_DAILY_QUOTES].find_one({}, {"trade_date": 1}, sort=[("trade_date", -1)])
+    db = get_db()
+    latest = db[Collections.STOCK_DAILY_QUOTES].find_one({}, {"trade_date": 1}, sort=[("trade_date", -1)])
     if latest is None:
-        return CheckResult("freshness", False, "no daily bars in the store yet: trigger daily_sync")
+        if nothing_synced_yet(db):
+            return CheckResult("freshness", True, NEW_DEPLOYMENT, warning=True)
+        return CheckResult("freshness", False, "no daily bars in the store (the completeness ledger has entries: "
+                           "were they deleted?): trigger daily_sync")
     have = latest["trade_date"]
     if have < want:
         return CheckResult("freshness", False, f"latest daily bars are for {have}, expected {want}: daily_sync is behind")
@@ -226,6 +246,8 @@ def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETE
 
     now = now or datetime.now(tz=TZ)
     db = get_db()
+    if nothing_synced_yet(db):
+        return CheckResult("completeness", True, NEW_DEPLOYMENT, warning=True)
     periods = completeness_window(now, days)
     found = ledger.entries(db, periods, datasets)
     refused = sorted({d for (d, _p), doc in found.items() if doc["state"] == ledger.NOT_PERMITTED})

@@ -74,3 +74,16 @@ def test_days_before_a_datasets_first_entry_are_not_holes(mongo_db):
     ledger.record(mongo_db, "daily_bars", periods[1], "complete", expected=300, stored=300, data_source="demo")
     res = check_completeness(NOW, DAYS)
     assert not res.ok and res.detail.startswith(f"daily_bars: 1 of 5 days not complete ({periods[2]} missing); ")
+
+
+def test_a_deployment_that_synced_nothing_yet_warns_instead_of_failing(mongo_db):
+    from ta_scheduler.health import NEW_DEPLOYMENT, check_freshness
+
+    for res in (check_freshness(NOW), check_completeness(NOW, DAYS)):
+        assert (res.ok, res.warning, res.detail) == (True, True, NEW_DEPLOYMENT)
+    # once anything was synced, missing data fails again: an entry without bars, then bars with holes
+    ledger.record(mongo_db, "daily_bars", "2026-11-26", "complete", expected=300, stored=300, data_source="demo")
+    fresh = check_freshness(NOW)
+    assert not fresh.ok and "the completeness ledger has entries" in fresh.detail
+    res = check_completeness(NOW, DAYS)
+    assert not res.ok and res.detail.startswith("daily_bars: 1 of 5 days not complete (2026-11-27 missing); ")
