@@ -548,12 +548,3 @@ def terminal_history(
     return result, state
 
 
-def warmup_bars() -> int:
-    """Bars of history a symbol needs before every field is defined (MA60: 60 bars).
-
-    Recursive fields keep a trace of their seed for longer: after ``w`` bars the seed weighs
-    ``(1 − α)^w`` (RSI24: α = 1/24, so about 0.6 % after 120 bars). See docs/analytics.md.
-    """
-    return max(max(MA_PERIODS), MACD_SLOW + MACD_SIGNAL - 1, max(RSI_PERIODS) + 1, BOLL_N, ATR_N + 1)
-
-

@@ -52,8 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CURRENCY = "CNY"
-PRICES_VARIABLE, PRICES_ENV = "ta_llm_prices", "TA_LLM_PRICES"
-BUDGET_VARIABLE, BUDGET_ENV = "ta_llm_budget", "TA_LLM_BUDGET"
+PRICES_ENV, BUDGET_ENV = "TA_LLM_PRICES", "TA_LLM_BUDGET"
 
 #: 元 per million tokens. DashScope list prices for Qwen (mainland China, non-thinking, first tier)
 #: and DeepSeek's (cache miss). Providers change prices: keep ``ta_llm_prices`` current.

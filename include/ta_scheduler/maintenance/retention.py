@@ -57,7 +57,6 @@ PROTECTED_COLLECTIONS: frozenset[str] = frozenset(
 )
 
 RETENTION_ENV = "TA_RETENTION_DAYS"
-RETENTION_VARIABLE = "ta_retention_days"
 MIN_DAYS, MAX_DAYS = 1, 3650
 
 #: Metadata tables ``clean_airflow_metadata`` purges by default: run history and its by-products.

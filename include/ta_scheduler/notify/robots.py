@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DINGTALK_HOST = "https://oapi.dingtalk.com"
 FEISHU_HOST = "https://open.feishu.cn"
 WECOM_HOST = "https://qyapi.weixin.qq.com"
 
