@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
 
@@ -213,12 +213,38 @@ def completeness_window(now: datetime, days: int) -> list[str]:
     return trading_days_ending(expected_bars_date(now), days)
 
 
-def completeness_problems(found: dict, periods: Sequence[str], datasets: Sequence[str]) -> dict[str, list[str]]:
+#: Datasets ``analysis_pipeline`` computes from a day's bars once they land (``daily_bars`` asset).
+DERIVED_DATASETS = ("indicators", "sentiment")
+#: How long after a day's bars were stored its derived datasets may still be missing without
+#: failing the check: the analysis runs right after the sync, a first sync's repaired window
+#: takes it a few minutes.
+DERIVED_GRACE = timedelta(hours=1)
+
+
+def derived_pending(found: dict, now: datetime) -> set[tuple[str, str]]:
+    """``(dataset, period)`` of the derived datasets whose day's bars were completed within
+    :data:`DERIVED_GRACE` before ``now`` (the analysis may still be computing them)."""
+    from ta_scheduler.storage import ledger
+
+    fresh = set()
+    for (dataset, period), doc in found.items():
+        stamp = doc.get("updated_at")
+        if dataset != "daily_bars" or doc["state"] != ledger.COMPLETE or stamp is None:
+            continue
+        stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+        if now - DERIVED_GRACE <= stamp <= now:
+            fresh.add(period)
+    return {(d, p) for d in DERIVED_DATASETS for p in fresh}
+
+
+def completeness_problems(found: dict, periods: Sequence[str], datasets: Sequence[str],
+                          pending: Collection[tuple[str, str]] = ()) -> dict[str, list[str]]:
     """``{dataset: ["<period> <state>[ stored/expected]", …]}`` for the unsettled entries of
     a :func:`ledger.entries` result (an absent entry is ``missing``).
 
     A dataset's history starts at its first entry in the window: the days before it were never
     synced (a new deployment), which is not a hole. A dataset with no entry at all is missing.
+    A ``pending`` ``(dataset, period)`` still missing is not reported (see :func:`derived_pending`).
     """
     from ta_scheduler.storage import ledger
 
@@ -229,7 +255,7 @@ def completeness_problems(found: dict, periods: Sequence[str], datasets: Sequenc
             if p < first:
                 continue
             doc = found.get((dataset, p)) or {"state": ledger.MISSING}
-            if doc["state"] in ledger.SETTLED:
+            if doc["state"] in ledger.SETTLED or (doc["state"] == ledger.MISSING and (dataset, p) in pending):
                 continue
             counts = f" {doc['stored']}/{doc['expected']}" if doc.get("expected") is not None and doc["state"] == ledger.PARTIAL else ""
             out.setdefault(dataset, []).append(f"{p} {doc['state']}{counts}")
@@ -254,7 +280,7 @@ def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETE
     if refused:
         _warn_once_a_day(db, now, "not_permitted", f"the data source refuses {', '.join(refused)} (not_permitted in "
                          f"the completeness ledger): these datasets stay empty until the permission is granted")
-    bad = completeness_problems(found, periods, datasets)
+    bad = completeness_problems(found, periods, datasets, derived_pending(found, now))
     if bad:
         detail = "; ".join(f"{d}: {len(v)} of {days} days not complete ({', '.join(v[:5])}{' …' if len(v) > 5 else ''})"
                            for d, v in bad.items())

@@ -87,3 +87,20 @@ def test_a_deployment_that_synced_nothing_yet_warns_instead_of_failing(mongo_db)
     assert not fresh.ok and "the completeness ledger has entries" in fresh.detail
     res = check_completeness(NOW, DAYS)
     assert not res.ok and res.detail.startswith("daily_bars: 1 of 5 days not complete (2026-11-27 missing); ")
+
+
+def test_derived_datasets_of_bars_just_stored_may_lag_an_hour(mongo_db):
+    """The analysis runs after the bars land: for an hour after a day's bars were stored its
+    indicators and sentiment may still be missing; later, or when they failed, the check fails."""
+    periods = _all_complete(mongo_db)
+    last = periods[-1]
+    mongo_db[ledger.COLLECTION].delete_many({"_id": {"$in": [f"indicators|{last}", f"sentiment|{last}"]}})
+    stored_at = NOW - timedelta(minutes=10)
+    mongo_db[ledger.COLLECTION].update_one({"_id": f"daily_bars|{last}"}, {"$set": {"updated_at": stored_at}})
+    assert check_completeness(NOW, DAYS).ok
+    late = check_completeness(stored_at + timedelta(hours=1, minutes=1), DAYS)
+    assert not late.ok and late.detail.startswith(f"indicators: 1 of 5 days not complete ({last} missing); "
+                                                   f"sentiment: 1 of 5 days not complete ({last} missing); ")
+    ledger.record(mongo_db, "sentiment", last, ledger.FAILED, data_source="demo", reason="no news")
+    failed = check_completeness(NOW, DAYS)
+    assert not failed.ok and failed.detail.startswith(f"sentiment: 1 of 5 days not complete ({last} failed); ")
