@@ -98,9 +98,6 @@ export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
 export AIRFLOW__CORE__EXECUTOR="${TA_EXECUTOR:-${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="${AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION:-False}"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg2://$_ta_pg_auth/$TA_METADATA_DB}"
-# Airflow 3 hides sql_alchemy_conn from task processes; the maintenance job's `airflow db clean`
-# subprocess is given the metadata DB explicitly.
-export TA_AIRFLOW_DB_CONN="${TA_AIRFLOW_DB_CONN:-$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN}"
 export AIRFLOW__CELERY__BROKER_URL="${AIRFLOW__CELERY__BROKER_URL:-${CELERY_BROKER_URL:-redis://127.0.0.1:$TA_REDIS_PORT/$TA_REDIS_DB}}"
 export AIRFLOW__CELERY__RESULT_BACKEND="${AIRFLOW__CELERY__RESULT_BACKEND:-db+postgresql://$_ta_pg_auth/$TA_METADATA_DB}"
 export AIRFLOW__CELERY__WORKER_CONCURRENCY="${AIRFLOW__CELERY__WORKER_CONCURRENCY:-4}"
@@ -146,7 +143,6 @@ fi
 if [ "$TA_ENV" = "test" ]; then
   _ta_pg="postgresql+psycopg2://$_ta_pg_auth/airflow_test"
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$_ta_pg"
-  export TA_AIRFLOW_DB_CONN="$_ta_pg"
   export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$TA_REDIS_PORT/1"
   export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://$_ta_pg_auth/airflow_test"
   unset _ta_pg MONGODB_URL REDIS_URL CELERY_BROKER_URL AIRFLOW_CONN_REDIS_DEFAULT AIRFLOW_CONN_AIRFLOW_METADATA_DB \

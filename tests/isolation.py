@@ -11,7 +11,7 @@ def isolation_problems(env: dict[str, str]) -> list[str]:
 
     problems = []
     local = ("127.0.0.1", "localhost")
-    for var in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "TA_AIRFLOW_DB_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+    for var in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
         url = urlsplit(env.get(var, ""))
         if url.hostname not in local or url.path != "/airflow_test":
             problems.append(f"{var} is not the local airflow_test database")

@@ -98,7 +98,7 @@ def test_every_password_is_required_from_env_and_none_is_written_in_the_file():
     assert "--requirepass" in SERVICES["redis"]["command"]
     for url in [svc["environment"].get(k, "") for svc in AIRFLOW_SERVICES.values()
                 for k in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND", "REDIS_URL", "MONGO_URI",
-                          "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "TA_AIRFLOW_DB_CONN")]:
+                          "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")]:
         if url:
             assert re.search(r"://[^/]*:\$\{\w+:\?[^}]*\}@", url), f"{url} has no password from .env"
 
@@ -126,7 +126,6 @@ def test_only_servers_get_the_metadata_db_and_the_fernet_key():
         env = svc["environment"]
         held = {k for k in SERVER_ONLY if k in env}
         assert held == (set(SERVER_ONLY) if name in SERVERS else set()), name
-        assert ("TA_AIRFLOW_DB_CONN" in env) == (name == "airflow-worker-maintenance"), name
         assert not any(k in env for k in ("POSTGRES_PASSWORD", "FERNET_KEY", "MONGO_ROOT_PASSWORD")), name
         assert all(f.get("path", f) != ".env" for f in svc.get("env_file") or []), f"{name} reads all of .env"
         mounts_secrets = any("/opt/airflow/secrets" in v for v in svc.get("volumes", []))

@@ -74,7 +74,6 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
          "(docs/maintenance.md)", "ta_retention_days"),
     Knob("TA_DISK_MIN_FREE_GB", "1", "GiB", "the health check fails when a watched disk has less free space",
          "ta_disk_min_free_gb"),
-    Knob("TA_AIRFLOW_DB_CONN", None, "SQLAlchemy URL", "the metadata DB for `airflow db clean` inside a task"),
     # the store and the cache
     Knob("TA_MONGO_DB", DEFAULT_DB_NAME, "name", "the MongoDB database when the URI/connection names none"),
     # market data
@@ -291,6 +290,17 @@ def provider_hook(hook_class: type[H], conn_id: str, **kwargs: Any) -> H | None:
     resolved = type(f"Resolved{hook_class.__name__}", (hook_class,),
                     {"get_connection": classmethod(lambda cls, _conn_id: conn)})
     return resolved(**kwargs)
+
+
+def metadata_db_hook():
+    """A ``PostgresHook`` on Airflow's metadata DB through connection ``airflow_metadata_db``
+    (airflow_settings.yaml defines it), or None when it is not defined. Airflow 3 hides its own
+    ``sql_alchemy_conn`` from task code; the health check's ping and the cleanup job's
+    ``airflow db clean`` reach the metadata DB through this connection."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    return provider_hook(PostgresHook, Conns.METADATA_DB, postgres_conn_id=Conns.METADATA_DB,
+                         sqlalchemy_scheme="postgresql")
 
 
 def airflow_variable(key: str) -> str | None:

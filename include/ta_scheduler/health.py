@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
 from pathlib import Path
 
-from ta_scheduler.config import airflow_home, mongo_target, provider_hook, redact_url, redis_location, setting, state_dir
+from ta_scheduler.config import airflow_home, metadata_db_hook, mongo_target, redact_url, redis_location, setting, state_dir
 from ta_scheduler.constants import Collections, Conns, Queues
 from ta_scheduler.market import TZ
 
@@ -85,10 +85,8 @@ def check_metadata_db() -> CheckResult:
     connection that airflow_settings.yaml (and the compose file) define.
     """
     import psycopg2
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    hook = provider_hook(PostgresHook, Conns.METADATA_DB, postgres_conn_id=Conns.METADATA_DB,
-                         sqlalchemy_scheme="postgresql")
+    hook = metadata_db_hook()
     if hook is None:
         return CheckResult("metadata_db", False, f"connection {Conns.METADATA_DB} is not configured")
     conn = hook.connection

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import signal
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +41,7 @@ def cluster(tmp_path_factory, e2e_world):
         tmp_path_factory.mktemp("cluster"),
         extra_env={
             "MONGO_URI": e2e_world["mongo_uri"],
+            "PYTHONPATH": str(Path(__file__).parent / "policy"),  # airflow_local_settings: retries after seconds
             "TA_CALENDAR_DIR": str(tmp_path_factory.mktemp("calendar")),
             "TA_DATA_PROVIDER": "tushare",
             "TUSHARE_TOKEN": e2e_world["tushare"].token,

@@ -3,9 +3,10 @@ Airflow's own retry: the task process SIGKILLed halfway through a backfill (some
 others not), and the store killed and restarted under a running backfill. Afterwards every day holds exactly one copy of
 each row, and every day is complete.
 
-Each test waits for Airflow's retry delay of ``daily_sync`` (2 minutes, backed off), so they are
-the slowest tests here. Where exactly the kill lands is left to timing here; a kill right after
-each single write is tested in ``tests/sync/test_crash_points.py``.
+Each test waits for Airflow's retry of ``daily_sync``; the e2e deployment's cluster policy
+(``tests/e2e/policy/airflow_local_settings.py``) shortens its delay from minutes to seconds.
+Where exactly the kill lands is left to timing here; a kill right after each single write is
+tested in ``tests/sync/test_crash_points.py``.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def hostile_project(tmp_path, prod_db):
         "MONGO_URI": "mongodb://app:secret@db.example.com:27017/tradingagents?replicaSet=rs0",
         "REDIS_URL": "redis://:pw@cache.example.com:6379/0",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://airflow@127.0.0.1:{os.environ['TA_PG_PORT']}/{prod_db}",
-        "TA_AIRFLOW_DB_CONN": f"postgresql+psycopg2://airflow@127.0.0.1:{os.environ['TA_PG_PORT']}/{prod_db}",
+        "AIRFLOW_CONN_AIRFLOW_METADATA_DB": f"postgresql://airflow@127.0.0.1:{os.environ['TA_PG_PORT']}/{prod_db}",
         "AIRFLOW__CELERY__BROKER_URL": "redis://cache.example.com:6379/0",
         "AIRFLOW_HOME": str(tmp_path / "prod-airflow-home"),
     }

@@ -134,11 +134,15 @@ def test_airflow_db_clean_refuses_unknown_tables():
         clean_airflow_metadata(older_than_days=30, dry_run=True, tables=["dag_run", "not_a_table"])
 
 
-def test_inside_a_task_the_metadata_conn_must_be_given(monkeypatch):
-    real = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+def test_inside_a_task_the_metadata_db_comes_from_its_connection(monkeypatch):
+    """Airflow 3 blocks sql_alchemy_conn in tasks: ``airflow db clean`` reaches the metadata DB
+    through connection airflow_metadata_db (the health check's), and names it when undefined."""
+    import ta_scheduler.config as config
+
     monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "airflow-db-not-allowed:///")
-    monkeypatch.delenv("TA_AIRFLOW_DB_CONN", raising=False)
-    with pytest.raises(AirflowDbCleanError, match="TA_AIRFLOW_DB_CONN"):
+    port, password = os.environ["TA_PG_PORT"], os.environ["TA_PG_PASSWORD"]
+    assert metadata_db_conn() == f"postgresql://airflow:{password}@127.0.0.1:{port}/airflow_test"
+    assert clean_airflow_metadata(older_than_days=30, dry_run=True)["clean_before"]  # the CLI ran against it
+    monkeypatch.setattr(config, "metadata_db_hook", lambda: None)
+    with pytest.raises(AirflowDbCleanError, match="define connection airflow_metadata_db"):
         clean_airflow_metadata(older_than_days=30, dry_run=True)
-    monkeypatch.setenv("TA_AIRFLOW_DB_CONN", real)
-    assert metadata_db_conn() == real

@@ -89,7 +89,6 @@ KNOWN_METADATA_TABLES: frozenset[str] = frozenset(
 #: Environment variable holding the metadata DB's SQLAlchemy URL for the ``airflow db clean``
 #: subprocess. Needed on workers: Airflow 3 replaces ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` in a
 #: task's environment with a placeholder that refuses database access.
-METADATA_CONN_ENV = "TA_AIRFLOW_DB_CONN"
 _BLOCKED_CONN_PREFIX = "airflow-db-not-allowed"
 
 
@@ -200,22 +199,24 @@ def cleanup_collections(
 def metadata_db_conn(explicit: str | None = None) -> str | None:
     """The SQLAlchemy URL ``airflow db clean`` should use, or None to let it read airflow.cfg.
 
-    Order: ``explicit`` → env ``TA_AIRFLOW_DB_CONN`` → ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``
-    unless it is Airflow 3's in-task placeholder. Inside a task, with neither of the first two
-    set, this raises: the worker must be given ``TA_AIRFLOW_DB_CONN``.
+    Order: ``explicit`` → connection ``airflow_metadata_db`` (:func:`config.metadata_db_hook`, the
+    one the health check pings) → ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` unless it is Airflow 3's
+    in-task placeholder. Inside a task without the connection this raises naming it.
     """
     if explicit:
         return explicit
-    from ta_scheduler.config import setting, sql_alchemy_conn
+    from ta_scheduler.config import metadata_db_hook, sql_alchemy_conn
+    from ta_scheduler.constants import Conns
 
-    if setting(METADATA_CONN_ENV):
-        return setting(METADATA_CONN_ENV)
+    hook = metadata_db_hook()
+    if hook is not None:
+        return hook.get_uri()
     current = sql_alchemy_conn()
     if current and current.startswith(_BLOCKED_CONN_PREFIX):
         raise AirflowDbCleanError(
             "airflow db clean needs the metadata DB, but this process runs inside an Airflow 3 task "
-            "where AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is blocked; set "
-            f"{METADATA_CONN_ENV} to the metadata DB's SQLAlchemy URL on the workers"
+            f"where AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is blocked; define connection {Conns.METADATA_DB} "
+            "(airflow_settings.yaml does)"
         )
     return current or None
 
