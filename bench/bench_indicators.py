@@ -110,7 +110,7 @@ def _seed(db, n_sym: int, days: list[str]) -> None:
             F["close"]: c.tolist(), "volume": volume[:, j].tolist(), "amount": (volume[:, j] * c).tolist(),
             F["adj_factor"]: [1.0] * n_sym,
         }
-        cols.update({f"unadj_{f}": cols[f] for f in ("open", "high", "low", "close")})  # factor 1: qfq == unadjusted
+        cols.update({f: cols[F[f]] for f in ("open", "high", "low", "close")})  # factor 1: qfq == unadjusted
         coll.insert_many([dict(zip(cols, row)) for row in zip(*cols.values())], ordered=False)
 
 
