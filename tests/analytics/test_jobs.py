@@ -130,3 +130,12 @@ def test_risk_job_needs_the_index_on_as_of(store):
     store[C.INDEX_DAILY].delete_many({"trade_date": T})
     with pytest.raises(BarsMissingError, match="000300.SH"):
         compute_risk(store, T, lookback=60)
+
+
+def test_risk_on_a_new_deployment_waits_for_history_even_without_indices(store):
+    """A first sync stores a few weeks of bars and one day of indices: risk skips, naming why,
+    instead of failing on the index history it does not need yet."""
+    store[C.INDEX_DAILY].delete_many({})
+    out = compute_risk(store, T, lookback=250, min_obs=500)
+    assert out["stocks"] == 0 and out["skipped"].startswith("only ") and out["skipped"].endswith("daily returns (< 500)")
+    assert store[C.RISK_ASSESSMENTS].count_documents({}) == 0

@@ -156,3 +156,27 @@ def test_news_items_carry_the_labels_tradingagents_cn_reads():
     assert plain == {"sentiment": "neutral", "sentiment_score": 0.0, "keywords": [], "category": "market_news",
                      "importance": "low", "summary": "", "author": ""}
     assert news_labels("公司召开股东大会", "", True)["importance"] == "medium"
+
+
+def test_stocks_added_to_the_list_get_the_roe_already_stored(db):
+    """A new deployment's weekly_financials may run before the first stock list: the list's
+    first sync then takes each stock's roe from the reports already stored."""
+    demo = DemoProvider(300)
+    some = demo.stock_basic()["ts_code"].tolist()[:20]
+    counts = sync_financials(demo, db, "2026-11-23", first_lookback_days=420, ts_codes=some)
+    assert counts["roe"] == {"stocks": 0} and db[C.STOCK_BASIC_INFO].count_documents({}) == 0
+    listed = sync_stock_basic(demo, db)
+    assert listed["roe"]["stocks"] == 20
+    with_roe = {d["code"]: d for d in db[C.STOCK_BASIC_INFO].find({"roe": {"$exists": True}})}
+    q3 = {d["symbol"]: d["roe"] for d in db[C.STOCK_FINANCIAL_DATA].find({"report_period": "20260930"})}
+    assert {c: (d["roe"], d["roe_period"]) for c, d in with_roe.items()} == {c: (r, "20260930") for c, r in q3.items()}
+    assert sync_stock_basic(demo, db)["roe"] == {"stocks": 0}  # nothing new: no financial read
+
+
+def test_a_news_items_first_named_stock_is_its_symbol():
+    from ta_scheduler.sync.news import StockMatcher
+
+    matcher = StockMatcher({"300631": "明锦矿业", "001547": "海康煤业", "600000": "浦发银行"})
+    text = "明锦矿业(300631)发布新产品\n同行业公司海康煤业(001547)亦受关注，浦发银行未参与。"
+    assert matcher.codes_in(text) == ["300631", "001547", "600000"]
+    assert matcher.codes_in("600000 与 明锦矿业") == ["600000", "300631"]

@@ -371,6 +371,11 @@ def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int 
     panel = _load_bars(db, as_of, lookback + 1, ["close", "adj_factor"], source)
     prices = forward_adjust(panel["close"], panel["adj_factor"])
     returns = simple_returns(prices)[:, 1:]
+    if returns.shape[1] < min_obs:  # a new deployment: too little history yet, whatever the indices hold
+        log.warning("risk %s: only %d daily returns stored (< %d needed): nothing assessed; backfill daily_sync",
+                    as_of, returns.shape[1], min_obs)
+        return {"as_of": as_of, "stocks": 0, "portfolios": 0, "observations": int(returns.shape[1]),
+                "skipped": f"only {returns.shape[1]} daily returns (< {min_obs})"}
     portfolios = list(db[C.PORTFOLIOS].find({}, {"_id": 0}))
     benchmarks = sorted({CSI300} | {p.get("benchmark") for p in portfolios if p.get("benchmark")})
     index = _index_closes(db, benchmarks, panel.dates)
@@ -378,11 +383,6 @@ def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int 
     if CSI300 not in index_returns or not np.isfinite(index["close"][index.row(CSI300), -1]):
         raise BarsMissingError(f"{C.INDEX_DAILY} has no {CSI300} close on {as_of}; run daily_sync (indices) first")
     market = index_returns[CSI300]
-    if returns.shape[1] < min_obs:
-        log.warning("risk %s: only %d daily returns stored (< %d needed): nothing assessed; backfill daily_sync",
-                    as_of, returns.shape[1], min_obs)
-        return {"as_of": as_of, "stocks": 0, "portfolios": 0, "observations": int(returns.shape[1]),
-                "skipped": f"only {returns.shape[1]} daily returns (< {min_obs})"}
     common = {"as_of": as_of, "lookback": lookback, "start_date": panel.dates[1] if len(panel.dates) > 1 else as_of,
               "end_date": as_of, "return_basis": "simple", "data_source": source}
 

@@ -26,7 +26,7 @@ from ta_scheduler.storage import ledger
 from ta_scheduler.storage.writes import WriteResult, columns_from_frame, docs_from_columns, natural_id, write_docs
 from ta_scheduler.sync.adjust import DERIVED_FIELDS, adjust_day, rebase_history
 from ta_scheduler.sync.formats import MARKET_CN, is_hs_flag, yyyymmdd_series
-from ta_scheduler.sync.valuation import restore_valuation_journal, sync_valuation
+from ta_scheduler.sync.valuation import refresh_latest_roe, restore_valuation_journal, sync_valuation
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
 
 if TYPE_CHECKING:
@@ -55,11 +55,14 @@ def sync_stock_basic(provider: MarketDataProvider, db: Database) -> dict[str, An
                          hs_type=frame["is_hs"], is_hs=is_hs_flag(frame["is_hs"]))
     cols = columns_from_frame(frame, ["code", "symbol", "ts_code", "full_symbol", "name", "area", "industry", "market",
                                       "exchange", "list_date", "list_status", "is_hs", "hs_type"])
+    before = known_codes(db, provider.name)
     # mode "set": the valuation fields daily bars add (sync.valuation) stay when the list changes
     res = write_docs(db[C.STOCK_BASIC_INFO], docs_from_columns(cols, {"source": provider.name, "data_source": provider.name}),
                      partition=("source",))
     log.info("%s stock_basic: %d stocks (%s)", provider.name, len(frame), res.as_dict())
-    return {"stocks": len(frame), "data_source": provider.name, **res.as_dict()}
+    added = set(frame["code"]) - before
+    roe = refresh_latest_roe(db, provider.name, added, added) if added else {"stocks": 0}
+    return {"stocks": len(frame), "data_source": provider.name, **res.as_dict(), "roe": roe}
 
 
 def known_codes(db: Database, data_source: str) -> set[str]:

@@ -19,7 +19,7 @@ and each statement's full field set under its own name (``income``, ``balanceshe
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.base import FINANCIAL_KEY_COLUMNS, STATEMENTS
 from ta_scheduler.sync.bars import known_codes
 from ta_scheduler.sync.formats import report_type, yyyymmdd
+from ta_scheduler.sync.valuation import refresh_latest_roe
 from ta_scheduler.storage.writes import columns_from_frame, write_docs
 
 if TYPE_CHECKING:
@@ -175,32 +176,13 @@ def sync_financials(
                      writer="statements")
     counts["written"] = res.as_dict()
     log.info("%s financials: %d reports written (%s)", provider.name, len(reports), res.as_dict())
-    counts["roe"] = refresh_latest_roe(db, provider.name, {symbol for symbol, _ in reports})
+    counts["roe"] = refresh_latest_roe(db, provider.name, {symbol for symbol, _ in reports}, known_codes(db, provider.name))
     if ts_codes is None:  # a partial (per-stock) run does not move the whole-market marker
         write_docs(state_coll, [{"job": JOB, "key": provider.name, "last_complete_date": (end - timedelta(days=1)).isoformat()}])
         from ta_scheduler.sync.completeness import record_financial_periods
 
         record_financial_periods(db, provider.name, sorted(periods), statements)
     return {**counts, "reports": total, "report_periods": sorted(periods)}
-
-
-def refresh_latest_roe(db: Database, data_source: str, symbols: Collection[str]) -> dict[str, int]:
-    """``stock_basic_info.roe`` (percent) and ``roe_period`` (``YYYYMMDD``) of ``symbols``: the
-    ``roe`` of each stock's newest stored report that has one, as TradingAgents-CN's basics sync
-    takes it from ``fina_indicator``. Only stocks already in ``stock_basic_info`` are touched."""
-    wanted = sorted(set(symbols) & known_codes(db, data_source))
-    if not wanted:
-        return {"stocks": 0}
-    newest: dict[str, dict[str, Any]] = {}
-    query = {"data_source": data_source, "symbol": {"$in": wanted}, "roe": {"$ne": None}}
-    for doc in db[C.STOCK_FINANCIAL_DATA].find(query, {"_id": 0, "symbol": 1, "report_period": 1, "roe": 1}):
-        if doc["report_period"] > newest.get(doc["symbol"], {}).get("report_period", ""):
-            newest[doc["symbol"]] = doc
-    docs = [{"code": code, "source": data_source, "roe": doc["roe"], "roe_period": doc["report_period"]}
-            for code, doc in sorted(newest.items())]
-    res = write_docs(db[C.STOCK_BASIC_INFO], docs, writer="roe")
-    log.info("%s financials: roe of %d stocks in %s (%s)", data_source, len(docs), C.STOCK_BASIC_INFO, res.as_dict())
-    return {"stocks": len(docs), **res.as_dict()}
 
 
 def _exchange_today() -> date:

@@ -99,11 +99,13 @@ class StockMatcher:
         self._names = re.compile("|".join(re.escape(n) for n in names)) if names else None
 
     def codes_in(self, text: str) -> list[str]:
-        found = set()
+        """The codes named in ``text``, each once, in the order they are first named (the title
+        comes first in what ``sync_news`` passes, so the stock a headline is about leads)."""
+        hits: list[tuple[int, str]] = []
         if self._names is not None:
-            found.update(self.code_by_name[m] for m in self._names.findall(text))
-        found.update(c for c in _CODE.findall(text) if c in self.names_by_code)
-        return sorted(found)
+            hits += [(m.start(), self.code_by_name[m.group()]) for m in self._names.finditer(text)]
+        hits += [(m.start(), m.group(1)) for m in _CODE.finditer(text) if m.group(1) in self.names_by_code]
+        return list(dict.fromkeys(code for _, code in sorted(hits)))
 
 
 def sync_news(provider: MarketDataProvider, db: Database, start: datetime, end: datetime) -> dict[str, Any]:

@@ -90,3 +90,24 @@ def restore_valuation_journal(db: Database, data_source: str) -> int:
     """Put back the ``stock_basic_info`` documents an interrupted :func:`sync_valuation`
     deleted; returns how many. Called before anything reads the stock list."""
     return restore_journal(db, JOURNAL_JOB, data_source, db[C.STOCK_BASIC_INFO])
+
+
+def refresh_latest_roe(db: Database, data_source: str, symbols: Collection[str], known: Collection[str]) -> dict[str, int]:
+    """``stock_basic_info.roe`` (percent) and ``roe_period`` (``YYYYMMDD``) of ``symbols``: the
+    ``roe`` of each stock's newest stored report that has one, as TradingAgents-CN's basics sync
+    takes it from ``fina_indicator``. Only stocks in ``stock_basic_info`` (``known``) are touched.
+    ``weekly_financials`` calls it for the stocks it stored reports of, ``daily_sync`` for the
+    stocks it adds to the list (a new deployment's first list, a new listing)."""
+    wanted = sorted(set(symbols) & set(known))
+    if not wanted:
+        return {"stocks": 0}
+    newest: dict[str, dict[str, Any]] = {}
+    query = {"data_source": data_source, "symbol": {"$in": wanted}, "roe": {"$ne": None}}
+    for doc in db[C.STOCK_FINANCIAL_DATA].find(query, {"_id": 0, "symbol": 1, "report_period": 1, "roe": 1}):
+        if doc["report_period"] > newest.get(doc["symbol"], {}).get("report_period", ""):
+            newest[doc["symbol"]] = doc
+    docs = [{"code": code, "source": data_source, "roe": doc["roe"], "roe_period": doc["report_period"]}
+            for code, doc in sorted(newest.items())]
+    res = write_docs(db[C.STOCK_BASIC_INFO], docs, writer="roe")
+    log.info("%s financials: roe of %d stocks in %s (%s)", data_source, len(docs), C.STOCK_BASIC_INFO, res.as_dict())
+    return {"stocks": len(docs), **res.as_dict()}
