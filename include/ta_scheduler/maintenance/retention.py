@@ -86,9 +86,8 @@ KNOWN_METADATA_TABLES: frozenset[str] = frozenset(
     }
 )
 
-#: Environment variable holding the metadata DB's SQLAlchemy URL for the ``airflow db clean``
-#: subprocess. Needed on workers: Airflow 3 replaces ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` in a
-#: task's environment with a placeholder that refuses database access.
+#: How Airflow 3's placeholder for ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN`` in a task's environment
+#: begins (it refuses database access; ``metadata_db_conn`` then needs the connection).
 _BLOCKED_CONN_PREFIX = "airflow-db-not-allowed"
 
 

@@ -109,5 +109,5 @@ def refresh_latest_roe(db: Database, data_source: str, symbols: Collection[str],
     docs = [{"code": code, "source": data_source, "roe": doc["roe"], "roe_period": doc["report_period"]}
             for code, doc in sorted(newest.items())]
     res = write_docs(db[C.STOCK_BASIC_INFO], docs, writer="roe")
-    log.info("%s financials: roe of %d stocks in %s (%s)", data_source, len(docs), C.STOCK_BASIC_INFO, res.as_dict())
+    log.info("%s roe of %d stocks in %s (%s)", data_source, len(docs), C.STOCK_BASIC_INFO, res.as_dict())
     return {"stocks": len(docs), **res.as_dict()}
