@@ -74,3 +74,32 @@ def test_weekly_report_charts_nav_and_drawdown(book):
 def test_weekly_report_without_bars_names_the_date(mongo_db, reports_dir):
     with pytest.raises(AnalysisMissingError, match="weekly report 2026-11-29: no daily bars on or before 2026-11-29"):
         build_weekly_report(mongo_db, SUNDAY)
+
+
+def test_a_hole_in_the_week_withholds_the_weeks_figures_and_the_risk(book):
+    """A partial day inside the week (and so inside the year and the risk's returns) prints
+    窗口不完整 instead of numbers built on it; a day before the ledger's first entry is no hole."""
+    from ta_scheduler.storage import ledger
+
+    seed_portfolio(book, with_risk=True)
+    build_weekly_report(book, SUNDAY)
+    _, complete = _summary(book)
+    assert complete["incomplete_windows"] == {} and complete["week_return"] is not None
+    hole = "2026-11-25"
+    ledger.record(book, "daily_bars", hole, expected=20, stored=2, data_source="demo")
+    build_weekly_report(book, SUNDAY)
+    doc, p = _summary(book)
+    assert p["incomplete_windows"] == {"week": [hole], "ytd": [hole], "risk": [hole]}
+    assert (p["week_return"], p["bench_week_return"], p["excess_week"], p["ytd_return"], p["excess_ytd"]) == (None,) * 5
+    assert set(p["risk"].values()) == {None}
+    assert all(c["week_return"] is None and c["contribution"] is None for c in p["contributions"])
+    assert "**本周收益**: 窗口不完整" in doc["markdown"] and "| 年化波动率 | 窗口不完整 |" in doc["markdown"]
+    assert "本周收益的窗口中 11-25 数据不完整，未给出数值" in doc["markdown"]
+    # the complete case above had days before the ledger's first entry in its year and risk
+    # windows (the history's start: no holes); a day deleted inside the history is missing
+    book[ledger.COLLECTION].delete_one({"_id": f"daily_bars|{hole}"})
+    first = min(d["period"] for d in book[ledger.COLLECTION].find({"dataset": "daily_bars"}))
+    assert first > "2026-01-02"
+    build_weekly_report(book, SUNDAY)
+    _, again = _summary(book)
+    assert again["incomplete_windows"] == {"week": [hole], "ytd": [hole], "risk": [hole]}  # deleted = missing

@@ -23,6 +23,7 @@ from ta_scheduler.reports import charts
 from ta_scheduler.reports.errors import AnalysisMissingError
 from ta_scheduler.reports.readiness import require_analysis
 from ta_scheduler.reports.render import (
+    INCOMPLETE,
     Bullets,
     Chart,
     Metric,
@@ -440,9 +441,6 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
              for d in fig["news"]]
     sections.append(Section("要闻", [Bullets(items) if items else Text("本交易时段没有新闻。")]))
     return sections
-
-
-INCOMPLETE = "窗口不完整"
 
 
 def window_note(gaps: dict[str, list[str]]) -> str:

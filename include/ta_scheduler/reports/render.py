@@ -31,6 +31,10 @@ def fmt_pct(x: float | None, digits: int = 2, *, signed: bool = True) -> str:
     return f"{x:+.{digits}f}%" if signed else f"{x:.{digits}f}%"
 
 
+#: What a figure shows instead of a number when a day of its window is not complete.
+INCOMPLETE = "窗口不完整"
+
+
 def fmt_frac(x: float | None, digits: int = 2, *, signed: bool = True) -> str:
     """A fraction shown as percent (``0.015`` → ``+1.50%``)."""
     return "—" if _missing(x) else fmt_pct(x * 100, digits, signed=signed)

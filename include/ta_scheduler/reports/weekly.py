@@ -12,6 +12,10 @@ Per portfolio, as of the last trading day with bars on or before the week's end 
   document of the portfolio on or before the as-of day, else computed here the same way over
   the last 250 returns and labelled as such;
 * charts: NAV vs benchmark since the start of the year, drawdown, contribution bars.
+
+A figure whose window (the week, the year to date, the risk's returns) has a trading day the
+completeness ledger does not show complete for the bars, their factors or the indices prints
+窗口不完整 and the days instead of a number (:func:`window_holes`); the summary holds None for it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ta_scheduler.reports.render import (
     Metrics,
     Section,
     Table,
+    INCOMPLETE,
     Text,
     fmt_frac,
     fmt_num,
@@ -160,11 +165,35 @@ def _load(db: Database, portfolio: dict[str, Any], as_of: str,
     return dates, prices, syms, bench_close, bench
 
 
+#: What a portfolio's figures rest on, day by day: the holdings' bars and factors, the benchmark.
+FIGURE_DATASETS = ("daily_bars", "adj_factor", "index_bars")
+
+
+def window_holes(db: Database, first_day: str, last_day: str) -> list[str]:
+    """Trading days from ``first_day`` to ``last_day`` whose :data:`FIGURE_DATASETS` the ledger
+    does not show complete (one query). Each dataset counts from its first entry in that span:
+    the days before it were never synced (a new deployment), no hole; a dataset with no entry
+    there says nothing either way."""
+    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.storage import ledger
+
+    days = [d.isoformat() for d in get_calendar().sessions_between(date.fromisoformat(first_day), date.fromisoformat(last_day))]
+    found = ledger.entries(db, days, FIGURE_DATASETS)
+    holes: set[str] = set()
+    for dataset in FIGURE_DATASETS:
+        first = min((p for (d, p) in found if d == dataset), default=None)
+        if first is not None:
+            holes.update(ledger.not_complete({p: found[(dataset, p)]["state"] for p in days if (dataset, p) in found},
+                                             [p for p in days if p >= first]))
+    return sorted(holes)
+
+
 def _risk_for(db: Database, portfolio_id: str, as_of: str, computed: dict[str, Any]) -> tuple[dict[str, Any], str]:
     doc = db[C.RISK_ASSESSMENTS].find_one(
         {"subject_type": "portfolio", "subject_id": portfolio_id, "as_of": {"$lte": as_of}}, {"_id": 0}, sort=[("as_of", -1)])
     if doc:
-        return ({k: doc.get(k) for k in ("volatility_ann", "var_95", "cvar_95", "max_drawdown", "beta", "correlation", "n_obs")},
+        return ({k: doc.get(k) for k in ("volatility_ann", "var_95", "cvar_95", "max_drawdown", "beta", "correlation", "n_obs",
+                                         "start_date")},
                 f"risk_assessments（截至 {doc['as_of']}，{doc.get('n_obs')} 个日收益）")
     return computed, f"本报告计算（无 risk_assessments 记录；最近 {computed['n_obs']} 个日收益）"
 
@@ -203,18 +232,37 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
             summaries.append({"portfolio_id": pid, "name": p.get("name"), "error": "no bars for any holding"})
             continue
         f = portfolio_figures(dates, prices, syms, weights, bench_close, as_of)
-        risk, risk_source = _risk_for(db, pid, as_of, f["computed_risk"])
+        risk, risk_source = _risk_for(db, pid, as_of, {**f["computed_risk"],
+                                                       "start_date": dates[max(0, len(dates) - 1 - f["computed_risk"]["n_obs"])]})
+        starts = {"week": f["week_base_date"] or as_of, "ytd": f["year_base_date"], "risk": risk.get("start_date") or as_of}
+        span = window_holes(db, min(starts.values()), as_of)
+        holes = {k: [d for d in span if d >= start] for k, start in starts.items()}
+        holes = {k: v for k, v in holes.items() if v}
+        if "week" in holes:
+            f = {**f, "week_return": None, "bench_week_return": None,
+                 "holdings": [{**h, "week_return": None, "contribution": None} for h in f["holdings"]]}
+        if "ytd" in holes:
+            f = {**f, "ytd_return": None, "bench_ytd_return": None, "ytd_max_drawdown": None,
+                 "holdings": [{**h, "ytd_return": None} for h in f["holdings"]]}
+        if "risk" in holes:
+            risk = {k: None for k in risk}
         ytd = "今年以来" if f["year_base_date"] < f"{as_of[:4]}-01-01" else f"自 {f['year_base_date']} 起"
         excess_w = None if f["week_return"] is None or f["bench_week_return"] is None else f["week_return"] - f["bench_week_return"]
-        excess_y = None if f["bench_ytd_return"] is None else f["ytd_return"] - f["bench_ytd_return"]
+        excess_y = None if f["ytd_return"] is None or f["bench_ytd_return"] is None else f["ytd_return"] - f["bench_ytd_return"]
+
+        def shown(window: str, text: str) -> str:
+            return INCOMPLETE if window in holes else text
+
         summary = {"portfolio_id": pid, "name": p.get("name"), "benchmark": bench,
                    **{k: f[k] for k in ("week_return", "bench_week_return", "ytd_return", "bench_ytd_return", "week_base_date",
                                         "year_base_date", "missing_symbols")},
                    "excess_week": excess_w, "excess_ytd": excess_y, "ytd_label": ytd, "risk": risk, "risk_source": risk_source,
+                   "incomplete_windows": holes,
                    "contributions": [{k: h[k] for k in ("symbol", "weight", "week_return", "contribution")} for h in f["holdings"]]}
         summaries.append(summary)
-        overview_rows.append([p.get("name") or pid, pid, fmt_frac(f["week_return"]), fmt_frac(f["bench_week_return"]), fmt_frac(excess_w),
-                              fmt_frac(f["ytd_return"]), fmt_frac(f["bench_ytd_return"])])
+        overview_rows.append([p.get("name") or pid, pid,
+                              *(shown("week", fmt_frac(v)) for v in (f["week_return"], f["bench_week_return"], excess_w)),
+                              *(shown("ytd", fmt_frac(v)) for v in (f["ytd_return"], f["bench_ytd_return"]))])
         overview_tones.append(["", "", sign_class(f["week_return"]), sign_class(f["bench_week_return"]), sign_class(excess_w),
                                sign_class(f["ytd_return"]), sign_class(f["bench_ytd_return"])])
         contrib = [h for h in f["holdings"] if h["contribution"] is not None]
@@ -227,16 +275,16 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
         tones.append(["", "", "", "", sign_class(residual), ""])
         blocks: list = [
             Metrics([
-                Metric("本周收益", fmt_frac(f["week_return"]), sign_class(f["week_return"])),
-                Metric(f"基准 {bench_label} 本周", fmt_frac(f["bench_week_return"]), sign_class(f["bench_week_return"])),
-                Metric("本周超额", fmt_frac(excess_w), sign_class(excess_w)),
-                Metric(ytd, fmt_frac(f["ytd_return"]), sign_class(f["ytd_return"])),
-                Metric(f"基准{ytd}", fmt_frac(f["bench_ytd_return"]), sign_class(f["bench_ytd_return"])),
-                Metric(f"{ytd}超额", fmt_frac(excess_y), sign_class(excess_y)),
+                Metric("本周收益", shown("week", fmt_frac(f["week_return"])), sign_class(f["week_return"])),
+                Metric(f"基准 {bench_label} 本周", shown("week", fmt_frac(f["bench_week_return"])), sign_class(f["bench_week_return"])),
+                Metric("本周超额", shown("week", fmt_frac(excess_w)), sign_class(excess_w)),
+                Metric(ytd, shown("ytd", fmt_frac(f["ytd_return"])), sign_class(f["ytd_return"])),
+                Metric(f"基准{ytd}", shown("ytd", fmt_frac(f["bench_ytd_return"])), sign_class(f["bench_ytd_return"])),
+                Metric(f"{ytd}超额", shown("ytd", fmt_frac(excess_y)), sign_class(excess_y)),
             ]),
             Chart(charts.nav_and_drawdown(f["nav_dates"], f["nav"], f["bench_nav"],
                                           title=f"{p.get('name') or pid} 净值与回撤（{f['year_base_date']} = 1）", bench_label=bench_label),
-                  "净值与回撤", f"今年以来最大回撤 {fmt_frac(f['ytd_max_drawdown'], signed=False)}"),
+                  "净值与回撤", f"今年以来最大回撤 {shown('ytd', fmt_frac(f['ytd_max_drawdown'], signed=False))}"),
             Table(["代码", "名称", "权重", "本周收益", "贡献", "今年以来"], rows, tones,
                   caption=f"持仓贡献（权重 × 本周收益，{f['week_base_date']} 收盘 → {as_of} 收盘）"),
         ]
@@ -245,12 +293,16 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
                                                  [h["contribution"] * 100 for h in contrib],
                                                  title="本周收益贡献（百分点）", unit="百分点", horizontal=True), "收益贡献"))
         blocks.append(Table(["指标", "数值"], [
-            ["年化波动率", fmt_frac(risk.get("volatility_ann"), signed=False)],
-            ["VaR 95%（1日）", fmt_frac(risk.get("var_95"), signed=False)],
-            ["CVaR 95%（1日）", fmt_frac(risk.get("cvar_95"), signed=False)],
-            ["最大回撤", fmt_frac(risk.get("max_drawdown"), signed=False)],
-            [f"Beta（相对 {bench_label}）", fmt_num(risk.get("beta"), 3)],
+            ["年化波动率", shown("risk", fmt_frac(risk.get("volatility_ann"), signed=False))],
+            ["VaR 95%（1日）", shown("risk", fmt_frac(risk.get("var_95"), signed=False))],
+            ["CVaR 95%（1日）", shown("risk", fmt_frac(risk.get("cvar_95"), signed=False))],
+            ["最大回撤", shown("risk", fmt_frac(risk.get("max_drawdown"), signed=False))],
+            [f"Beta（相对 {bench_label}）", shown("risk", fmt_num(risk.get("beta"), 3))],
         ], caption=f"风险指标来源：{risk_source}"))
+        if holes:
+            labels = {"week": "本周收益", "ytd": f"{ytd}收益", "risk": "风险指标"}
+            blocks.append(Text("；".join(f"{labels[k]}的窗口中 {'、'.join(d[5:] for d in v[:5])}{f' 等 {len(v)} 天' if len(v) > 5 else ''}"
+                                        " 数据不完整，未给出数值" for k, v in holes.items()) + "。"))
         if f["missing_symbols"]:
             blocks.append(Text(f"无行情的持仓未计入，权重已重新归一：{'、'.join(f['missing_symbols'])}"))
         sections.append(Section(f"{p.get('name') or pid}（{pid}）", blocks))
