@@ -18,10 +18,12 @@ import pandas as pd
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage.writes import (
+    WriteResult,
     columns_from_frame,
     docs_from_columns,
     drop_journal,
     restore_journal,
+    same,
     save_journal,
     write_docs,
 )
@@ -77,10 +79,15 @@ def sync_valuation(db: Database, data_source: str, bars: pd.DataFrame, trade_dat
     for doc in docs_from_columns(columns_from_frame(frame, ("code", *VALUATION_FIELDS))):
         base = {k: v for k, v in stored[doc["code"]].items() if k != "updated_at"}
         docs.append({**base, **doc})
-    save_journal(db, JOURNAL_JOB, data_source, list(stored.values()))
-    res = write_docs(coll, [{k: v for k, v in d.items() if k != "_id"} for d in docs], mode="replace",
-                     partition=("source",), writer="valuation")
-    drop_journal(db, JOURNAL_JOB, data_source)
+    # Only documents whose valuation moved are rewritten: a field another writer set since the
+    # last run (the roe of weekly_financials) is no reason to rewrite a document, nor to stamp it.
+    moved = [d for d in docs if any(k not in stored[d["code"]] or not same(stored[d["code"]][k], d[k]) for k in VALUATION_FIELDS)]
+    res = WriteResult(unchanged=len(docs) - len(moved))
+    if moved:
+        save_journal(db, JOURNAL_JOB, data_source, [stored[d["code"]] for d in moved])
+        res.add(write_docs(coll, [{k: v for k, v in d.items() if k != "_id"} for d in moved], mode="replace",
+                           partition=("source",), writer="valuation"))
+        drop_journal(db, JOURNAL_JOB, data_source)
     log.info("%s %s: valuation of %d stocks in %s (%s%s)", data_source, trade_date, len(frame), C.STOCK_BASIC_INFO,
              res.as_dict(), f", {restored} restored from the journal" if restored else "")
     return {"valuation": len(frame), **res.as_dict()}
