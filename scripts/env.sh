@@ -38,7 +38,14 @@ export TA_PG_PORT="${TA_PG_PORT:-54329}"
 export TA_REDIS_PORT="${TA_REDIS_PORT:-63799}"
 export TA_MONGO_PORT="${TA_MONGO_PORT:-27037}"
 export TA_FLOWER_PORT="${TA_FLOWER_PORT:-5555}"
-export TA_FERRETDB_BACKEND="${TA_FERRETDB_BACKEND:-sqlite}"
+# The embedded store's backend: postgresql (default; FerretDB's tables in the local PostgreSQL,
+# indexes that serve its queries, see scripts/ferretdb/postgresql-indexes.sql) or sqlite (every
+# query but an _id lookup scans). A state dir whose store was made on SQLite by an older version
+# stays on SQLite until it is moved (scripts/store-migrate.sh).
+if [ -z "${TA_FERRETDB_BACKEND:-}" ]; then
+  if compgen -G "$TA_STATE_DIR/ferretdb/*.sqlite" >/dev/null; then TA_FERRETDB_BACKEND=sqlite; else TA_FERRETDB_BACKEND=postgresql; fi
+fi
+export TA_FERRETDB_BACKEND
 
 if [ "$TA_ENV" = "test" ]; then
   # Forced, not defaults (see "Test isolation" below).

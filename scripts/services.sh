@@ -174,8 +174,12 @@ start_ferretdb() {
   port_open "$TA_MONGO_PORT" && die "127.0.0.1:$TA_MONGO_PORT is taken by another program (set TA_MONGO_PORT)"
   build_ferretdb
   case "$TA_FERRETDB_BACKEND" in
-    sqlite) mkdir -p "$TA_STATE_DIR/ferretdb"; args=(-handler sqlite -sqlite-url "file:$TA_STATE_DIR/ferretdb/") ;;
+    sqlite) mkdir -p "$TA_STATE_DIR/ferretdb"; args=(-handler sqlite -sqlite-url "file:$TA_STATE_DIR/ferretdb/")
+      log "ferretdb: this store is on FerretDB's SQLite backend, where every query but an _id lookup scans;" \
+        "scripts/store-migrate.sh moves it to the PostgreSQL backend" ;;
     postgresql) start_postgres
+      PGOPTIONS="-c client_min_messages=warning" "$(pg_bin)/psql" -h 127.0.0.1 -p "$TA_PG_PORT" -U airflow -d ferretdb -qtAX -v ON_ERROR_STOP=1 \
+        -f "$FERRET_SRC/postgresql-indexes.sql" >/dev/null || die "postgres: installing the store's indexes failed"
       args=(-handler postgresql -postgresql-url "postgres://airflow:$TA_PG_PASSWORD@127.0.0.1:$TA_PG_PORT/ferretdb") ;;
     *) die "TA_FERRETDB_BACKEND must be sqlite or postgresql, not '$TA_FERRETDB_BACKEND'" ;;
   esac

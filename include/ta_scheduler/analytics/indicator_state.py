@@ -57,6 +57,7 @@ from ta_scheduler.analytics.jobs import (
 )
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import pick_source
+from ta_scheduler.storage.mongo import dates_between, find_each
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -151,10 +152,12 @@ def _read_history(db: Database, trade_date: str, source: str, symbols: list[str]
     from ta_scheduler.analytics.panel import panel_from_frame
 
     query: dict[str, Any] = {"trade_date": {"$lte": trade_date}, "period": "daily", "data_source": source}
-    if len(symbols) < all_today:
-        query["symbol"] = {"$in": symbols}
     t0 = time.perf_counter()
-    frame = raw_bar_frame(list(db[C.STOCK_DAILY_QUOTES].find(query, bar_projection(BAR_FIELDS), batch_size=10_000)))
+    coll = db[C.STOCK_DAILY_QUOTES]
+    # a few stocks: one stock's history a query (the symbol index serves it); all of them: one pass
+    docs = (coll.find(query, bar_projection(BAR_FIELDS), batch_size=10_000) if len(symbols) >= all_today
+            else find_each(coll, "symbol", symbols, query, bar_projection(BAR_FIELDS), batch_size=10_000))
+    frame = raw_bar_frame(list(docs))
     frame = frame[frame["symbol"].isin(symbols)]
     panel = panel_from_frame(frame, BAR_FIELDS)
     log.info("full history of %d stocks: %d bars over %d days read in %.1f s", len(symbols), len(frame),
@@ -205,11 +208,12 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
     phases = {"states_read": time.perf_counter() - t0}
     earlier = [d["last_date"] for d in states.values() if d["last_date"] < trade_date]
     previous = max(earlier) if earlier else None  # the last day the job carried states to
-    query: dict[str, Any] = {"trade_date": {"$gt": previous, "$lte": trade_date} if previous else trade_date, "period": "daily"}
+    query: dict[str, Any] = {"period": "daily"}
     if data_source:
         query["data_source"] = data_source
-    frame = raw_bar_frame(list(db[C.STOCK_DAILY_QUOTES].find(query, {**bar_projection(BAR_FIELDS), "data_source": 1},
-                                                            batch_size=10_000)))
+    days = dates_between(previous, trade_date)[1:] if previous else [trade_date]  # (previous, trade_date]
+    frame = raw_bar_frame(list(find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", days, query,
+                                         {**bar_projection(BAR_FIELDS), "data_source": 1}, batch_size=10_000)))
     source = _pick_source(frame, trade_date, data_source, db)
     frame = frame[frame["data_source"] == source]
     for f in BAR_FIELDS:

@@ -21,6 +21,7 @@ import numpy as np
 from ta_scheduler.analytics.panel import Panel, forward_adjust, panel_from_frame
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import CSI300, SOURCE_RANK, board_limit_pct, preferred_source, session_close
+from ta_scheduler.storage.mongo import dates_between, find_each
 from ta_scheduler.storage.writes import delete_where, docs_from_columns, write_docs
 
 if TYPE_CHECKING:
@@ -99,11 +100,8 @@ def _load_bars(db: Database, trade_date: str, n_days: int, fields: list[str], so
     start = (date.fromisoformat(trade_date) - timedelta(days=span)).isoformat()
     projection = bar_projection(fields)
     t0 = time.perf_counter()
-    cursor = db[C.STOCK_DAILY_QUOTES].find(
-        {"trade_date": {"$gte": start, "$lte": trade_date}, "period": "daily", "data_source": source},
-        projection,
-        batch_size=10_000,
-    )
+    cursor = find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", dates_between(start, trade_date),
+                       {"period": "daily", "data_source": source}, projection, batch_size=10_000)
     frame = raw_bar_frame(list(cursor))
     if frame.empty:
         raise BarsMissingError(f"no daily bars for {trade_date} ({source})")

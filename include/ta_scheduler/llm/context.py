@@ -133,6 +133,15 @@ def _published_by(value: Any, cutoff: datetime) -> bool:
     return False
 
 
+
+def _newest(coll, symbols: list[str], query: dict[str, Any], field: str, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` documents with the highest ``field`` among those of ``query`` for any of
+    ``symbols`` (the 6-digit code and the ts_code): one query per form, each served by the
+    symbol index on every store (a ``$in`` is a scan of the collection on FerretDB), merged."""
+    docs = [d for s in dict.fromkeys(symbols)
+            for d in coll.find({**query, "symbol": s}, {"_id": 0}).sort(field, -1).limit(limit)]
+    return sorted(docs, key=lambda d: str(d.get(field, "")), reverse=True)[:limit]
+
 def load_research_context(db: Database, symbol: str, analysis_date: str) -> ResearchContext:
     """Read one stock's inputs as of ``analysis_date`` (``YYYY-MM-DD``, exchange-local).
 
@@ -143,12 +152,7 @@ def load_research_context(db: Database, symbol: str, analysis_date: str) -> Rese
     day = date.fromisoformat(analysis_date)
     ids = [code, ts_code]
 
-    raw = list(
-        db[C.STOCK_DAILY_QUOTES]
-        .find({"symbol": {"$in": ids}, "trade_date": {"$lte": analysis_date}}, {"_id": 0})
-        .sort("trade_date", -1)
-        .limit(BARS_WINDOW * 2)
-    )
+    raw = _newest(db[C.STOCK_DAILY_QUOTES], ids, {"trade_date": {"$lte": analysis_date}}, "trade_date", BARS_WINDOW * 2)
     by_date: dict[str, dict[str, Any]] = {}
     for bar in raw:  # one bar per day: prefer a real source over the demo one
         if bar.get("period", "daily") != "daily" or bar.get("close") is None:
@@ -163,18 +167,8 @@ def load_research_context(db: Database, symbol: str, analysis_date: str) -> Rese
         )
 
     basic = db[C.STOCK_BASIC_INFO].find_one({"code": code}, {"_id": 0, "name": 1, "industry": 1}) or {}
-    ind = next(
-        iter(
-            db[C.TECHNICAL_INDICATORS]
-            .find({"symbol": {"$in": ids}, "trade_date": {"$lte": analysis_date}}, {"_id": 0})
-            .sort("trade_date", -1)
-            .limit(1)
-        ),
-        None,
-    )
-    fin_docs = list(
-        db[C.STOCK_FINANCIAL_DATA].find({"symbol": {"$in": ids}}, {"_id": 0}).sort("report_period", -1).limit(8)
-    )
+    ind = next(iter(_newest(db[C.TECHNICAL_INDICATORS], ids, {"trade_date": {"$lte": analysis_date}}, "trade_date", 1)), None)
+    fin_docs = _newest(db[C.STOCK_FINANCIAL_DATA], ids, {}, "report_period", 8)
     day_key = analysis_date.replace("-", "")  # report_period may be YYYYMMDD or YYYY-MM-DD
     fin = next((f for f in fin_docs if str(f.get("report_period", ""))[:10].replace("-", "") <= day_key), None)
 

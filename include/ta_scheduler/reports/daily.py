@@ -21,6 +21,7 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import MAJOR_INDICES, SOURCE_RANK, TZ, board_limit_pct, preferred_source
 from ta_scheduler.reports import charts
 from ta_scheduler.reports.errors import AnalysisMissingError
+from ta_scheduler.storage.mongo import dates_between
 from ta_scheduler.reports.readiness import require_analysis
 from ta_scheduler.reports.render import (
     INCOMPLETE,
@@ -123,10 +124,11 @@ def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:
         columns=["ts_code", "trade_date", "close", "pct_chg"])
 
     t_start = (date.fromisoformat(trade_date) - timedelta(days=int(TURNOVER_CHART_DAYS * 1.6) + 15)).isoformat()
-    turnover = pd.DataFrame([
+    turnover = pd.DataFrame([  # one day a query: an equality on trade_date is what the embedded store's index serves
         {"trade_date": r["_id"], "amount": r["amount"], "stocks": r["stocks"]}
+        for day in dates_between(t_start, trade_date)
         for r in db[C.STOCK_DAILY_QUOTES].aggregate([
-            {"$match": {"trade_date": {"$gte": t_start, "$lte": trade_date}, "period": "daily", "data_source": source}},
+            {"$match": {"trade_date": day, "period": "daily", "data_source": source}},
             {"$group": {"_id": "$trade_date", "amount": {"$sum": "$amount"}, "stocks": {"$sum": 1}}},
         ])
     ], columns=["trade_date", "amount", "stocks"]).sort_values("trade_date").tail(TURNOVER_CHART_DAYS)

@@ -30,6 +30,7 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import CSI300, MAJOR_INDICES, SOURCE_RANK, preferred_source
 from ta_scheduler.reports import charts
 from ta_scheduler.reports.errors import AnalysisMissingError
+from ta_scheduler.storage.mongo import find_each
 from ta_scheduler.reports.render import (
     Chart,
     Metric,
@@ -139,8 +140,9 @@ def _load(db: Database, portfolio: dict[str, Any], as_of: str,
 
     start = (date.fromisoformat(as_of) - timedelta(days=HISTORY_CALENDAR_DAYS)).isoformat()
     symbols = [str(h["symbol"]) for h in portfolio.get("holdings") or []]
-    bars = pd.DataFrame(list(db[C.STOCK_DAILY_QUOTES].find(
-        {"symbol": {"$in": symbols}, "trade_date": {"$gte": start, "$lte": as_of}, "period": "daily", "data_source": source},
+    bars = pd.DataFrame(list(find_each(  # one holding's history a query (the symbol index serves it)
+        db[C.STOCK_DAILY_QUOTES], "symbol", symbols,
+        {"trade_date": {"$gte": start, "$lte": as_of}, "period": "daily", "data_source": source},
         {"_id": 0, "symbol": 1, "trade_date": 1, "close": 1, "adj_factor": 1})))
     bench = portfolio.get("benchmark") or CSI300
     idx = pd.DataFrame(list(db[C.INDEX_DAILY].find(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
 from ta_scheduler.constants import Collections
+from ta_scheduler.storage.mongo import ensure_indexes_once
 
 COLLECTION = Collections.DATA_COMPLETENESS
 
@@ -125,6 +126,7 @@ def record(
     entry = Entry(dataset, period, state, expected, stored, data_source, reason)
     doc = entry.as_doc()
     coll = db[COLLECTION]
+    ensure_indexes_once(db, COLLECTION)
     old = coll.find_one({"_id": doc["_id"]})
     if old is not None and all(old.get(k) == v for k, v in doc.items()):
         return entry
@@ -142,7 +144,8 @@ def record_many(db: Database, entries: Iterable[Entry], now: datetime | None = N
         return 0
     for e in wanted.values():
         _check(e.dataset, e.state)
-    stored = {d["_id"]: d for d in coll.find({"_id": {"$in": sorted(wanted)}})}
+    ensure_indexes_once(db, COLLECTION)
+    stored = _stored(db, sorted({e.period for e in wanted.values()}), {e.dataset for e in wanted.values()})
     stamp = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     for _id, e in wanted.items():
         doc = e.as_doc()
@@ -161,13 +164,21 @@ def entries(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """The stored ledger documents for these datasets and periods, keyed ``(dataset, period)``.
 
-    One query (``$in`` on ``_id``); periods without a document are absent from the result —
-    :func:`grid` reads them as ``missing``.
+    Periods without a document are absent from the result — :func:`grid` reads them as ``missing``.
     """
-    ids = [f"{d}|{p}" for d in datasets for p in periods]
-    if not ids:
-        return {}
-    return {(doc["dataset"], doc["period"]): doc for doc in db[COLLECTION].find({"_id": {"$in": ids}})}
+    return {(doc["dataset"], doc["period"]): doc for doc in _stored(db, periods, set(datasets)).values()}
+
+
+def _stored(db: Database, periods: Iterable[str], datasets: set[str]) -> dict[str, dict[str, Any]]:
+    """The stored documents of these periods and datasets, by ``_id``: one equality query per
+    period (served by the ``period`` index on every store, whatever the ledger's length; a
+    ``$in`` is answered by a scan of the whole ledger on FerretDB)."""
+    out: dict[str, dict[str, Any]] = {}
+    for period in dict.fromkeys(periods):
+        for doc in db[COLLECTION].find({"period": period}):
+            if doc["dataset"] in datasets:
+                out[doc["_id"]] = doc
+    return out
 
 
 def grid(

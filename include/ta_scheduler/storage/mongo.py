@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.config import MongoTarget, mongo_target
 from ta_scheduler.constants import Collections as C
@@ -56,6 +56,7 @@ SECONDARY_INDEXES: dict[str, list[tuple[str, ...]]] = {
     C.QUARANTINE: [("quarantined_at",)],
     C.ANALYSIS_REPORTS: [("stock_symbol", "analysis_date")],
     C.LLM_USAGE: [("day",), ("run_id",)],
+    C.DATA_COMPLETENESS: [("period",)],
 }
 
 #: Unique indexes TradingAgents-CN creates on the collections it shares with us, under its own
@@ -110,7 +111,7 @@ def ensure_indexes(db: Database, collections: Iterable[str] | None = None) -> No
     """
     from pymongo import ASCENDING, IndexModel
 
-    names = list(collections) if collections is not None else sorted(UNIQUE_KEYS)
+    names = list(collections) if collections is not None else sorted({*UNIQUE_KEYS, *SECONDARY_INDEXES})
     for name in names:
         wanted = []
         key = UNIQUE_KEYS.get(name)
@@ -131,13 +132,41 @@ def ensure_indexes(db: Database, collections: Iterable[str] | None = None) -> No
             db[name].create_indexes(missing)
 
 
+def find_each(coll, field: str, values: Iterable[Any], query: dict[str, Any] | None = None,
+              projection: Any = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """The documents of ``query`` with ``field`` equal to each of ``values`` in turn: one equality
+    query per value, where one ``$in`` or range query would do on MongoDB.
+
+    FerretDB 1.x (the embedded store) hands only equalities on a field to the store's indexes
+    (``scripts/ferretdb/postgresql-indexes.sql``); a ``$in`` or a range is answered by decoding
+    every document of the collection, which grows with each day of history. One query per day
+    or per stock keeps a read as long as what it needs; on MongoDB it costs a round trip each.
+    """
+    for value in dict.fromkeys(values):
+        yield from coll.find({**(query or {}), field: value}, projection, **kwargs)
+
+
+def dates_between(first: str, last: str) -> list[str]:
+    """Every calendar date from ``first`` to ``last`` (``YYYY-MM-DD``, both included): the
+    ``trade_date`` values a range covers, for :func:`find_each` (a date without bars costs one
+    index lookup that finds nothing, so no calendar is needed to skip holidays)."""
+    from datetime import date, timedelta
+
+    d, end = date.fromisoformat(first), date.fromisoformat(last)
+    out = []
+    while d <= end:
+        out.append(d.isoformat())
+        d += timedelta(days=1)
+    return out
+
+
 _ensured: set[tuple[int, str, str]] = set()
 
 
 def ensure_indexes_once(db: Database, collection: str | None = None) -> None:
     """:func:`ensure_indexes` for one collection (``None``: all of them), once per process and
     database: the writer calls it before its first write to a collection."""
-    names = [collection] if collection is not None else sorted(UNIQUE_KEYS)
+    names = [collection] if collection is not None else sorted({*UNIQUE_KEYS, *SECONDARY_INDEXES})
     todo = [n for n in names if (id(db.client), db.name, n) not in _ensured]
     if todo:
         with _lock:

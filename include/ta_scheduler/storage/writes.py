@@ -242,12 +242,12 @@ def write_docs(
                 d[timestamp_field] = stamp
         to_insert, to_update = new, changed
         if mode == "replace" and changed:
-            coll.delete_many({"_id": {"$in": [d["_id"] for d in changed]}})
+            _delete_ids(coll, changed, partition)
             to_insert, to_update = new + changed, []
         if to_insert:
             clashes = _insert_many(coll, to_insert)
             if clashes:  # already stored (stale manifest, a concurrent writer) or under another _id
-                _rewrite(coll, clashes, key, mode, created_field)
+                _rewrite(coll, clashes, key, mode, created_field, partition)
                 moved = min(len(clashes), result.inserted)
                 result.inserted -= moved
                 result.updated += moved
@@ -310,20 +310,38 @@ def _batched(coll: Collection, ops: list) -> int:
     return matched
 
 
-def _update_by_id(coll: Collection, docs: list[dict[str, Any]]) -> int:
-    from pymongo import UpdateOne
+# Batched updates are UpdateMany, also where the filter is a unique key (``_id``, the natural key):
+# FerretDB 1.24 keeps the cursor of every statement of an update command open until the command
+# ends, and an UpdateOne that matched stops reading its cursor early. On the PostgreSQL backend
+# each such cursor holds one of the pool's connections, so a batch of UpdateOnes as large as the
+# pool deadlocks the server; an UpdateMany reads its cursor to the end, which releases it.
 
-    return _batched(coll, [UpdateOne({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}})
+
+def _update_by_id(coll: Collection, docs: list[dict[str, Any]]) -> int:
+    from pymongo import UpdateMany
+
+    return _batched(coll, [UpdateMany({"_id": d["_id"]}, {"$set": {k: v for k, v in d.items() if k != "_id"}})
                            for d in docs])
 
 
+def _delete_ids(coll: Collection, docs: list[dict[str, Any]], partition: Sequence[str] | None) -> None:
+    """Delete these documents by ``_id``, one call per partition with the partition's fields in
+    the filter: FerretDB answers a ``$in`` alone by scanning the whole collection, but narrows by
+    the partition's equalities first (an index on ``trade_date`` serves a day's bars)."""
+    groups: dict[tuple, list[Any]] = {}
+    for d in docs:
+        groups.setdefault(tuple(d.get(f) for f in partition or ()), []).append(d["_id"])
+    for values, ids in groups.items():
+        coll.delete_many({**dict(zip(partition or (), values)), "_id": {"$in": ids}})
+
+
 def _rewrite(coll: Collection, docs: list[dict[str, Any]], key: Sequence[str], mode: str,
-             created_field: str | None) -> None:
+             created_field: str | None, partition: Sequence[str] | None = None) -> None:
     """Overwrite documents that already exist. ``replace``: delete + insert in two batch calls
     (FerretDB 1.x runs each update as its own slow statement); ``set``: ``$set`` by ``_id``.
     A clash with a document stored under another ``_id`` falls back to an upsert on the key
     (which keeps the stored ``created_field``)."""
-    from pymongo import UpdateOne
+    from pymongo import UpdateMany
 
     def upsert_on_key(batch: list[dict[str, Any]]) -> None:
         ops = []
@@ -332,11 +350,11 @@ def _rewrite(coll: Collection, docs: list[dict[str, Any]], key: Sequence[str], m
             update: dict[str, Any] = {"$set": fields}
             if created_field in d:
                 update["$setOnInsert"] = {created_field: d[created_field]}
-            ops.append(UpdateOne({k: d[k] for k in key}, update, upsert=True))
+            ops.append(UpdateMany({k: d[k] for k in key}, update, upsert=True))  # the key is unique
         _batched(coll, ops)
 
     if mode == "replace":
-        coll.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
+        _delete_ids(coll, docs, partition)
         upsert_on_key(_insert_many(coll, docs))
         return
     if _update_by_id(coll, docs) < len(docs):

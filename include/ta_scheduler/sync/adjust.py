@@ -134,9 +134,9 @@ def rebase_history(db: Database, data_source: str, symbols: list[str], new_state
     from ta_scheduler.storage.writes import set_fields
 
     ops = []
-    if symbols:
+    for symbol in symbols:  # one stock's history a query: the symbol index serves it on every store
         cursor = db[C.STOCK_DAILY_QUOTES].find(
-            {"symbol": {"$in": symbols}, "data_source": data_source, "period": "daily", "trade_date": {"$ne": trade_date}},
+            {"symbol": symbol, "data_source": data_source, "period": "daily", "trade_date": {"$ne": trade_date}},
             {"_id": 1, "symbol": 1, "adj_factor": 1, **{u: 1 for u in UNADJ_FIELDS}})
         for doc in cursor:
             base = new_state[doc["symbol"]][0]

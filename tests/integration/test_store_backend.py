@@ -1,0 +1,106 @@
+"""The embedded store on FerretDB's PostgreSQL backend: the indexes that serve its queries
+(``scripts/ferretdb/postgresql-indexes.sql``), the update batches that once deadlocked it, and the
+move of a store made on the SQLite backend (``maintenance.store_move``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from pymongo import MongoClient, UpdateMany
+
+from private_store import PrivateFerretDB
+from ta_scheduler.constants import Collections as C
+from ta_scheduler.maintenance.store_move import move_databases
+from ta_scheduler.storage.mongo import ensure_indexes
+from ta_scheduler.storage.writes import UPDATE_BATCH, write_docs
+
+
+def test_the_test_store_runs_on_the_default_backend():
+    assert os.environ["TA_FERRETDB_BACKEND"] == "postgresql"
+
+
+def _pg():
+    import psycopg2
+
+    return psycopg2.connect(host="127.0.0.1", port=os.environ["TA_PG_PORT"], user="airflow",
+                            password=os.environ["TA_PG_PASSWORD"], dbname="ferretdb")
+
+
+def _plan(schema: str, field: str, value: str) -> str:
+    """PostgreSQL's plan of the query FerretDB sends for ``{field: value}`` on the bars table."""
+    conn = _pg()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT _jsonb->'table' FROM %s._ferretdb_database_metadata WHERE _jsonb->>'_id' = %%s"
+                        % f'"{schema}"', (C.STOCK_DAILY_QUOTES,))
+            table = cur.fetchone()[0]
+            cur.execute("SET plan_cache_mode = force_custom_plan")
+            cur.execute("SET enable_seqscan = off")  # what the planner can use, whatever the table's size
+            cur.execute(f'EXPLAIN SELECT _jsonb FROM "{schema}"."{table}" WHERE _jsonb->%s @> %s',
+                        (field, f'"{value}"'))
+            return "\n".join(r[0] for r in cur.fetchall())
+    finally:
+        conn.close()
+
+
+def test_every_index_ferretdb_creates_gets_a_gin_twin_that_serves_its_equalities(mongo_db):
+    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
+    mongo_db[C.STOCK_DAILY_QUOTES].insert_one({"_id": "600519|2026-11-27|tushare|daily", "symbol": "600519",
+                                               "trade_date": "2026-11-27", "data_source": "tushare", "period": "daily"})
+    for field, value in (("symbol", "600519"), ("trade_date", "2026-11-27"), ("_id", "600519|2026-11-27|tushare|daily")):
+        plan = _plan(mongo_db.name, field, value)
+        assert "Bitmap Index Scan" in plan and "_gin" in plan, (field, plan)
+    # a field no index leads with has no twin: PostgreSQL filters it while scanning
+    assert "_gin" not in _plan(mongo_db.name, "period", "daily")
+
+
+def test_an_update_command_larger_than_the_servers_connection_pool_completes(mongo_db):
+    """FerretDB 1.24 holds a pooled connection per UpdateOne that matched until the command ends:
+    with the pool's 50 connections a batch of 60 deadlocked the server. The writer's UpdateMany
+    statements release theirs."""
+    coll = mongo_db["pool_check"]
+    coll.insert_many([{"_id": i, "v": 0} for i in range(120)])
+    assert coll.bulk_write([UpdateMany({"_id": i}, {"$set": {"v": 1}}) for i in range(120)]).matched_count == 120
+    assert UPDATE_BATCH <= 50
+    docs = [{"symbol": f"{600000 + i}", "trade_date": "2026-11-27", "data_source": "tushare", "period": "daily", "close": 1.0}
+            for i in range(3 * UPDATE_BATCH)]
+    write_docs(mongo_db[C.STOCK_DAILY_QUOTES], docs, now=dt.datetime(2026, 11, 27, tzinfo=dt.timezone.utc))
+    res = write_docs(mongo_db[C.STOCK_DAILY_QUOTES], [dict(d, close=2.0) for d in docs],
+                     now=dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc))
+    assert res.as_dict() == {"inserted": 0, "updated": len(docs), "unchanged": 0}
+
+
+def test_a_store_made_on_sqlite_moves_whole_to_the_postgresql_backend(tmp_path, mongo_uri):
+    stamp = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
+    names = [f"ta_test_move_{os.getpid()}_{i}" for i in range(2)]
+    target = MongoClient(mongo_uri, tz_aware=True)
+    with PrivateFerretDB(tmp_path / "sqlite") as old:
+        src = MongoClient(old.uri, tz_aware=True)
+        for i, name in enumerate(names):
+            ensure_indexes(src[name], [C.STOCK_DAILY_QUOTES])
+            src[name][C.STOCK_DAILY_QUOTES].insert_many(
+                [{"_id": f"{600000 + k}|2026-11-27|tushare|daily", "symbol": f"{600000 + k}", "trade_date": "2026-11-27",
+                  "data_source": "tushare", "period": "daily", "close": 10.0 + k, "updated_at": stamp} for k in range(5 + i)])
+            src[name]["sync_state"].insert_one({"_id": "qfq_base|tushare", "codes": ["600000"], "factors": [1.5]})
+        before = {n: {c: sorted(src[n][c].find(), key=lambda d: d["_id"]) for c in src[n].list_collection_names()}
+                  for n in names}
+        try:
+            moved = move_databases(old.uri, mongo_uri, tmp_path / "dumps", stamp)
+            assert {n: moved[n] for n in names} == {n: {C.STOCK_DAILY_QUOTES: 5 + i, "sync_state": 1}
+                                                   for i, n in enumerate(names)}
+            for n in names:
+                after = {c: sorted(target[n][c].find(), key=lambda d: d["_id"]) for c in target[n].list_collection_names()}
+                assert after == before[n]
+                assert target[n][C.STOCK_DAILY_QUOTES].index_information() == src[n][C.STOCK_DAILY_QUOTES].index_information()
+            # the source is only read, and a second move refuses to write over what the first moved
+            assert {n: {c: sorted(src[n][c].find(), key=lambda d: d["_id"]) for c in src[n].list_collection_names()}
+                    for n in names} == before
+            with pytest.raises(Exception, match="already hold documents"):
+                move_databases(old.uri, mongo_uri, tmp_path / "dumps2", stamp)
+        finally:
+            for n in names:
+                target.drop_database(n)
+            src.close()
+            target.close()
