@@ -172,4 +172,10 @@ def preferred_source(db: Any, day: str) -> str | None:
     stored for ``day``), None when the day has no bars."""
     from ta_scheduler.constants import Collections as C
 
-    return pick_source(db[C.STOCK_DAILY_QUOTES].distinct("data_source", {"trade_date": day, "period": "daily"}))
+    bars = db[C.STOCK_DAILY_QUOTES]
+    # one bar of each known source in preference order (a lookup each); the day's distinct sources
+    # (every bar of the day read) only when none of them has the day
+    for source in SOURCE_PREFERENCE:
+        if bars.find_one({"trade_date": day, "period": "daily", "data_source": source}, {"_id": 1}) is not None:
+            return source
+    return pick_source(bars.distinct("data_source", {"trade_date": day, "period": "daily"}))
