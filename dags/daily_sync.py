@@ -43,7 +43,8 @@ from ta_scheduler.assets import DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import symbols_schema, trading_date_schema
-from ta_scheduler.vendor_ready import DEFAULT_DEADLINE, WaitForVendorOperator
+from ta_scheduler.waits.operators import WaitForVendorOperator
+from ta_scheduler.waits.vendor import DEFAULT_DEADLINE
 
 
 @dag(

@@ -426,25 +426,6 @@ def redact_url(url: object) -> str:
         return "<url>"
 
 
-def tushare_tier():
-    """The tushare account tier (``providers.tiers.Tier``) with any per-endpoint overlays.
-
-    Tier: env ``TA_TUSHARE_TIER``, else the ``tier`` extra of connection ``tushare_default``
-    (``{"tier": "120"}``), else ``2000``. Overlays: env ``TA_TUSHARE_RATE_LIMITS`` / Variable
-    ``tushare_rate_limits`` (calls per minute) and env ``TA_TUSHARE_DAILY_LIMITS`` / Variable
-    ``tushare_daily_limits`` (calls per day), JSON objects endpoint -> calls.
-    """
-    from ta_scheduler.providers import ratelimit, tiers
-
-    name = setting("TA_TUSHARE_TIER")
-    if not name:
-        conn = airflow_connection(Conns.TUSHARE)
-        name = str(conn.extra_dejson.get("tier") or "") if conn is not None else ""
-    base = tiers.tier(name or tiers.DEFAULT_TIER)
-    return base.overlay(ratelimit.configured_overlay("TA_TUSHARE_RATE_LIMITS"),
-                        ratelimit.configured_overlay("TA_TUSHARE_DAILY_LIMITS"))
-
-
 def knob_table() -> str:
     """The Markdown table of every ``TA_*`` knob, as README's "Configuration" section shows it
     (``python -m ta_scheduler.config`` prints it)."""

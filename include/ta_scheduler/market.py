@@ -4,8 +4,8 @@ Parse-safe: standard library only at import.
 
 **Codes**: six ASCII digits whose first two name a listed board (:data:`BOARDS`), optionally with
 the suffix of that board's exchange in upper or lower case (``600519``, ``600519.SH``,
-``600519.sh``; :func:`to_ts_code` gives ``600519.SH``). ``123456`` (no board) and ``600519.SZ``
-(wrong exchange) are refused. :data:`CODE_PATTERN` is this rule as a portable JSON-schema
+``600519.sh``; :func:`to_ts_code` gives ``600519.SH``, :func:`to_code` the store's ``600519``).
+``123456`` (no board) and ``600519.SZ`` (wrong exchange) are refused. :data:`CODE_PATTERN` is this rule as a portable JSON-schema
 ``pattern`` (``$(?!\n)``: Python's ``re.search`` refuses a trailing newline, as ECMAScript does).
 """
 
@@ -90,12 +90,19 @@ def is_a_share_code(value: object) -> bool:
     return isinstance(value, str) and _CODE_RE.search(value) is not None
 
 
-def to_ts_code(code: object) -> str:
-    """``600000`` → ``600000.SH``, ``600000.sh`` → ``600000.SH``; ValueError for what is not a code."""
+def to_code(code: object) -> str:
+    """``600000.SH`` → ``600000``, ``600000`` → ``600000``: the six digits the store keys stocks by
+    (``symbol``/``code``); ValueError for what is not a code."""
     if not is_a_share_code(code):
         text = repr(code)
         raise ValueError(f"{text[:77] + '...' if len(text) > 80 else text} is not an A-share code ({CODE_RULE})")
-    return f"{code[:6]}.{exchange_of(code)}"  # type: ignore[index]
+    return code[:6]  # type: ignore[index]
+
+
+def to_ts_code(code: object) -> str:
+    """``600000`` → ``600000.SH``, ``600000.sh`` → ``600000.SH``; ValueError for what is not a code."""
+    six = to_code(code)
+    return f"{six}.{exchange_of(six)}"
 
 
 def code_schema() -> dict[str, Any]:

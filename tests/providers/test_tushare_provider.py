@@ -15,7 +15,8 @@ from ta_scheduler.providers import (
     get_provider,
 )
 from ta_scheduler.providers.demo import DemoProvider
-from ta_scheduler.providers.ratelimit import RateLimiter, parse_limits
+from ta_scheduler.providers.ratelimit import RateLimiter
+from ta_scheduler.providers.tiers import parse_limits
 from ta_scheduler.providers.tushare_pro import TushareProvider, classify_error
 
 DAY = "2026-11-27"

@@ -18,7 +18,7 @@ from airflow_cli import AIRFLOW
 from fakes import free_port
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.readiness import analysis_missing
-from ta_scheduler.reports.triggers import AnalysisReadyTrigger
+from ta_scheduler.waits.triggers import AnalysisReadyTrigger
 
 
 def _trigger(target, seconds: float, poll: float = 0.2) -> AnalysisReadyTrigger:

@@ -15,8 +15,9 @@ import pytest
 
 from airflow_cli import AIRFLOW
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.vendor_ready import WaitForVendorOperator, deadline_for, shortfall
-from ta_scheduler.vendor_trigger import VendorReadyTrigger
+from ta_scheduler.waits.operators import WaitForVendorOperator
+from ta_scheduler.waits.triggers import VendorReadyTrigger
+from ta_scheduler.waits.vendor import deadline_for, shortfall
 
 DAY = "2026-11-27"
 SHORT = f"tushare daily {DAY}: 120 of 300 listed stocks published (40.0 %), 180 missing; need at least 294 (98%)"

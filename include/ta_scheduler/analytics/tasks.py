@@ -60,7 +60,7 @@ def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]
 def plan_analysis(schedules: Mapping[str, str], params: Mapping[str, Any], run: Run,
                   triggering_asset_events: Mapping[Any, Any] | None = None) -> dict[str, Any]:
     """``{"jobs": [...], "trade_dates": [...], "symbols": [...]}`` of a run (module doc)."""
-    from ta_scheduler.analytics.jobs import BarsMissingError, latest_trade_date_with_bars
+    from ta_scheduler.analytics.stored_bars import BarsMissingError, latest_trade_date_with_bars
     from ta_scheduler.calendar.runs import jobs_due
 
     run.check_conf()

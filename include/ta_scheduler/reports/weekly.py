@@ -206,7 +206,7 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
 
     :raises AnalysisMissingError: no daily bars on or before ``week_end_date``
     """
-    from ta_scheduler.analytics.jobs import latest_trade_date_with_bars
+    from ta_scheduler.analytics.stored_bars import latest_trade_date_with_bars
 
     check_kind_and_date("weekly", week_end_date)
     as_of = latest_trade_date_with_bars(db, week_end_date)

@@ -84,7 +84,7 @@ def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
     """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the last
     session closed at the run's tick."""
     from ta_scheduler.calendar.core import get_calendar
-    from ta_scheduler.market import to_ts_code
+    from ta_scheduler.market import to_code
 
     run.check_conf()
     cal = get_calendar()
@@ -96,7 +96,7 @@ def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
     else:
         day = last_closed_session(run.tick)  # never a session still trading
         dates, mode = [day.isoformat()], "run"
-    symbols = [to_ts_code(s) for s in params.get("symbols") or []] or None
+    symbols = list(dict.fromkeys(to_code(s) for s in params.get("symbols") or [])) or None  # the store's six-digit codes
     warn_if_assumed(dates)
     plan = {"dates": dates, "symbols": symbols, "mode": mode}
     log.info("daily_sync plan: %s dates (%s .. %s), symbols: %s", len(dates), dates[0], dates[-1],
