@@ -76,7 +76,7 @@ def is_trading_date(value: object) -> bool:
     day = parse_day(value)
     if day is None or day < FIRST_SESSION or day > exchange_today():
         return False
-    from ta_scheduler.calendar.core import is_session
+    from ta_scheduler.calendar.lookup import is_session
 
     return is_session(day)
 
@@ -264,7 +264,7 @@ def range_errors(start: str, end: str) -> list[str]:
         return [f"backfill {start}..{end} spans {span} calendar days, more than {limit} trading days per run {advice}"]
     if span <= limit:
         return []
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     n = len(get_calendar().sessions_between(first, last))
     if n > limit:

@@ -10,7 +10,8 @@ from airflow.timetables.base import TimeRestriction
 
 from fake_trade_cal import HOLIDAYS_2027
 from ta_scheduler.calendar import calendar_coverage_report, date_status, get_calendar, is_session
-from ta_scheduler.calendar.core import BACKUP_FILE_NAME, SYNCED_FILE_NAME, get_store
+from ta_scheduler.calendar.files import BACKUP_FILE_NAME, SYNCED_FILE_NAME
+from ta_scheduler.calendar.lookup import get_store
 from ta_scheduler.calendar.sync import (
     CalendarSyncError,
     sync_trade_calendar,

@@ -20,7 +20,6 @@ import numpy as np
 
 from ta_scheduler.analytics.panel import Panel, forward_adjust, panel_from_frame
 from ta_scheduler.analytics.stored_bars import (
-    RAW_PRICE_FIELDS,
     BarsMissingError,
     bar_projection,
     check_trade_date,
@@ -240,13 +239,13 @@ def compute_market_sentiment(
 
 
 def compute_hot_stocks(db: Database, trade_date: str, top_n: int = 50) -> dict[str, Any]:
-    """Rank stocks by the hot score (``analytics.hot``) and upsert the top ``top_n`` of
+    """Rank stocks by the hot score (``analytics.hot_stocks``) and upsert the top ``top_n`` of
     ``trade_date`` into ``hot_stocks`` (ranks 1…n; ranks above n left by an earlier, longer run
     are removed so a re-run leaves exactly this ranking).
 
     :raises BarsMissingError: the store has no bars for ``trade_date``
     """
-    from ta_scheduler.analytics.hot import hot_scores
+    from ta_scheduler.analytics.hot_stocks import hot_scores
 
     check_trade_date(trade_date)
     if top_n < 1:

@@ -23,18 +23,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.calendar.core import (
+from ta_scheduler.atomic_files import write_json_atomic
+from ta_scheduler.calendar.files import (
     EXCHANGE,
     CalendarFileError,
-    TradingCalendar,
     YearCalendar,
     baked_file,
     calendar_dir,
     calendar_document,
-    get_store,
     read_calendar_file,
-    write_json_atomic,
 )
+from ta_scheduler.calendar.lookup import get_store
+from ta_scheduler.calendar.merged import TradingCalendar
 from ta_scheduler.constants import Conns
 from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C

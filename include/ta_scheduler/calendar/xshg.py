@@ -17,13 +17,9 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from ta_scheduler.calendar.core import (
-    _PROJECT_DIR,
-    BAKED_FILE_NAME,
-    YearCalendar,
-    calendar_document,
-    write_json_atomic,
-)
+from ta_scheduler.atomic_files import write_json_atomic
+from ta_scheduler.calendar.files import BAKED_FILE_NAME, YearCalendar, calendar_document
+from ta_scheduler.config import PROJECT_DIR as _PROJECT_DIR
 
 log = logging.getLogger(__name__)
 

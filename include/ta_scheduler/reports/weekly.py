@@ -174,7 +174,7 @@ def window_holes(db: Database, first_day: str, last_day: str) -> list[str]:
     does not show complete (one query). Each dataset counts from its first entry in that span:
     the days before it were never synced (a new deployment), no hole; a dataset with no entry
     there says nothing either way."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.storage import ledger
 
     days = [d.isoformat() for d in get_calendar().sessions_between(date.fromisoformat(first_day), date.fromisoformat(last_day))]

@@ -26,7 +26,7 @@ from ta_scheduler.storage import ledger
 from ta_scheduler.storage.writes import WriteResult, columns_from_frame, docs_from_columns, natural_id, write_docs
 from ta_scheduler.sync.adjust import DERIVED_FIELDS, adjust_day, rebase_history
 from ta_scheduler.sync.completeness import DAILY_JOB
-from ta_scheduler.sync.formats import MARKET_CN, is_hs_flag, yyyymmdd_series
+from ta_scheduler.sync.tacn_format import MARKET_CN, is_hs_flag, yyyymmdd_series
 from ta_scheduler.sync.valuation import refresh_latest_roe, restore_valuation_journal, sync_valuation
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
 

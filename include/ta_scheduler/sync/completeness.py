@@ -126,7 +126,7 @@ def record_news_hours(db: Database, data_source: str, start: datetime, end: date
 
 def record_intraday_day(db: Database, data_source: str, tick: datetime) -> dict[str, Any]:
     """``intraday_ticks`` of the tick's day: session ticks due up to ``tick`` vs snapshot times stored."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.market import exchange_time as local
 
     day = local(tick).date()

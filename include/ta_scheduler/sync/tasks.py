@@ -57,7 +57,7 @@ def unless_not_permitted(what: str, fn: Callable[[], dict[str, Any]]) -> dict[st
 
 def last_closed_session(moment: datetime) -> date:
     """The last trading day whose session had closed at ``moment``."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     cal, moment = get_calendar(), exchange_time(moment)
     day = moment.date()
@@ -67,7 +67,7 @@ def last_closed_session(moment: datetime) -> date:
 
 
 def warn_if_assumed(days: list[str]) -> None:
-    from ta_scheduler.calendar.core import date_status
+    from ta_scheduler.calendar.lookup import date_status
 
     assumed = [d for d in days if date_status(d) != "verified"]
     if assumed:
@@ -83,7 +83,7 @@ def warn_if_assumed(days: list[str]) -> None:
 def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
     """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the last
     session closed at the run's tick."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.market import to_code
 
     run.check_conf()
@@ -152,7 +152,7 @@ def run_intraday_snapshot(run: Run) -> dict[str, Any]:
     tick before it). A run whose tick is outside the sessions anyway (an interval set by hand
     through the REST API) refreshes the latest quotes but stores no intraday snapshot.
     """
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.providers import get_provider
     from ta_scheduler.storage.cache import connect
     from ta_scheduler.sync import sync_realtime_quotes

@@ -104,7 +104,7 @@ def list_reports(db: Database, kind: str | None = None, date_from: str | None = 
 
 def recent_sessions(today: date, count: int = GRID_DAYS) -> list[str]:
     """The last ``count`` trading days up to ``today`` (inclusive when it is one), oldest first."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     cal = get_calendar()
     days = []
@@ -146,8 +146,8 @@ def last_successful_runs() -> list[dict[str, str]]:
 
 
 def calendar_coverage(today: date) -> dict[str, Any]:
-    """The calendar's coverage report (``calendar.core``) plus the status of every year it knows."""
-    from ta_scheduler.calendar.core import calendar_coverage_report, date_status
+    """The calendar's coverage report (``calendar.lookup``) plus the status of every year it knows."""
+    from ta_scheduler.calendar.lookup import calendar_coverage_report, date_status
 
     report = calendar_coverage_report(today)
     years = []
@@ -166,7 +166,7 @@ class CalendarDay:
     day: str
     weekday: str
     kind: str  # "trading", "holiday" (a closed weekday), "weekend", "weekend session"
-    status: str  # verified / provisional / assumed / whatever calendar.core says
+    status: str  # verified / provisional / assumed / whatever calendar.lookup says
     sessions: str  # "09:30–11:30, 13:00–15:00" on trading days
 
     @property
@@ -179,7 +179,7 @@ WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 
 def calendar_days(today: date, days_ahead: int = CALENDAR_DAYS_AHEAD) -> list[CalendarDay]:
     """Every date from ``today`` to ``today + days_ahead``, with its kind and status."""
-    from ta_scheduler.calendar.core import date_status, is_session
+    from ta_scheduler.calendar.lookup import date_status, is_session
     from ta_scheduler.market import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN
 
     hours = f"{SESSION_OPEN:%H:%M}–{BREAK_START:%H:%M}, {BREAK_END:%H:%M}–{SESSION_CLOSE:%H:%M}"
