@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from datetime import time as dtime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -148,6 +148,11 @@ MAJOR_INDICES: dict[str, str] = {
 def exchange_now() -> datetime:
     """Now in exchange time."""
     return datetime.now(TZ)
+
+
+def exchange_today() -> date:
+    """Today in exchange time (Asia/Shanghai)."""
+    return exchange_now().date()
 
 
 def exchange_time(moment: datetime) -> datetime:

@@ -37,7 +37,7 @@ from datetime import date, datetime
 from typing import Any
 
 from ta_scheduler.config import setting
-from ta_scheduler.market import CODE_PATTERN, CODE_RULE, TZ, code_schema, exchange_now
+from ta_scheduler.market import CODE_PATTERN, CODE_RULE, TZ, code_schema, exchange_today
 
 FORMAT_TRADING_DATE = "trading-date"
 
@@ -51,11 +51,6 @@ DEFAULT_MAX_BACKFILL_SESSIONS = 260
 MAX_BACKFILL_SESSIONS_CAP = 5000
 #: Longest message part quoting a user's value or key.
 _QUOTE = 80
-
-
-def exchange_today() -> date:
-    """Today in exchange time (Asia/Shanghai)."""
-    return exchange_now().date()
 
 
 def parse_day(value: str) -> date | None:
@@ -227,13 +222,6 @@ def conf_errors(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]]
 
 def format_errors(dag_id: str, errors: list[str]) -> str:
     return f"invalid conf for {dag_id}: " + "; ".join(errors)
-
-
-def check_conf(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]]) -> None:
-    """Raise ``ValueError`` naming every problem of ``conf``."""
-    errors = conf_errors(dag_id, conf, schemas)
-    if errors:
-        raise ValueError(format_errors(dag_id, errors))
 
 
 # ---- Cross-field rules -------------------------------------------------------------------------

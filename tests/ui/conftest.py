@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e.cluster import Cluster
+from ta_scheduler.market import exchange_today
 
 
 class ApiServer(Cluster):
@@ -41,12 +42,6 @@ class ApiServer(Cluster):
                 return resp.status, resp.read().decode("utf-8")
         except urllib.error.HTTPError as err:
             return err.code, err.read().decode("utf-8", errors="replace")
-
-
-def exchange_today() -> date:
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def _wednesday_on_or_after(d: date) -> date:

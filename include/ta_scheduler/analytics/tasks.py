@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.analytics import ALL_JOBS, DAILY_JOBS, MARKET_JOBS
 from ta_scheduler.storage.mongo import get_db
 
 if TYPE_CHECKING:
@@ -22,9 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DAILY_JOBS = ["indicators", "sentiment", "hot_stocks"]
-MARKET_JOBS = [*DAILY_JOBS, "risk"]
-ALL_JOBS = [*MARKET_JOBS, "research"]
 
 
 def _event_dates(triggering_asset_events: Mapping[Any, Any] | None, key: str = "trade_dates") -> list[str]:

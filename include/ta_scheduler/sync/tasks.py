@@ -106,7 +106,7 @@ def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
 
 def run_calendar_sync() -> dict[str, Any]:
     """Refresh this year's and next year's calendar from tushare ``trade_cal`` (tushare only)."""
-    from ta_scheduler.calendar.sync import sync_trade_calendar_from_tushare
+    from ta_scheduler.calendar.sync import sync_trade_calendar_from_provider
     from ta_scheduler.providers import get_provider
 
     provider = get_provider()
@@ -114,7 +114,7 @@ def run_calendar_sync() -> dict[str, Any]:
         log.info("calendar sync needs tushare; provider is %s: the calendar stays on its files", provider.name)
         return {"skipped": f"provider {provider.name} has no trade_cal"}
     return fail_fast(lambda: unless_not_permitted("the exchange calendar",
-                                                  lambda: sync_trade_calendar_from_tushare(db=get_db())))
+                                                  lambda: sync_trade_calendar_from_provider(provider, db=get_db())))
 
 
 def run_stock_basic() -> dict[str, Any]:

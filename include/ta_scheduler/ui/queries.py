@@ -8,11 +8,10 @@ Every time is shown in exchange time (Asia/Shanghai).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from ta_scheduler.market import TZ
+from ta_scheduler.market import exchange_time
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.store import KINDS
 from ta_scheduler.storage import ledger
@@ -39,17 +38,11 @@ def css_class(mapping: dict[str, str], value: str) -> str:
     return mapping.get(value, "neutral")
 
 
-def exchange_today() -> date:
-    return datetime.now(TZ).date()
-
-
-def exchange_time(value: datetime | None) -> str:
+def display_time(value: datetime | None) -> str:
     """``2026-11-27 20:05:13`` in exchange time (naive datetimes are UTC, as pymongo returns them)."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return exchange_time(value if value.tzinfo else value.replace(tzinfo=timezone.utc)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -91,8 +84,8 @@ def list_reports(db: Database, kind: str | None = None, date_from: str | None = 
             "report_date": d["report_date"],
             "title": d.get("title") or f"{d['kind']} {d['report_date']}",
             "digest": list(d.get("digest") or []),
-            "created": exchange_time(d.get("created_at")),
-            "updated": exchange_time(d.get("updated_at")),
+            "created": display_time(d.get("created_at")),
+            "updated": display_time(d.get("updated_at")),
             "delivery": {ch: (st or {}).get("status", "") for ch, st in sorted((d.get("delivery") or {}).items())},
         }
         for d in docs
@@ -141,7 +134,7 @@ def last_successful_runs() -> list[dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for dag_id, run_id, run_type, logical_date, end_date in rows:
         out.setdefault(dag_id, {"dag_id": dag_id, "run_id": run_id, "run_type": str(getattr(run_type, "value", run_type)),
-                                "logical_date": exchange_time(logical_date), "end_date": exchange_time(end_date)})
+                                "logical_date": display_time(logical_date), "end_date": display_time(end_date)})
     return list(out.values())
 
 
