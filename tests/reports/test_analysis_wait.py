@@ -48,6 +48,15 @@ def test_trigger_serializes_to_an_importable_class(mongo_target):
     json.dumps(kwargs)  # plain JSON: the triggerer rebuilds it from the metadata DB
 
 
+def test_a_deferral_stored_under_the_former_classpath_resumes_in_the_new_trigger(mongo_target):
+    from airflow.sdk._shared.module_loading import import_string
+
+    classpath, kwargs = _trigger(mongo_target, 60).serialize()
+    old = import_string("ta_scheduler.reports.triggers.AnalysisReadyTrigger")(**kwargs)
+    assert type(old) is AnalysisReadyTrigger and classpath == "ta_scheduler.waits.triggers.AnalysisReadyTrigger"
+    assert old.serialize() == (classpath, kwargs)
+
+
 def test_trigger_repr_keeps_credentials_out_of_logs():
     trigger = AnalysisReadyTrigger(trade_date=T, mongo_uri="mongodb://ta:s3cretpw@db.example:27017/prod", database="prod",
                                    deadline="2026-11-27T14:00:00+00:00")

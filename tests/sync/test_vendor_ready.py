@@ -74,6 +74,16 @@ def test_trigger_serializes_and_keeps_the_token_out_of_its_repr(tushare_server):
     assert tushare_server.token not in repr(_trigger(tushare_server, 60))
 
 
+def test_a_deferral_stored_under_the_former_classpath_resumes_in_the_new_trigger(tushare_server):
+    """Deferrals stored before the trigger moved name ``ta_scheduler.vendor_trigger`` and ts codes."""
+    from airflow.sdk._shared.module_loading import import_string
+
+    _, kwargs = _trigger(tushare_server, 60).serialize()
+    old = import_string("ta_scheduler.vendor_trigger.VendorReadyTrigger")(**{**kwargs, "symbols": ["600000.SH", "000001.SZ"]})
+    assert type(old) is VendorReadyTrigger
+    assert old.serialize() == ("ta_scheduler.waits.triggers.VendorReadyTrigger", {**kwargs, "symbols": ["600000", "000001"]})
+
+
 def test_trigger_fires_when_the_rest_of_the_day_is_published(tushare_server):
     tushare_server.reset()
     tushare_server.publish_partially(DAY, 120)
