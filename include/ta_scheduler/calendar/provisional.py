@@ -57,7 +57,7 @@ from ta_scheduler.calendar.files import (
     YearCalendar,
     calendar_document,
 )
-from ta_scheduler.config import PROJECT_DIR as _PROJECT_DIR
+from ta_scheduler.config import PROJECT_DIR
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--first", type=int, default=DEFAULT_FIRST_YEAR, help="first year (default 2027)")
     parser.add_argument("--last", type=int, default=None, help="last year (default first + 9)")
-    parser.add_argument("--out", type=Path, default=_PROJECT_DIR / "plugins" / PROVISIONAL_FILE_NAME)
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "plugins" / PROVISIONAL_FILE_NAME)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     last = args.last if args.last is not None else args.first + DEFAULT_YEARS - 1
