@@ -63,7 +63,7 @@ def _median_call_us(fn, n: int = 2000) -> float:
 def run() -> dict[str, dict]:
     from airflow.timetables.trigger import CronTriggerTimetable
 
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_timetables import MultiScheduleTimetable, TradingDayTimetable, TradingSessionsTimetable
 
     get_calendar()  # load the files once, as a long-lived scheduler has
@@ -101,7 +101,8 @@ def run() -> dict[str, dict]:
 
     prov_us, prov_runs = _walk_median_us(TradingDayTimetable(at="16:30"), 2027)
 
-    from ta_scheduler.calendar.core import CalendarStore, baked_file, calendar_dir, provisional_file
+    from ta_scheduler.calendar.files import baked_file, calendar_dir, provisional_file
+    from ta_scheduler.calendar.lookup import CalendarStore
 
     def load_ms(provisional) -> float:
         samples = []

@@ -93,7 +93,7 @@ def _bench_engine() -> dict[str, dict]:
 
 
 def _seed(db, n_sym: int, days: list[str]) -> None:
-    from ta_scheduler.analytics.jobs import RAW_PRICE_FIELDS as F
+    from ta_scheduler.analytics.stored_bars import RAW_PRICE_FIELDS as F
     from ta_scheduler.constants import Collections as C
     from ta_scheduler.storage.mongo import ensure_indexes
 
@@ -132,7 +132,8 @@ def _bench_job() -> dict[str, dict]:
     the day's bars alone. History length: ``TA_BENCH_INDICATOR_DAYS`` (default 130) trading days."""
     from datetime import date, timedelta
 
-    from ta_scheduler.analytics.jobs import bar_projection, compute_indicators_for_date
+    from ta_scheduler.analytics.jobs import compute_indicators_for_date
+    from ta_scheduler.analytics.stored_bars import bar_projection
     from ta_scheduler.config import MongoTarget
     from ta_scheduler.constants import Collections as C
     from ta_scheduler.storage.mongo import get_client

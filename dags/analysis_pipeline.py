@@ -38,6 +38,7 @@ from datetime import timedelta
 from airflow.sdk import AssetOrTimeSchedule, Param, dag, task
 from ta_timetables import MultiScheduleTimetable
 
+from ta_scheduler.analytics import ALL_JOBS
 from ta_scheduler.assets import ANALYSIS, DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
@@ -46,7 +47,6 @@ from ta_scheduler.llm.params import RESEARCH_PARAM_SCHEMAS
 from ta_scheduler.params import trading_date_schema
 
 SCHEDULES = {"risk": "0 3 * * 0"}
-JOBS = ["indicators", "sentiment", "hot_stocks", "risk", "research"]
 #: provider -> pool its research tasks run in (offline makes no LLM call)
 RESEARCH_POOLS = {"dashscope": Pools.LLM_DASHSCOPE, "deepseek": Pools.LLM_DEEPSEEK, "offline": "default_pool"}
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
@@ -60,8 +60,8 @@ MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
     doc_md=__doc__,
     tags=["analysis", "daily", "weekly", "llm"],
     params={
-        "jobs": Param([], type="array", items={"type": "string", "enum": [*JOBS, "all"]}, uniqueItems=True,
-                      maxItems=len(JOBS) + 1,
+        "jobs": Param([], type="array", items={"type": "string", "enum": [*ALL_JOBS, "all"]}, uniqueItems=True,
+                      maxItems=len(ALL_JOBS) + 1,
                       description="Manual runs: jobs to run (default: research if symbols are given, else the market jobs; "
                       "'all' = the market jobs, plus research when symbols are given)"),
         "date": Param(None, **trading_date_schema("Trading day to analyse (default: the latest day with bars)")),

@@ -13,8 +13,8 @@ a token is configured, else the deterministic demo market (`data_source: "demo"`
    (nearly) the whole listed market; fails loudly, naming the shortfall, at `vendor_deadline`
    (default 22:00). The demo provider is always ready.
 4. `sync_daily_bars` — `daily` + `adj_factor` + `daily_basic` + limit prices for the whole market
-   by trade date → `stock_daily_quotes` (unadjusted OHLC, `pre_close`, `adj_factor`; volume in
-   shares, amount in yuan). Rows failing validation go to `quarantine`; too many fail the run.
+   by trade date → `stock_daily_quotes` (forward-adjusted (qfq) OHLC and `pre_close`, the exchange's
+   prices beside them in `unadj_*` with `adj_factor`; volume in shares, amount in yuan). Rows failing validation go to `quarantine`; too many fail the run.
    Emits the `daily_bars` asset, which starts `analysis_pipeline`.
 5. `sync_index_daily` — CSI 300, SSE Composite, SZSE Component, ChiNext → `index_daily_quotes`.
 6. `repair_missing_days` (before step 4) — **self-healing**: re-syncs every day of the last
@@ -27,8 +27,8 @@ A run with no date (REST `"logical_date": null`, `airflow dags trigger`) syncs t
 day whose session has closed.
 
 **Manual runs** (the seed API's `data/sync-daily`): `symbols` (codes like `600000` or
-`000001.SZ`), `date` (a trading day), or `start_date` + `end_date` for a backfill (at most 260
-trading days a run). Backfills resume: a re-run fetches only the days still missing.
+`000001.SZ`), `date` (a trading day), or `start_date` + `end_date` for a backfill (at most
+`TA_MAX_BACKFILL_SESSIONS` trading days a run, 260 by default). Backfills resume: a re-run fetches only the days still missing.
 Non-trading dates, bad codes and reversed ranges are refused when you trigger.
 """
 
@@ -43,7 +43,8 @@ from ta_scheduler.assets import DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import symbols_schema, trading_date_schema
-from ta_scheduler.vendor_ready import DEFAULT_DEADLINE, WaitForVendorOperator
+from ta_scheduler.waits.operators import WaitForVendorOperator
+from ta_scheduler.waits.vendor import DEFAULT_DEADLINE
 
 
 @dag(

@@ -27,7 +27,7 @@ from ta_scheduler.calendar.runs import jobs_param_schema
 from ta_scheduler.constants import TIMEZONE, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import trading_date_schema
-from ta_scheduler.reports.wait import WaitForAnalysisOperator
+from ta_scheduler.waits.operators import WaitForAnalysisOperator
 
 SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
 #: job -> its first task (the rest of the job runs downstream of it)

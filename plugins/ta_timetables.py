@@ -15,12 +15,14 @@ trading day the run is for. ``MultiScheduleTimetable`` runs are instants
 (``data_interval_start == data_interval_end``), and ``ta_scheduler.calendar.runs`` tells a
 task which named schedules are due.
 
-The calendar comes from ``ta_scheduler.calendar.core``: the synced tushare file, then the
+The calendar comes from ``ta_scheduler.calendar.lookup``: the synced tushare file, then the
 baked XSHG file, then the provisional file (statutory holiday rules, precomputed), then
 Mon-Fri. ``description`` says from which date the calendar is only provisional; Airflow
-stores it on every parse, so the UI shows the note until trade_cal publishes the year. Standard library and pendulum only: no pandas,
-exchange_calendars, pymongo or tushare here, no database or network, and no exception for a
-missing or broken calendar file. See docs/calendar.md.
+stores it on every parse, so the UI shows the note until trade_cal publishes the year. Standard
+library, pendulum and jsonschema only (importing ``ta_scheduler.params`` registers the
+``trading-date`` format the trigger-time param checks use, in every process that loads the
+plugin): no pandas, exchange_calendars, pymongo or tushare here, no database or network, and no
+exception for a missing or broken calendar file. See docs/calendar.md.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 from pendulum import UTC, DateTime
 
-from ta_scheduler.calendar.core import PROVISIONAL, TradingCalendar, get_calendar
+from ta_scheduler.calendar.lookup import get_calendar
+from ta_scheduler.calendar.merged import PROVISIONAL, TradingCalendar
 from ta_scheduler.calendar.runs import ScheduleSet
 from ta_scheduler.constants import TIMEZONE
 import ta_scheduler.params  # noqa: F401  registers the trigger-time param formats

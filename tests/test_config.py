@@ -89,7 +89,7 @@ def test_an_unknown_knob_is_a_programming_error():
 
 
 def test_one_state_directory_holds_every_location(monkeypatch, tmp_path):
-    from ta_scheduler.calendar.core import calendar_dir
+    from ta_scheduler.calendar.files import calendar_dir
     from ta_scheduler.maintenance.tasks import backup_dir
     from ta_scheduler.reports.store import reports_dir
 

@@ -54,6 +54,11 @@ class Knob:
     variable: str | None = None
 
 
+#: Longest backfill a single run may request unless ``TA_MAX_BACKFILL_SESSIONS`` says otherwise (sessions).
+DEFAULT_MAX_BACKFILL_SESSIONS = 260
+#: Upper bound of ``TA_MAX_BACKFILL_SESSIONS`` (about 20 years), so counting a range stays cheap.
+MAX_BACKFILL_SESSIONS_CAP = 5000
+
 #: Every ``TA_*`` setting read by ``include/``. README's "Configuration" table lists each one
 #: (tests/test_config.py checks that).
 KNOBS: dict[str, Knob] = {k.name: k for k in (
@@ -86,7 +91,8 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
          "tushare_daily_limits"),
     Knob("TA_TUSHARE_NEWS_SOURCES", "sina,cls", "comma list", "tushare news sources to fetch"),
     Knob("TA_MAX_QUARANTINE_FRACTION", "0.01", "fraction", "a sync fails when more of its rows than this fail validation"),
-    Knob("TA_MAX_BACKFILL_SESSIONS", "260", "sessions", "longest backfill range a trigger accepts (capped at 2500)"),
+    Knob("TA_MAX_BACKFILL_SESSIONS", str(DEFAULT_MAX_BACKFILL_SESSIONS), "sessions",
+         f"longest backfill range a trigger accepts (capped at {MAX_BACKFILL_SESSIONS_CAP})"),
     Knob("TA_VENDOR_READY_SHARE", "0.98", "fraction", "share of the listed market the vendor must have published"),
     Knob("TA_VENDOR_READY_POLL_SECONDS", "300", "seconds", "how often the vendor-ready trigger re-checks"),
     Knob("TA_REPORTS_ANALYSIS_POLL_SECONDS", "60", "seconds", "how often the reports trigger re-checks the store"),
@@ -424,25 +430,6 @@ def redact_url(url: object) -> str:
         return f"{scheme}://{rest}" if scheme else rest
     except Exception:  # noqa: BLE001 - a message helper must not fail the caller
         return "<url>"
-
-
-def tushare_tier():
-    """The tushare account tier (``providers.tiers.Tier``) with any per-endpoint overlays.
-
-    Tier: env ``TA_TUSHARE_TIER``, else the ``tier`` extra of connection ``tushare_default``
-    (``{"tier": "120"}``), else ``2000``. Overlays: env ``TA_TUSHARE_RATE_LIMITS`` / Variable
-    ``tushare_rate_limits`` (calls per minute) and env ``TA_TUSHARE_DAILY_LIMITS`` / Variable
-    ``tushare_daily_limits`` (calls per day), JSON objects endpoint -> calls.
-    """
-    from ta_scheduler.providers import ratelimit, tiers
-
-    name = setting("TA_TUSHARE_TIER")
-    if not name:
-        conn = airflow_connection(Conns.TUSHARE)
-        name = str(conn.extra_dejson.get("tier") or "") if conn is not None else ""
-    base = tiers.tier(name or tiers.DEFAULT_TIER)
-    return base.overlay(ratelimit.configured_overlay("TA_TUSHARE_RATE_LIMITS"),
-                        ratelimit.configured_overlay("TA_TUSHARE_DAILY_LIMITS"))
 
 
 def knob_table() -> str:

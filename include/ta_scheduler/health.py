@@ -143,7 +143,7 @@ def check_disk(paths: Iterable[str | Path], min_free_gb: float) -> CheckResult:
 
 def check_calendar() -> CheckResult:
     """Verified trading calendar ahead (alerts 30 days before it runs out, SPEC §5)."""
-    from ta_scheduler.calendar.core import calendar_coverage_report
+    from ta_scheduler.calendar.lookup import calendar_coverage_report
 
     report = calendar_coverage_report()
     return CheckResult("calendar", report["ok"], report["message"])
@@ -152,7 +152,7 @@ def check_calendar() -> CheckResult:
 def expected_bars_date(now: datetime) -> str:
     """The trading day whose bars must be in the store at ``now``: today's session after
     17:00 Asia/Shanghai (the daily sync runs at 16:30), else the previous session."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     local = now.astimezone(TZ)
     cal = get_calendar()

@@ -4,8 +4,8 @@ Parse-safe: standard library only at import.
 
 **Codes**: six ASCII digits whose first two name a listed board (:data:`BOARDS`), optionally with
 the suffix of that board's exchange in upper or lower case (``600519``, ``600519.SH``,
-``600519.sh``; :func:`to_ts_code` gives ``600519.SH``). ``123456`` (no board) and ``600519.SZ``
-(wrong exchange) are refused. :data:`CODE_PATTERN` is this rule as a portable JSON-schema
+``600519.sh``; :func:`to_ts_code` gives ``600519.SH``, :func:`to_code` the store's ``600519``).
+``123456`` (no board) and ``600519.SZ`` (wrong exchange) are refused. :data:`CODE_PATTERN` is this rule as a portable JSON-schema
 ``pattern`` (``$(?!\n)``: Python's ``re.search`` refuses a trailing newline, as ECMAScript does).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from datetime import time as dtime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -90,12 +90,19 @@ def is_a_share_code(value: object) -> bool:
     return isinstance(value, str) and _CODE_RE.search(value) is not None
 
 
-def to_ts_code(code: object) -> str:
-    """``600000`` → ``600000.SH``, ``600000.sh`` → ``600000.SH``; ValueError for what is not a code."""
+def to_code(code: object) -> str:
+    """``600000.SH`` → ``600000``, ``600000`` → ``600000``: the six digits the store keys stocks by
+    (``symbol``/``code``); ValueError for what is not a code."""
     if not is_a_share_code(code):
         text = repr(code)
         raise ValueError(f"{text[:77] + '...' if len(text) > 80 else text} is not an A-share code ({CODE_RULE})")
-    return f"{code[:6]}.{exchange_of(code)}"  # type: ignore[index]
+    return code[:6]  # type: ignore[index]
+
+
+def to_ts_code(code: object) -> str:
+    """``600000`` → ``600000.SH``, ``600000.sh`` → ``600000.SH``; ValueError for what is not a code."""
+    six = to_code(code)
+    return f"{six}.{exchange_of(six)}"
 
 
 def code_schema() -> dict[str, Any]:
@@ -141,6 +148,11 @@ MAJOR_INDICES: dict[str, str] = {
 def exchange_now() -> datetime:
     """Now in exchange time."""
     return datetime.now(TZ)
+
+
+def exchange_today() -> date:
+    """Today in exchange time (Asia/Shanghai)."""
+    return exchange_now().date()
 
 
 def exchange_time(moment: datetime) -> datetime:

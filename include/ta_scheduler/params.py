@@ -9,7 +9,7 @@ whole check from them, so a param added to a DAG is checked without a list kept 
   lengths, number bounds, the formats below); an integer param refuses ``1.0`` and no number
   may be ``NaN`` or infinite;
 - **cross-field rules** that one param's schema cannot see (:data:`CROSS_RULES`, e.g. a
-  backfill's ``end_date`` before its ``start_date`` or a range of more than 260 sessions),
+  backfill's ``end_date`` before its ``start_date`` or a range of more sessions than ``TA_MAX_BACKFILL_SESSIONS``),
   bounded by arithmetic first so no rule loops over a century of days.
 
 Codes follow the one rule of :mod:`ta_scheduler.market` (a plain JSON-schema ``pattern``, visible
@@ -36,8 +36,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from ta_scheduler.config import setting
-from ta_scheduler.market import CODE_PATTERN, CODE_RULE, TZ, code_schema, exchange_now
+from ta_scheduler.config import DEFAULT_MAX_BACKFILL_SESSIONS, MAX_BACKFILL_SESSIONS_CAP, setting
+from ta_scheduler.market import CODE_PATTERN, CODE_RULE, TZ, code_schema, exchange_today
 
 FORMAT_TRADING_DATE = "trading-date"
 
@@ -45,17 +45,8 @@ DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATE_RE = re.compile(DATE_PATTERN)
 #: The first session of the Shanghai Stock Exchange: no trading day is earlier.
 FIRST_SESSION = date(1990, 12, 19)
-#: Largest backfill a single run may request (trading sessions); override with TA_MAX_BACKFILL_SESSIONS.
-DEFAULT_MAX_BACKFILL_SESSIONS = 260
-#: Upper bound of TA_MAX_BACKFILL_SESSIONS (about 20 years), so counting a range stays cheap.
-MAX_BACKFILL_SESSIONS_CAP = 5000
 #: Longest message part quoting a user's value or key.
 _QUOTE = 80
-
-
-def exchange_today() -> date:
-    """Today in exchange time (Asia/Shanghai)."""
-    return exchange_now().date()
 
 
 def parse_day(value: str) -> date | None:
@@ -76,7 +67,7 @@ def is_trading_date(value: object) -> bool:
     day = parse_day(value)
     if day is None or day < FIRST_SESSION or day > exchange_today():
         return False
-    from ta_scheduler.calendar.core import is_session
+    from ta_scheduler.calendar.lookup import is_session
 
     return is_session(day)
 
@@ -229,13 +220,6 @@ def format_errors(dag_id: str, errors: list[str]) -> str:
     return f"invalid conf for {dag_id}: " + "; ".join(errors)
 
 
-def check_conf(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]]) -> None:
-    """Raise ``ValueError`` naming every problem of ``conf``."""
-    errors = conf_errors(dag_id, conf, schemas)
-    if errors:
-        raise ValueError(format_errors(dag_id, errors))
-
-
 # ---- Cross-field rules -------------------------------------------------------------------------
 
 def max_backfill_sessions() -> int:
@@ -264,7 +248,7 @@ def range_errors(start: str, end: str) -> list[str]:
         return [f"backfill {start}..{end} spans {span} calendar days, more than {limit} trading days per run {advice}"]
     if span <= limit:
         return []
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     n = len(get_calendar().sessions_between(first, last))
     if n > limit:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
 from pathlib import Path
+
+from ta_scheduler.atomic_files import write_json_atomic
 
 DEFAULT_USERS = "admin:admin,viewer:viewer"
 
@@ -43,11 +44,7 @@ def ensure_passwords(path: Path) -> dict[str, str]:
             current[name] = secrets.token_urlsafe(12)
             changed = True
     if changed or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(current, indent=2) + "\n")
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
+        write_json_atomic(path, current, indent=2, mode=0o600)
     return current
 
 

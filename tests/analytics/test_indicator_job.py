@@ -12,7 +12,8 @@ from analytics_seed import trading_days
 
 from ta_scheduler.analytics.indicator_state import invalidate_indicator_states
 from ta_scheduler.analytics.indicators import INDICATOR_FIELDS
-from ta_scheduler.analytics.jobs import RAW_PRICE_FIELDS, compute_indicators_for_date
+from ta_scheduler.analytics.jobs import compute_indicators_for_date
+from ta_scheduler.analytics.stored_bars import RAW_PRICE_FIELDS
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage.writes import write_docs
 

@@ -7,13 +7,12 @@ import pytest
 from analytics_seed import make_bars, make_index, news, trading_days
 
 from ta_scheduler.analytics.jobs import (
-    BarsMissingError,
     compute_hot_stocks,
     compute_indicators_for_date,
     compute_market_sentiment,
     compute_risk,
-    latest_trade_date_with_bars,
 )
+from ta_scheduler.analytics.stored_bars import BarsMissingError, latest_trade_date_with_bars
 from ta_scheduler.constants import Collections as C
 
 SYMBOLS = ["600000", "000001", "300750", "688981"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ta_scheduler.analytics.hot import hot_scores
+from ta_scheduler.analytics.hot_stocks import hot_scores
 from ta_scheduler.analytics.breadth import breadth, limit_flags, new_extremes, turnover_vs_mean
 from ta_scheduler.market import board_limit_pct
 from ta_scheduler.analytics.panel import forward_adjust

@@ -17,7 +17,7 @@ from ta_scheduler.calendar import (
     get_calendar,
     is_session,
 )
-from ta_scheduler.calendar.core import BAKED_FILE_NAME
+from ta_scheduler.calendar.files import BAKED_FILE_NAME
 
 CLOSED_WEEKDAYS = [
     *[date(2024, 2, 9) + timedelta(days=i) for i in range(8)],  # 02-09 .. 02-16
@@ -105,7 +105,7 @@ def test_missing_baked_file_falls_back_to_weekdays_and_reports_it(calendar_dir, 
 
 
 def test_tampered_baked_file_is_rejected_by_its_checksum(calendar_dir, tmp_path, monkeypatch):
-    from ta_scheduler.calendar.core import baked_file
+    from ta_scheduler.calendar.files import baked_file
 
     doc = json.loads(baked_file().read_text())
     doc["years"]["2025"]["closed_weekdays"].remove("2025-10-08")  # sessions count no longer matches
@@ -150,7 +150,7 @@ def test_calendar_package_imports_without_heavy_modules():
     ids=["empty", "list", "wrong-type", "string-list", "range-outside-year", "other-format"],
 )
 def test_unusable_synced_file_never_raises(calendar_dir, content):
-    from ta_scheduler.calendar.core import SYNCED_FILE_NAME
+    from ta_scheduler.calendar.files import SYNCED_FILE_NAME
 
     calendar_dir.mkdir(parents=True)
     (calendar_dir / SYNCED_FILE_NAME).write_text(content)

@@ -10,15 +10,18 @@ from airflow.timetables.base import TimeRestriction
 
 from fake_trade_cal import HOLIDAYS_2027
 from ta_scheduler.calendar import calendar_coverage_report, date_status, get_calendar, is_session
-from ta_scheduler.calendar.core import BACKUP_FILE_NAME, SYNCED_FILE_NAME, get_store
+from ta_scheduler.calendar.files import BACKUP_FILE_NAME, SYNCED_FILE_NAME
+from ta_scheduler.calendar.lookup import get_store
 from ta_scheduler.calendar.sync import (
     CalendarSyncError,
+    provider_trade_cal_fetch,
     sync_trade_calendar,
-    sync_trade_calendar_from_tushare,
-    tushare_trade_cal_fetch,
+    sync_trade_calendar_from_provider,
     validate_year,
 )
 from ta_scheduler.constants import Collections
+from ta_scheduler.providers import get_provider
+from ta_scheduler.providers.tushare_pro import TushareProvider
 from ta_timetables import TradingDayTimetable
 
 SESSIONS_2027 = 261 - len(HOLIDAYS_2027)  # 2027 has 261 weekdays; every made-up holiday is one
@@ -38,7 +41,7 @@ def trading_days_2027() -> list[date]:
 
 
 def sync(fake_url: str, db, years, token: str = "TESTTOKEN") -> dict:
-    return sync_trade_calendar(db, tushare_trade_cal_fetch(token, fake_url), years)
+    return sync_trade_calendar(db, provider_trade_cal_fetch(TushareProvider(token, fake_url, max_attempts=1)), years)
 
 
 def test_synced_2027_makes_the_timetable_exact(calendar_dir, mongo_db, fake_tushare):
@@ -169,11 +172,11 @@ def test_wrong_token_fails_with_tushare_message(calendar_dir, mongo_db, fake_tus
         sync(url, mongo_db, [2027], token="WRONG")
 
 
-def test_task_entry_point_reads_token_and_url_from_env(calendar_dir, mongo_db, fake_tushare, monkeypatch):
+def test_task_entry_point_asks_the_configured_provider(calendar_dir, mongo_db, fake_tushare, monkeypatch):
     fake, url = fake_tushare
     monkeypatch.setenv("TUSHARE_TOKEN", "TESTTOKEN")
     monkeypatch.setenv("TUSHARE_API_URL", url)
-    report = sync_trade_calendar_from_tushare(today=date(2026, 12, 23))
+    report = sync_trade_calendar_from_provider(get_provider("tushare"), today=date(2026, 12, 23))
     assert set(report["years"]) == {"2026", "2027"}
     assert report["years"]["2027"]["status"] == "complete"
     assert mongo_db[Collections.TRADE_CALENDAR].count_documents({}) == 365  # MONGO_URI → this test's db

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from ta_scheduler.calendar.core import get_calendar
+from ta_scheduler.calendar.lookup import get_calendar
 from ta_scheduler.calendar.schedules import parse_schedule
 
 

@@ -128,7 +128,8 @@ def _next_run_after(env: dict[str, str]) -> str:
 def test_a_published_calendar_replans_the_next_run_on_the_next_parse(replan_env, mongo_db, fake_tushare):
     """The dag-processor recomputes DagModel.next_dagrun from the timetable on every parse,
     so a calendar sync that changes a day moves the planned run at the next parse."""
-    from ta_scheduler.calendar.sync import sync_trade_calendar, tushare_trade_cal_fetch
+    from ta_scheduler.calendar.sync import provider_trade_cal_fetch, sync_trade_calendar
+    from ta_scheduler.providers.tushare_pro import TushareProvider
 
     res = _run(["dags", "reserialize", "-B", BUNDLE], replan_env)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -136,7 +137,7 @@ def test_a_published_calendar_replans_the_next_run_on_the_next_parse(replan_env,
     assert _next_run_after(replan_env) == "2027-02-15T08:30:00+00:00"
 
     _, url = fake_tushare  # the made-up 2027 notice keeps Fri 02-05 open
-    sync_trade_calendar(mongo_db, tushare_trade_cal_fetch("TESTTOKEN", url), [2027])
+    sync_trade_calendar(mongo_db, provider_trade_cal_fetch(TushareProvider("TESTTOKEN", url, max_attempts=1)), [2027])
     assert _next_run_after(replan_env) == "2027-02-15T08:30:00+00:00"  # planned at the last parse
 
     res = _run(["dags", "reserialize", "-B", BUNDLE], replan_env)  # what the dag-processor does

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from paths import DAGS_DIR
-from ta_scheduler.market import TZ, to_ts_code
-from ta_scheduler.params import conf_errors, exchange_today, param_schemas
+from ta_scheduler.market import TZ, exchange_today, to_ts_code
+from ta_scheduler.params import conf_errors, param_schemas
 
 TOMORROW = (exchange_today() + timedelta(days=1)).isoformat()
 

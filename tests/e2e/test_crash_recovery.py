@@ -17,7 +17,7 @@ import pytest
 from pymongo import MongoClient
 
 from e2e.cluster import wait_until
-from ta_scheduler.calendar.core import get_calendar
+from ta_scheduler.calendar.lookup import get_calendar
 
 pytestmark = pytest.mark.slow
 

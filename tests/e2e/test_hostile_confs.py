@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from ta_scheduler.params import exchange_today
+from ta_scheduler.market import exchange_today
 
 pytestmark = pytest.mark.slow
 

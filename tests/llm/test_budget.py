@@ -12,7 +12,6 @@ from llm_testdata import ANALYSIS_DATE, SYMBOLS
 
 from ta_scheduler.llm.base import LLMRetryableError
 from ta_scheduler.llm.budget import (
-    DEFAULT_PRICES,
     ResearchNotStarted,
     plan_batch,
     run_budgeted_research,
@@ -21,6 +20,7 @@ from ta_scheduler.llm.budget import (
     usage_by_provider,
 )
 from ta_scheduler.llm.clients import DashScopeChat, DeepSeekChat
+from ta_scheduler.llm.pricing import DEFAULT_PRICES
 from ta_scheduler.llm.research import run_stock_research
 from ta_scheduler.reports.daily import llm_usage_section
 from ta_scheduler.reports.render import Section, Table, Text

@@ -14,20 +14,20 @@ from ta_scheduler.llm.params import (
 
 GOOD = {"symbols": ["600519", "000001.SZ", "430047.BJ"], "llm_provider": "dashscope", "research_depth": 3}
 BAD = [
-    ({"symbols": ["60051"]}, "symbols"),
-    ({"symbols": ["600519.HK"]}, "symbols"),
-    ({"symbols": ["sh600519"]}, "symbols"),
-    ({"symbols": []}, "between 1 and 50"),
-    ({"symbols": [f"{600000 + i}" for i in range(51)]}, "between 1 and 50"),
-    ({"llm_provider": "openai"}, "llm_provider 'openai' unknown"),
-    ({"research_depth": 9}, "research_depth 9"),
-    ({"research_depth": 0}, "research_depth 0"),
-    ({"research_depth": "3"}, "research_depth '3'"),
+    ({"symbols": ["60051"]}, r"symbols: \[0\] '60051' is not an A-share code"),
+    ({"symbols": ["600519.HK"]}, r"symbols: \[0\] '600519.HK' is not an A-share code"),
+    ({"symbols": ["sh600519"]}, r"symbols: \[0\] 'sh600519' is not an A-share code"),
+    ({"symbols": []}, "symbols: has 0 items, minItems is 1"),
+    ({"symbols": [f"{600000 + i}" for i in range(51)]}, "symbols: has 51 items, maxItems is 50"),
+    ({"llm_provider": "openai"}, r"llm_provider: 'openai' is not one of \['dashscope', 'deepseek', 'offline'\]"),
+    ({"research_depth": 9}, "research_depth: 9 breaks maximum is 5"),
+    ({"research_depth": 0}, "research_depth: 0 breaks minimum is 1"),
+    ({"research_depth": "3"}, "research_depth: '3' is not of type integer"),
 ]
 
 
 def test_valid_params_pass_and_duplicates_are_dropped():
-    symbols = ["600519", "000001.SZ", "600519", "600519.SH", "000001"]
+    symbols = ["600519", "000001.SZ", "600519.SH", "000001", "600519.sh"]
     assert validate_research_params(symbols, "offline", 1) == ["600519", "000001.SZ"]
     for name, value in GOOD.items():
         jsonschema.validate(value, RESEARCH_PARAM_SCHEMAS[name])

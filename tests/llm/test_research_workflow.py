@@ -195,7 +195,7 @@ def test_symbol_without_bars_fails_with_a_clear_message(market_db, llm_env):
 
 
 def test_bad_params_are_refused_before_any_work(market_db, llm_env):
-    with pytest.raises(ValueError, match="research_depth 9"):
+    with pytest.raises(ValueError, match="research_depth: 9 breaks maximum is 5"):
         run_stock_research(market_db, "600519", analysis_date=ANALYSIS_DATE, llm_provider="dashscope", research_depth=9)
     with pytest.raises(ValueError, match="analysis_date"):
         run_stock_research(market_db, "600519", analysis_date="20261127", llm_provider="dashscope", research_depth=1)

@@ -144,25 +144,25 @@ def test_the_fake_server_enforces_the_minute_and_day_limits_with_tushare_texts(s
 
 
 def test_the_tier_setting(monkeypatch):
-    from ta_scheduler.config import tushare_tier
+    from ta_scheduler.providers.tiers import configured_tier
 
     monkeypatch.delenv("TA_TUSHARE_RATE_LIMITS", raising=False)
     monkeypatch.delenv("TA_TUSHARE_DAILY_LIMITS", raising=False)
     monkeypatch.setenv("TA_TUSHARE_TIER", "120")
-    t = tushare_tier()
+    t = configured_tier()
     assert (t.name, t.minute_limit("daily"), t.minute_limit("index_daily"), t.day_limit("daily"), dict(t.per_day),
             t.pool_slots) == ("120", 50, 50, None, {"total": 8000}, 1)
     monkeypatch.setenv("TA_TUSHARE_TIER", "5000")
-    t = tushare_tier()
+    t = configured_tier()
     assert (t.minute_limit("daily"), t.minute_limit("stock_basic"), dict(t.per_day), t.pool_slots) == (500, 50, {}, 8)
     monkeypatch.setenv("TA_TUSHARE_TIER", "custom")
     monkeypatch.setenv("TA_TUSHARE_RATE_LIMITS", '{"daily": 80, "*": 20}')
     monkeypatch.setenv("TA_TUSHARE_DAILY_LIMITS", '{"total": 3000}')
-    t = tushare_tier()
+    t = configured_tier()
     assert (t.minute_limit("daily"), t.minute_limit("adj_factor"), dict(t.per_day)) == (80, 20, {"total": 3000})
     monkeypatch.setenv("TA_TUSHARE_TIER", "300")
     with pytest.raises(ProviderConfigError, match=r"tushare tier '300': unknown; use one of 120, 2000, 5000, custom"):
-        tushare_tier()
+        configured_tier()
 
 
 @pytest.mark.parametrize("tier", ["120", "2000", "5000", "custom"])

@@ -15,8 +15,9 @@ from ta_scheduler.providers import (
     get_provider,
 )
 from ta_scheduler.providers.demo import DemoProvider
-from ta_scheduler.providers.ratelimit import RateLimiter, parse_limits
-from ta_scheduler.providers.tushare_pro import TushareProvider, classify_error
+from ta_scheduler.providers.ratelimit import RateLimiter
+from ta_scheduler.providers.tiers import parse_limits
+from ta_scheduler.providers.tushare_pro import REALTIME_PATTERNS, TushareProvider, classify_error
 
 DAY = "2026-11-27"
 
@@ -96,7 +97,7 @@ def test_realtime_quotes_cover_the_whole_market_in_batches(make_tushare, tushare
     tushare_server.now = datetime(2026, 11, 27, 10, 35, tzinfo=ZoneInfo("Asia/Shanghai"))
     frame = make_tushare().realtime_quotes()
     assert len(frame) == 300 and frame["code"].is_unique
-    assert len(tushare_server.calls_to("rt_k")) == 7
+    assert len(tushare_server.calls_to("rt_k")) == len(REALTIME_PATTERNS) == 9
     assert frame["quote_time"].iloc[0].isoformat() == "2026-11-27T10:35:00+08:00"
 
 

@@ -18,7 +18,7 @@ from airflow_cli import AIRFLOW
 from fakes import free_port
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.readiness import analysis_missing
-from ta_scheduler.reports.triggers import AnalysisReadyTrigger
+from ta_scheduler.waits.triggers import AnalysisReadyTrigger
 
 
 def _trigger(target, seconds: float, poll: float = 0.2) -> AnalysisReadyTrigger:
@@ -46,6 +46,15 @@ def test_trigger_serializes_to_an_importable_class(mongo_target):
     again = import_string(classpath)(**kwargs)
     assert again.serialize() == (classpath, kwargs)
     json.dumps(kwargs)  # plain JSON: the triggerer rebuilds it from the metadata DB
+
+
+def test_a_deferral_stored_under_the_former_classpath_resumes_in_the_new_trigger(mongo_target):
+    from airflow.sdk._shared.module_loading import import_string
+
+    classpath, kwargs = _trigger(mongo_target, 60).serialize()
+    old = import_string("ta_scheduler.reports.triggers.AnalysisReadyTrigger")(**kwargs)
+    assert type(old) is AnalysisReadyTrigger and classpath == "ta_scheduler.waits.triggers.AnalysisReadyTrigger"
+    assert old.serialize() == (classpath, kwargs)
 
 
 def test_trigger_repr_keeps_credentials_out_of_logs():

@@ -157,6 +157,35 @@ def test_symbols_restrict_the_sync_and_the_backfill(make_tushare, db):
     assert missing_trade_dates(db, [DAY], "tushare") == [DAY]  # the whole market is not complete
 
 
+def test_a_run_naming_symbols_carries_their_codes_from_plan_to_store(make_tushare, db):
+    """The codes a run names, in any accepted spelling, are the store's six digits from the plan on:
+    the vendor wait counts them and the sync stores them without converting again."""
+    from datetime import datetime
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from paths import DAGS_DIR
+    from ta_scheduler.calendar.runs import Run
+    from ta_scheduler.sync.tasks import plan_daily_sync
+    from ta_scheduler.waits.vendor import listed_count, published_count
+
+    conf = {"symbols": ["600000.sh", "000001", "000001.SZ"], "date": DAY}
+    dag = DagBag(dag_folder=str(DAGS_DIR / "daily_sync.py")).dags["daily_sync"]
+    run = Run.of(dag, SimpleNamespace(run_type="manual", run_after=datetime(2026, 11, 27, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+                                      conf=conf), None, None)
+    plan = plan_daily_sync(conf, run)
+    assert plan == {"dates": [DAY], "symbols": ["600000", "000001"], "mode": "date"}
+
+    provider = make_tushare()
+    sync_stock_basic(provider, db)
+    assert listed_count(db, provider.name, DAY, plan["symbols"]) == 2
+    assert published_count(provider, DAY, plan["symbols"]) == 2
+    assert sync_daily_bars(provider, db, DAY, plan["symbols"])["stored"] == 2
+    assert sorted(db[C.STOCK_DAILY_QUOTES].distinct("symbol")) == ["000001", "600000"]
+
+
 def test_a_lost_manifest_still_converges_to_the_provider_data(make_tushare, db):
     """A crash between writing bars and recording their manifest: the re-run rewrites, no duplicates."""
     provider = make_tushare()

@@ -11,7 +11,7 @@ import pytest
 from airflow_cli import dags_test
 
 from paths import DAGS_DIR
-from ta_scheduler.calendar.core import get_calendar
+from ta_scheduler.calendar.lookup import get_calendar
 from ta_scheduler.calendar.runs import Run
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.demo import DemoProvider

@@ -13,7 +13,7 @@ from airflow.timetables.base import TimeRestriction
 
 from airflow_cli import dags_test
 from paths import DAGS_DIR
-from ta_scheduler.calendar.core import get_calendar
+from ta_scheduler.calendar.lookup import get_calendar
 from ta_scheduler.constants import Collections as C
 
 TZ = ZoneInfo("Asia/Shanghai")

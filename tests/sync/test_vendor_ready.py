@@ -15,8 +15,9 @@ import pytest
 
 from airflow_cli import AIRFLOW
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.vendor_ready import WaitForVendorOperator, deadline_for, shortfall
-from ta_scheduler.vendor_trigger import VendorReadyTrigger
+from ta_scheduler.waits.operators import WaitForVendorOperator
+from ta_scheduler.waits.triggers import VendorReadyTrigger
+from ta_scheduler.waits.vendor import deadline_for, shortfall
 
 DAY = "2026-11-27"
 SHORT = f"tushare daily {DAY}: 120 of 300 listed stocks published (40.0 %), 180 missing; need at least 294 (98%)"
@@ -71,6 +72,16 @@ def test_trigger_serializes_and_keeps_the_token_out_of_its_repr(tushare_server):
     assert import_string(classpath)(**kwargs).serialize() == (classpath, kwargs)
     json.dumps(kwargs)
     assert tushare_server.token not in repr(_trigger(tushare_server, 60))
+
+
+def test_a_deferral_stored_under_the_former_classpath_resumes_in_the_new_trigger(tushare_server):
+    """Deferrals stored before the trigger moved name ``ta_scheduler.vendor_trigger`` and ts codes."""
+    from airflow.sdk._shared.module_loading import import_string
+
+    _, kwargs = _trigger(tushare_server, 60).serialize()
+    old = import_string("ta_scheduler.vendor_trigger.VendorReadyTrigger")(**{**kwargs, "symbols": ["600000.SH", "000001.SZ"]})
+    assert type(old) is VendorReadyTrigger
+    assert old.serialize() == ("ta_scheduler.waits.triggers.VendorReadyTrigger", {**kwargs, "symbols": ["600000", "000001"]})
 
 
 def test_trigger_fires_when_the_rest_of_the_day_is_published(tushare_server):

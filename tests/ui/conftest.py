@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e.cluster import Cluster
+from ta_scheduler.market import exchange_today
 
 
 class ApiServer(Cluster):
@@ -43,12 +44,6 @@ class ApiServer(Cluster):
             return err.code, err.read().decode("utf-8", errors="replace")
 
 
-def exchange_today() -> date:
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
-
-
 def _wednesday_on_or_after(d: date) -> date:
     return d + timedelta(days=(2 - d.weekday()) % 7)
 
@@ -57,7 +52,8 @@ def _wednesday_on_or_after(d: date) -> date:
 def ui_calendar(tmp_path_factory):
     """A synced calendar covering last year to next year: Monday–Friday except two weekday
     holidays, one inside the 60-day grid and one inside the coming 60 days."""
-    from ta_scheduler.calendar.core import SYNCED_FILE_NAME, YearCalendar, calendar_document, write_json_atomic
+    from ta_scheduler.atomic_files import write_json_atomic
+    from ta_scheduler.calendar.files import SYNCED_FILE_NAME, YearCalendar, calendar_document
 
     today = exchange_today()
     past_holiday = _wednesday_on_or_after(today - timedelta(days=30))

@@ -146,7 +146,7 @@ def test_reports_list_newest_first_and_filters(api_server, viewer_token, seeded)
     newest = seeded["db"]["reports"].find_one({"kind": "daily", "report_date": "2026-11-27"})
     assert len(newest["digest"]) > 2
     assert listed()[0][2] == ["2026-11-27", "daily", newest["title"], " ".join(newest["digest"]),
-                              queries.exchange_time(newest["updated_at"]), ""]
+                              queries.display_time(newest["updated_at"]), ""]
     assert listed()[1][2][:4] == ["2026-11-26", "daily", "每日市场报告 2026-11-26", "每日市场报告 2026-11-26 摘要"]
     assert [r[:2] for r in listed("?kind=weekly")] == [("weekly", "2026-11-22")]
     assert [r[:2] for r in listed("?from=2026-11-23&to=2026-11-26")] == [("daily", "2026-11-26")]

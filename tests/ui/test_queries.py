@@ -9,7 +9,7 @@ from ta_scheduler.ui.queries import (
     LEDGER_STATE_CLASSES,
     CalendarDay,
     css_class,
-    exchange_time,
+    display_time,
     holiday_periods,
 )
 
@@ -33,9 +33,9 @@ def test_a_holiday_stretch_takes_in_its_weekends_and_plain_weekends_are_not_holi
 
 
 def test_times_are_shown_in_exchange_time():
-    assert exchange_time(datetime(2026, 11, 27, 12, 5, 13)) == "2026-11-27 20:05:13"  # naive = UTC (pymongo)
-    assert exchange_time(datetime(2026, 11, 27, 23, 0, tzinfo=timezone.utc)) == "2026-11-28 07:00:00"
-    assert exchange_time(None) == ""
+    assert display_time(datetime(2026, 11, 27, 12, 5, 13)) == "2026-11-27 20:05:13"  # naive = UTC (pymongo)
+    assert display_time(datetime(2026, 11, 27, 23, 0, tzinfo=timezone.utc)) == "2026-11-28 07:00:00"
+    assert display_time(None) == ""
 
 
 def test_loading_the_plugin_imports_nothing_heavy():

@@ -48,10 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ta_scheduler.analytics.jobs import (
+from ta_scheduler.analytics.stored_bars import (
     BarsMissingError,
-    _check_date,
     bar_projection,
+    check_trade_date,
     latest_trade_date_with_bars,
     raw_bar_frame,
 )
@@ -79,7 +79,7 @@ def invalidate_indicator_states(db: Database, since: str, symbols: list[str] | N
     states (of every data source) that took a bar on or after ``since`` (``YYYY-MM-DD``),
     optionally only of ``symbols`` (6-digit codes). Call it after a past day's bars were
     rewritten. Returns how many states were deleted."""
-    _check_date(since)
+    check_trade_date(since)
     query: dict[str, Any] = {"last_date": {"$gte": since}}
     if symbols is not None:
         query["symbol"] = {"$in": sorted({str(s)[:6] for s in symbols})}

@@ -19,6 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ta_scheduler.analytics.panel import Panel, forward_adjust, panel_from_frame
+from ta_scheduler.analytics.stored_bars import (
+    BarsMissingError,
+    bar_projection,
+    check_trade_date,
+    latest_trade_date_with_bars,
+    raw_bar_frame,
+)
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import CSI300, SOURCE_RANK, board_limit_pct, preferred_source, session_close
 from ta_scheduler.storage.mongo import dates_between, find_each
@@ -31,51 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-
-#: Where the analytics read each unadjusted price (and the adjustment factor) in
-#: ``stock_daily_quotes``: analysis name → stored field. ``open``..``pre_close`` there hold
-#: forward-adjusted prices for TradingAgents-CN (docs/data-model.md); these jobs adjust the
-#: exchange's prices themselves.
-RAW_PRICE_FIELDS: dict[str, str] = {
-    **{f: f"unadj_{f}" for f in ("open", "high", "low", "close", "pre_close")}, "adj_factor": "adj_factor",
-}
-
-
-def raw_bar_frame(docs: list[dict]):
-    """Stored bar documents as a frame whose price columns carry the analysis names of
-    :data:`RAW_PRICE_FIELDS` (unadjusted prices)."""
-    import pandas as pd
-
-    frame = pd.DataFrame(docs)
-    rename = {stored: name for name, stored in RAW_PRICE_FIELDS.items() if stored != name and stored in frame.columns}
-    return frame.rename(columns=rename) if rename else frame
-
-
-def bar_projection(fields) -> dict[str, int]:
-    """A find projection reading ``fields`` (analysis names) from stored bars."""
-    return {"_id": 0, "symbol": 1, "trade_date": 1, **{RAW_PRICE_FIELDS.get(f, f): 1 for f in fields}}
-
-
-class BarsMissingError(RuntimeError):
-    """The store has no bars for the day a job was asked to compute."""
-
-
-def _check_date(value: str) -> str:
-    try:
-        date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"trade date must be 'YYYY-MM-DD', got {value!r}") from None
-    return value
-
-
-def latest_trade_date_with_bars(db: Database, on_or_before: str | None = None) -> str | None:
-    """The most recent ``trade_date`` that has daily bars (optionally not after ``on_or_before``)."""
-    query: dict[str, Any] = {"period": "daily"}
-    if on_or_before:
-        query["trade_date"] = {"$lte": _check_date(on_or_before)}
-    doc = db[C.STOCK_DAILY_QUOTES].find_one(query, {"_id": 0, "trade_date": 1}, sort=[("trade_date", -1)])
-    return doc["trade_date"] if doc else None
 
 
 def _source_for(db: Database, trade_date: str) -> str:
@@ -150,7 +112,7 @@ def compute_indicators_for_date(db: Database, trade_date: str, *, data_source: s
     """
     from ta_scheduler.analytics.indicator_state import run_indicator_job
 
-    result = run_indicator_job(db, _check_date(trade_date), data_source=data_source)
+    result = run_indicator_job(db, check_trade_date(trade_date), data_source=data_source)
     source = result["data_source"]
     _record_ledger(db, "indicators", trade_date, result["symbols"],
                    db[C.TECHNICAL_INDICATORS].count_documents({"trade_date": trade_date, "data_source": source}), source)
@@ -216,7 +178,7 @@ def compute_market_sentiment(
     from ta_scheduler.analytics.breadth import breadth, new_extremes, turnover_vs_mean
     from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text, sentiment_label, validate_scores
 
-    _check_date(trade_date)
+    check_trade_date(trade_date)
     scorer = scorer or LexiconScorer()
     model = getattr(scorer, "name", type(scorer).__name__)
     source = _source_for(db, trade_date)
@@ -275,15 +237,15 @@ def compute_market_sentiment(
 
 
 def compute_hot_stocks(db: Database, trade_date: str, top_n: int = 50) -> dict[str, Any]:
-    """Rank stocks by the hot score (``analytics.hot``) and upsert the top ``top_n`` of
+    """Rank stocks by the hot score (``analytics.hot_stocks``) and upsert the top ``top_n`` of
     ``trade_date`` into ``hot_stocks`` (ranks 1…n; ranks above n left by an earlier, longer run
     are removed so a re-run leaves exactly this ranking).
 
     :raises BarsMissingError: the store has no bars for ``trade_date``
     """
-    from ta_scheduler.analytics.hot import hot_scores
+    from ta_scheduler.analytics.hot_stocks import hot_scores
 
-    _check_date(trade_date)
+    check_trade_date(trade_date)
     if top_n < 1:
         raise ValueError(f"top_n must be at least 1, got {top_n}")
     source = _source_for(db, trade_date)
@@ -362,7 +324,7 @@ def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int 
     """
     from ta_scheduler.analytics.risk import portfolio_returns, risk_metrics, simple_returns
 
-    _check_date(as_of)
+    check_trade_date(as_of)
     if lookback < 2:
         raise ValueError(f"lookback must be at least 2 trading days, got {lookback}")
     source = _source_for(db, as_of)

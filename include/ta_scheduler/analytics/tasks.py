@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.analytics import ALL_JOBS, DAILY_JOBS, MARKET_JOBS
 from ta_scheduler.storage.mongo import get_db
 
 if TYPE_CHECKING:
@@ -22,9 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DAILY_JOBS = ["indicators", "sentiment", "hot_stocks"]
-MARKET_JOBS = [*DAILY_JOBS, "risk"]
-ALL_JOBS = [*MARKET_JOBS, "research"]
 
 
 def _event_dates(triggering_asset_events: Mapping[Any, Any] | None, key: str = "trade_dates") -> list[str]:
@@ -60,7 +58,7 @@ def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]
 def plan_analysis(schedules: Mapping[str, str], params: Mapping[str, Any], run: Run,
                   triggering_asset_events: Mapping[Any, Any] | None = None) -> dict[str, Any]:
     """``{"jobs": [...], "trade_dates": [...], "symbols": [...]}`` of a run (module doc)."""
-    from ta_scheduler.analytics.jobs import BarsMissingError, latest_trade_date_with_bars
+    from ta_scheduler.analytics.stored_bars import BarsMissingError, latest_trade_date_with_bars
     from ta_scheduler.calendar.runs import jobs_due
 
     run.check_conf()

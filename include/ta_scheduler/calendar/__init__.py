@@ -8,20 +8,15 @@ See docs/calendar.md.
 
 from __future__ import annotations
 
-from ta_scheduler.calendar.core import (
-    ASSUMED,
-    PROVISIONAL,
-    VERIFIED,
-    CalendarFileError,
-    TradingCalendar,
-    YearCalendar,
+from ta_scheduler.calendar.files import CalendarFileError, YearCalendar, calendar_dir
+from ta_scheduler.calendar.lookup import (
     calendar_coverage_report,
-    calendar_dir,
     coverage_end,
     date_status,
     get_calendar,
     is_session,
 )
+from ta_scheduler.calendar.merged import ASSUMED, PROVISIONAL, VERIFIED, TradingCalendar
 from ta_scheduler.calendar.runs import jobs_due, select_jobs
 
 __all__ = [

@@ -32,7 +32,7 @@ differ (docs/calendar.md lists the days). The lunar and solar-term dates (Spring
 Qingming, Dragon Boat, Mid-Autumn) come from the ``holidays`` package, not from arithmetic
 here. It takes ~80 ms to import, so the timetables never load it: an operator command
 precomputes the years into ``plugins/ta_calendar_provisional.json`` (the light calendar file
-format of :mod:`ta_scheduler.calendar.core`), which is committed::
+format of :mod:`ta_scheduler.calendar.files`), which is committed::
 
     .venv/bin/python -m ta_scheduler.calendar.provisional            # 2027..2036
 
@@ -50,14 +50,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from ta_scheduler.calendar.core import (
-    _PROJECT_DIR,
+from ta_scheduler.atomic_files import write_json_atomic
+from ta_scheduler.calendar.files import (
     PROVISIONAL_FILE_NAME,
     PROVISIONAL_SOURCE_PREFIX,
     YearCalendar,
     calendar_document,
-    write_json_atomic,
 )
+from ta_scheduler.config import PROJECT_DIR
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--first", type=int, default=DEFAULT_FIRST_YEAR, help="first year (default 2027)")
     parser.add_argument("--last", type=int, default=None, help="last year (default first + 9)")
-    parser.add_argument("--out", type=Path, default=_PROJECT_DIR / "plugins" / PROVISIONAL_FILE_NAME)
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "plugins" / PROVISIONAL_FILE_NAME)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     last = args.last if args.last is not None else args.first + DEFAULT_YEARS - 1

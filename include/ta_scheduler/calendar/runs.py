@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ta_scheduler.calendar.core import TradingCalendar, get_calendar
+from ta_scheduler.calendar.lookup import get_calendar
+from ta_scheduler.calendar.merged import TradingCalendar
 from ta_scheduler.calendar.schedules import CronTicks, DailyTicks, get_timezone, parse_schedule, to_local
 from ta_scheduler.constants import TIMEZONE
 from ta_scheduler.market import exchange_time

@@ -24,7 +24,7 @@ from datetime import timezone as dt_timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from ta_scheduler.calendar.core import TradingCalendar
+from ta_scheduler.calendar.merged import TradingCalendar
 from ta_scheduler.market import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN
 
 #: How far a search walks before giving up (a cron like "0 0 30 2 *" never fires).

@@ -4,8 +4,8 @@ The exchanges announce next year's holidays in late December and tushare publish
 within days; until then a year has no rows and is simply "not covered" (the timetables use
 XSHG or the Mon–Fri rule, and the health check warns). Called from a task in ``daily_sync``::
 
-    from ta_scheduler.calendar.sync import sync_trade_calendar_from_tushare
-    report = sync_trade_calendar_from_tushare()          # this year and next
+    from ta_scheduler.calendar.sync import sync_trade_calendar_from_provider
+    report = sync_trade_calendar_from_provider(get_provider())   # this year and next
 
 Each year is validated before anything is written: every calendar day present exactly once
 in a contiguous range, no session on a weekend (make-up weekend days are closed on the
@@ -23,19 +23,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.calendar.core import (
+from ta_scheduler.atomic_files import write_json_atomic
+from ta_scheduler.calendar.files import (
     EXCHANGE,
     CalendarFileError,
-    TradingCalendar,
     YearCalendar,
     baked_file,
     calendar_dir,
     calendar_document,
-    get_store,
     read_calendar_file,
-    write_json_atomic,
 )
-from ta_scheduler.constants import Conns
+from ta_scheduler.calendar.lookup import get_store
+from ta_scheduler.calendar.merged import TradingCalendar
 from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 
@@ -270,65 +269,42 @@ def _previous_session_in_db(db: Database, exchange: str, on_or_before: date) -> 
 # tushare
 
 
-def tushare_settings(token: str | None = None, base_url: str | None = None) -> tuple[str, str | None]:
-    """Token and API base URL: arguments → ``config.tushare_credentials`` (connection
-    ``tushare_default``, then ``TUSHARE_TOKEN`` / ``TUSHARE_API_URL``).
-    """
-    from ta_scheduler.config import tushare_credentials
-
-    configured_token, configured_url = tushare_credentials()
-    token, base_url = token or configured_token, base_url or configured_url
-    if not token:
-        raise CalendarSyncError(
-            f"no tushare token: set TUSHARE_TOKEN or the password of connection {Conns.TUSHARE}"
-        )
-    return token, base_url
-
-
-def tushare_trade_cal_fetch(
-    token: str | None = None, base_url: str | None = None, *, exchange: str = EXCHANGE, timeout: float = 30
-) -> Fetch:
-    """A :data:`Fetch` calling tushare ``trade_cal`` through the provider's one call path (the
-    tier's rate limits, the day's refusals). A token without ``trade_cal`` raises
+def provider_trade_cal_fetch(provider: Any, *, exchange: str = EXCHANGE) -> Fetch:
+    """A :data:`Fetch` asking the market-data provider's ``trade_cal`` (for tushare: its one call
+    path, token and tier). A token without ``trade_cal`` raises
     :class:`~ta_scheduler.providers.PermissionDenied` (the task then skips the sync); other
-    errors become :class:`CalendarSyncError` with tushare's text."""
+    provider errors become :class:`CalendarSyncError` with the vendor's text."""
     from ta_scheduler.providers import PermissionDenied, ProviderError
-    from ta_scheduler.providers.tushare_pro import TushareProvider
-
-    token, base_url = tushare_settings(token, base_url)
-    provider = TushareProvider(token, base_url.rstrip("/") if base_url else None, timeout=timeout, max_attempts=1)
-    fields = "exchange,cal_date,is_open,pretrade_date"
 
     def fetch(start: str, end: str) -> list[dict[str, Any]]:
+        first, last = _parse_day(start, "trade_cal start"), _parse_day(end, "trade_cal end")
         try:
-            frame = provider.call("trade_cal", exchange=exchange, start_date=start, end_date=end, fields=fields,
-                                  expect_rows=False)
+            frame = provider.trade_cal(first.isoformat(), last.isoformat(), exchange)
         except PermissionDenied:
             raise
         except ProviderError as exc:
-            raise CalendarSyncError(f"tushare trade_cal {exchange} {start}-{end}: {exc.__cause__ or exc}") from exc
+            raise CalendarSyncError(f"{provider.name} trade_cal {exchange} {start}-{end}: {exc.__cause__ or exc}") from exc
         cols = list(frame.columns)
         return [dict(zip(cols, values)) for values in zip(*(frame[c].tolist() for c in cols))]
 
     return fetch
 
 
-def sync_trade_calendar_from_tushare(
+def sync_trade_calendar_from_provider(
+    provider: Any,
     years: Iterable[int] | None = None,
     *,
     today: date | None = None,
-    token: str | None = None,
-    base_url: str | None = None,
     db: Database | None = None,
     calendar_directory: Path | None = None,
 ) -> dict[str, Any]:
-    """The task entry point: this year and next from tushare into MongoDB and the file."""
+    """The task entry point: this year and next from the provider's ``trade_cal`` (tushare) into
+    MongoDB and the file."""
     if years is None:
-
         today = today or datetime.now(TZ).date()
         years = [today.year, today.year + 1]
     if db is None:
         from ta_scheduler.storage.mongo import get_db
 
         db = get_db()
-    return sync_trade_calendar(db, tushare_trade_cal_fetch(token, base_url), years, calendar_directory)
+    return sync_trade_calendar(db, provider_trade_cal_fetch(provider), years, calendar_directory)

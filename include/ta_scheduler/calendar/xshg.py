@@ -17,13 +17,9 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from ta_scheduler.calendar.core import (
-    _PROJECT_DIR,
-    BAKED_FILE_NAME,
-    YearCalendar,
-    calendar_document,
-    write_json_atomic,
-)
+from ta_scheduler.atomic_files import write_json_atomic
+from ta_scheduler.calendar.files import BAKED_FILE_NAME, YearCalendar, calendar_document
+from ta_scheduler.config import PROJECT_DIR
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--first", type=int, default=2005, help="first year to bake (default 2005)")
     parser.add_argument("--last", type=int, default=None, help="last year (default: XSHG's last recorded year)")
-    parser.add_argument("--out", type=Path, default=_PROJECT_DIR / "plugins" / BAKED_FILE_NAME)
+    parser.add_argument("--out", type=Path, default=PROJECT_DIR / "plugins" / BAKED_FILE_NAME)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     write_baked_file(args.out, args.first, args.last)

@@ -2,7 +2,7 @@
 
 Providers differ in wire format and in how they report errors (DashScope returns status codes in
 the response object, the openai SDK raises), so each client translates its failures into the
-three error classes here, and :func:`call_with_retries` applies one policy to all of them:
+three error classes here, and :meth:`RetryPolicy.call` applies one policy to all of them:
 rate limits and server errors are retried with exponential backoff and jitter — or after the
 provider's own hint (``Retry-After`` / ``retry-after-ms``) when it sends one — and a bad key fails
 at once. Messages never contain the API key (:func:`redact`).
@@ -119,6 +119,26 @@ class RetryPolicy:
         cap = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
         return cap / 2 + random.uniform(0, cap / 2)
 
+    def call(self, fn: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+        """Run ``fn`` and retry it on :class:`LLMRetryableError` as this policy allows, through the
+        project's one retry loop (:func:`ta_scheduler.retrying.call_with_retries`).
+
+        The adapters' errors already name provider, model and status, so they are logged as they are.
+        Other errors propagate at once; when the attempts are spent the last retryable error is raised
+        with the count added.
+        """
+        from ta_scheduler.retrying import call_with_retries
+
+        try:
+            return call_with_retries(fn, retry_on=LLMRetryableError, attempts=self.max_attempts,
+                                     wait=lambda n, exc: self.delay(n, exc.retry_after), sleep=sleep,
+                                     describe_wait=lambda exc: " (the provider's retry hint)" if exc.retry_after is not None else "")
+        except LLMRetryableError as exc:
+            raise LLMRetryableError(
+                f"{exc} (gave up after {self.max_attempts} attempts)", status=exc.status, code=exc.code,
+                retry_after=exc.retry_after,
+            ) from exc
+
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     """The wait a 429/503 reply asks for: ``retry-after-ms`` (OpenAI-style, milliseconds) or
@@ -138,26 +158,6 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return None
-
-
-def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, *, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run ``fn`` and retry it on :class:`LLMRetryableError` as ``policy`` allows.
-
-    The adapters' errors already name provider, model and status, so they are logged as they are.
-    Other errors propagate at once; when the attempts are spent the last retryable error is raised
-    with the count added.
-    """
-    from ta_scheduler.retrying import call_with_retries as retry
-
-    try:
-        return retry(fn, retry_on=LLMRetryableError, attempts=policy.max_attempts,
-                     wait=lambda n, exc: policy.delay(n, exc.retry_after), sleep=sleep,
-                     describe_wait=lambda exc: " (the provider's retry hint)" if exc.retry_after is not None else "")
-    except LLMRetryableError as exc:
-        raise LLMRetryableError(
-            f"{exc} (gave up after {policy.max_attempts} attempts)", status=exc.status, code=exc.code,
-            retry_after=exc.retry_after,
-        ) from exc
 
 
 def redact(text: str, secret: str | None) -> str:

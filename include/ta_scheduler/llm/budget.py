@@ -1,10 +1,7 @@
 """Token and cost control of batch research: prices, the usage ledger, budgets and the estimate.
 
-- **Prices** (元 per million tokens, input and output, per model): :data:`DEFAULT_PRICES`,
-  overridden per model by the Airflow Variable ``ta_llm_prices`` or env ``TA_LLM_PRICES`` (a JSON
-  object ``{"qwen-max": {"input": 2.4, "output": 9.6}}``, set in ``airflow_settings.yaml``). A model
-  not in the table is priced at the ``"*"`` entry (deliberately high, so an unknown model is never
-  free). The ``offline`` provider costs nothing.
+- **Prices**: :mod:`ta_scheduler.llm.pricing` (``ta_llm_prices`` / ``TA_LLM_PRICES``, a JSON
+  object ``{"qwen-max": {"input": 2.4, "output": 9.6}}``, set in ``airflow_settings.yaml``).
 - **Ledger** (collection ``llm_usage``): one document per research *attempt* (run, symbol, try),
   written as a reservation of the estimate before the first call and settled with the usage the
   provider reported (completed or failed). Per-run and per-day sums read it, so a failed attempt's
@@ -31,7 +28,7 @@ both be refused, never both let through.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,6 +37,7 @@ from ta_scheduler.config import setting_json
 from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.llm.params import DEPTHS
+from ta_scheduler.llm.pricing import cost_yuan, load_prices, usage_from_steps
 
 try:  # a symbol not started is a skip, shown as such in the grid
     from airflow.sdk.exceptions import AirflowSkipException as _Skip
@@ -51,19 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CURRENCY = "CNY"
-PRICES_ENV, BUDGET_ENV = "TA_LLM_PRICES", "TA_LLM_BUDGET"
-
-#: 元 per million tokens. DashScope list prices for Qwen (mainland China, non-thinking, first tier)
-#: and DeepSeek's (cache miss). Providers change prices: keep ``ta_llm_prices`` current.
-DEFAULT_PRICES: dict[str, dict[str, float]] = {
-    "qwen-turbo": {"input": 0.3, "output": 0.6},
-    "qwen-plus": {"input": 0.8, "output": 2.0},
-    "qwen-max": {"input": 2.4, "output": 9.6},
-    "deepseek-chat": {"input": 2.0, "output": 3.0},
-    "deepseek-reasoner": {"input": 2.0, "output": 3.0},
-    "*": {"input": 4.0, "output": 16.0},
-}
+BUDGET_ENV = "TA_LLM_BUDGET"
 
 #: Limits when neither the Variable nor the run's params say otherwise (``None`` = unlimited).
 DEFAULT_BUDGET: dict[str, Any] = {
@@ -94,24 +80,6 @@ def _json_setting(name: str) -> tuple[dict[str, Any], str]:
     return (data, origin) if data is not None else ({}, "defaults")
 
 
-def load_prices() -> dict[str, dict[str, float]]:
-    """The price table: :data:`DEFAULT_PRICES` with the configured models merged over it."""
-    data, origin = _json_setting(PRICES_ENV)
-    prices = {k: dict(v) for k, v in DEFAULT_PRICES.items()}
-    for model, p in data.items():
-        ok = isinstance(p, Mapping) and all(
-            isinstance(p.get(k), (int, float)) and not isinstance(p.get(k), bool) and p[k] >= 0
-            for k in ("input", "output")
-        )
-        if not ok:
-            raise ValueError(
-                f"{origin}: price of {model!r} must be {{\"input\": 元/M tokens, \"output\": 元/M tokens}} "
-                f"with numbers >= 0, got {p!r}"
-            )
-        prices[str(model)] = {"input": float(p["input"]), "output": float(p["output"])}
-    return prices
-
-
 def load_budget_settings() -> dict[str, Any]:
     """:data:`DEFAULT_BUDGET` with the configured keys merged over it (unknown keys refused)."""
     data, origin = _json_setting(BUDGET_ENV)
@@ -122,51 +90,6 @@ def load_budget_settings() -> dict[str, Any]:
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
             raise ValueError(f"{origin}: {k} must be a number >= 0 or null, got {v!r}")
     return {**DEFAULT_BUDGET, **data}
-
-
-def price_of(model: str, prices: Mapping[str, Mapping[str, float]]) -> Mapping[str, float]:
-    """The model's price, or the ``"*"`` fallback for a model the table does not list."""
-    return prices.get(model) or prices["*"]
-
-
-def cost_yuan(input_tokens: int, output_tokens: int, model: str, prices: Mapping[str, Mapping[str, float]]) -> float:
-    """元 for one model's tokens (prices are per million tokens)."""
-    p = price_of(model, prices)
-    return (input_tokens * p["input"] + output_tokens * p["output"]) / 1_000_000
-
-
-def usage_from_steps(
-    steps: Iterable[Mapping[str, Any]], llm_provider: str, prices: Mapping[str, Mapping[str, float]]
-) -> dict[str, Any]:
-    """Tokens and cost of a research from its calls (``CallLog.steps``), as stored in
-    ``analysis_reports`` and ``llm_usage``::
-
-        token_usage: {input_tokens, output_tokens, total_tokens, calls}
-        cost: {yuan, currency, by_model: [{model, calls, input_tokens, output_tokens, yuan}]}
-
-    Token counts are what the provider reported; ``offline`` costs 0.
-    """
-    per: dict[str, dict[str, Any]] = {}
-    for s in steps:
-        m = per.setdefault(s["model"], {"model": s["model"], "calls": 0, "input_tokens": 0, "output_tokens": 0})
-        m["calls"] += 1
-        m["input_tokens"] += int(s["prompt_tokens"])
-        m["output_tokens"] += int(s["completion_tokens"])
-    for m in per.values():
-        free = llm_provider == "offline"
-        m["yuan"] = 0.0 if free else round(cost_yuan(m["input_tokens"], m["output_tokens"], m["model"], prices), 6)
-    by_model = sorted(per.values(), key=lambda m: m["model"])
-    inp = sum(m["input_tokens"] for m in by_model)
-    out = sum(m["output_tokens"] for m in by_model)
-    return {
-        "token_usage": {
-            "input_tokens": inp,
-            "output_tokens": out,
-            "total_tokens": inp + out,
-            "calls": sum(m["calls"] for m in by_model),
-        },
-        "cost": {"yuan": round(sum(m["yuan"] for m in by_model), 6), "currency": CURRENCY, "by_model": by_model},
-    }
 
 
 # -- estimate --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The one adapter per LLM service: DashScope (Qwen, native API) and DeepSeek (OpenAI-compatible).
 
 Both implement :class:`~ta_scheduler.llm.base.ChatModel` and translate their failures into our
-three error classes, so the retry policy lives in one place (``base.call_with_retries``):
+three error classes, so the retry policy lives in one place (``base.RetryPolicy.call``):
 
 - DashScope's ``Generation.call`` does not raise on HTTP errors; it returns a response whose
   ``status_code`` / ``code`` / ``message`` say what happened (401 ``InvalidApiKey``, 429
@@ -26,7 +26,6 @@ from ta_scheduler.llm.base import (
     LLMRetryableError,
     Message,
     RetryPolicy,
-    call_with_retries,
     redact,
     retry_after_seconds,
 )
@@ -77,9 +76,7 @@ class DashScopeChat:
 
     def chat(self, messages: list[Message], *, model: str, temperature: float, max_tokens: int) -> ChatResult:
         """One completion from ``model``; see :class:`~ta_scheduler.llm.base.ChatModel`."""
-        return call_with_retries(
-            lambda: self._call_once(messages, model, temperature, max_tokens), self.retry
-        )
+        return self.retry.call(lambda: self._call_once(messages, model, temperature, max_tokens))
 
     def _call_once(self, messages: list[Message], model: str, temperature: float, max_tokens: int) -> ChatResult:
         import requests
@@ -142,9 +139,7 @@ class DeepSeekChat:
 
     def chat(self, messages: list[Message], *, model: str, temperature: float, max_tokens: int) -> ChatResult:
         """One completion from ``model``; see :class:`~ta_scheduler.llm.base.ChatModel`."""
-        return call_with_retries(
-            lambda: self._call_once(messages, model, temperature, max_tokens), self.retry
-        )
+        return self.retry.call(lambda: self._call_once(messages, model, temperature, max_tokens))
 
     def _call_once(self, messages: list[Message], model: str, temperature: float, max_tokens: int) -> ChatResult:
         openai = self._openai

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ta_scheduler.market import CODE_RULE, code_schema, is_a_share_code, to_ts_code
+from ta_scheduler.market import code_schema, to_code, to_ts_code
 
 LLM_PROVIDER_CHOICES = ("dashscope", "deepseek", "offline")
 MAX_SYMBOLS = 50
@@ -92,26 +92,22 @@ RESEARCH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 def validate_research_params(symbols: Sequence[str], llm_provider: str, research_depth: int) -> list[str]:
-    """Check a batch's params and return the symbols de-duplicated by code (``600519`` and
-    ``600519.SH`` are one stock; the first spelling is kept), in order.
+    """Check a batch's params against :data:`RESEARCH_PARAM_SCHEMAS` — the rules the trigger form
+    and the conf check apply, so there is one set — and return the symbols de-duplicated by code
+    (``600519`` and ``600519.SH`` are one stock; the first spelling is kept), in order.
 
-    Raises ValueError naming the offending value and what is allowed; the DAG's Params schema
-    refuses the same values at trigger time, this guards calls from code and the REST API.
+    Raises ValueError naming every offending value and what is allowed (for calls from code).
     """
-    if isinstance(symbols, str) or not isinstance(symbols, Sequence):
-        raise ValueError(f"symbols must be a list of codes like ['600000', '000001.SZ'], got {symbols!r}")
-    if not 1 <= len(symbols) <= MAX_SYMBOLS:
-        raise ValueError(f"symbols: between 1 and {MAX_SYMBOLS} codes per batch, got {len(symbols)}")
-    bad = [s for s in symbols if not isinstance(s, str) or not is_a_share_code(s)]
-    if bad:
-        raise ValueError(f"symbols: {bad!r} not A-share codes ({CODE_RULE})")
-    if llm_provider not in LLM_PROVIDER_CHOICES:
-        raise ValueError(f"llm_provider {llm_provider!r} unknown: choose one of {', '.join(LLM_PROVIDER_CHOICES)}")
-    if isinstance(research_depth, bool) or not isinstance(research_depth, int) or research_depth not in DEPTHS:
-        raise ValueError(f"research_depth {research_depth!r} out of range: an integer 1 (快速) to 5 (全面)")
+    from ta_scheduler.params import value_error
+
+    given = {"symbols": symbols, "llm_provider": llm_provider, "research_depth": research_depth}
+    errors = [f"{name}: {problem}" for name, value in given.items()
+              if (problem := value_error(value, RESEARCH_PARAM_SCHEMAS[name]))]
+    if errors:
+        raise ValueError("research params: " + "; ".join(errors))
     seen: dict[str, str] = {}
     for s in symbols:
-        seen.setdefault(s[:6], s)
+        seen.setdefault(to_code(s), s)
     return list(seen.values())
 
 

@@ -298,7 +298,7 @@ def run_stock_research(
         "run_id": run_id,
         "task_id": run_id,
     }
-    from ta_scheduler.llm.budget import load_prices, usage_from_steps
+    from ta_scheduler.llm.pricing import load_prices, usage_from_steps
 
     doc.update(usage_from_steps(calls.steps, llm_provider, load_prices()))  # token_usage, cost
     from ta_scheduler.storage.writes import write_docs

@@ -2,7 +2,7 @@
 
 - ``retention``: delete store documents past their retention, and Airflow metadata retention
   (``airflow db clean``).
-- ``cache``: rebuild the Redis keys the analysis and reports read, switched atomically.
+- ``cache_refresh``: rebuild the Redis keys the analysis and reports read, switched atomically.
 - ``log_archive``: pack old Airflow task logs into verified dated archives.
 - ``backup``: dump every collection with a manifest, prove it restores, keep the last N.
 

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.atomic_files import write_atomic, write_json_atomic
 from ta_scheduler.maintenance import sha256_file
 
 if TYPE_CHECKING:
@@ -347,9 +348,7 @@ def verify_backup(client: MongoClient, backup_dir: str | Path, scratch_db_name: 
         "manifest_sha256": sha256_file(backup_dir / MANIFEST),
         "collections": restored["collections"],
     }
-    tmp = backup_dir / (VERIFICATION + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, backup_dir / VERIFICATION)
+    write_json_atomic(backup_dir / VERIFICATION, record)
     log.info("backup %s verified: %d collections, %d documents", backup_dir.name, len(restored["collections"]),
              restored["documents"])
     return {"backup": str(backup_dir), "verified": True, **record}
@@ -370,9 +369,7 @@ def mark_latest_good(backup_root: str | Path, backup_dir: str | Path) -> None:
     backup_root, backup_dir = Path(backup_root), Path(backup_dir)
     if not is_verified(backup_dir):
         raise BackupVerificationError(f"backup {backup_dir} is not verified; not marking it latest good")
-    tmp = backup_root / (LATEST_GOOD + ".tmp")
-    tmp.write_text(backup_dir.name + "\n")
-    os.replace(tmp, backup_root / LATEST_GOOD)
+    write_atomic(backup_root / LATEST_GOOD, backup_dir.name + "\n")
 
 
 def latest_good(backup_root: str | Path) -> Path | None:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ta_scheduler.atomic_files import write_json_atomic
 from ta_scheduler.maintenance import sha256_file
 from ta_scheduler.market import TZ
 
@@ -178,9 +179,7 @@ def _write_part(
     }
     verify_archive(tmp, manifest)
     os.replace(tmp, archive)
-    manifest_tmp = _manifest_path(archive).with_name(_manifest_path(archive).name + ".tmp")
-    manifest_tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(manifest_tmp, _manifest_path(archive))
+    write_json_atomic(_manifest_path(archive), manifest)
     return manifest
 
 

@@ -75,7 +75,7 @@ def normalise_stock_basic(raw: pd.DataFrame) -> pd.DataFrame:
 
 def normalise_trade_cal(raw: pd.DataFrame) -> pd.DataFrame:
     """tushare ``trade_cal`` -> TRADE_CAL_COLUMNS with ``is_open`` as int 0/1."""
-    f = raw.copy()
+    f = _ensure(raw.copy(), TRADE_CAL_COLUMNS)  # an empty reply may come without columns
     f["cal_date"] = iso_date(f["cal_date"])
     f["pretrade_date"] = iso_date(f["pretrade_date"])
     f["is_open"] = pd.to_numeric(f["is_open"], errors="coerce").fillna(0).astype(int)

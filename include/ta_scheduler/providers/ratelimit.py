@@ -8,7 +8,7 @@ holds the same token shares one sliding window per endpoint and one counter per 
 atomically by a Lua script. The Airflow pool ``tushare_api`` only bounds how many tushare tasks
 run at once (its size comes from the tier too, see ``scripts/env.sh``).
 
-The limits are the tier's (``providers.tiers``; ``config.tushare_tier``), overlaid by Variable
+The limits are the tier's (``providers.tiers``; ``tiers.configured_tier``), overlaid by Variable
 ``tushare_rate_limits`` / env ``TA_TUSHARE_RATE_LIMITS`` (per minute, JSON object
 ``{"daily": 500, "*": 200}``) and Variable ``tushare_daily_limits`` / env
 ``TA_TUSHARE_DAILY_LIMITS`` (per day, ``{"total": 8000, "*": 100000}``). tushare's day is the
@@ -20,7 +20,6 @@ permission error is met once a day and the endpoint is not called again until to
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -30,36 +29,11 @@ from datetime import datetime
 from typing import Protocol
 
 from ta_scheduler.market import TZ
-from ta_scheduler.providers.errors import ProviderConfigError, QuotaExceeded
+from ta_scheduler.providers.errors import QuotaExceeded
 from ta_scheduler.providers.tiers import TOTAL, Tier
 
 log = logging.getLogger(__name__)
 
-
-
-def parse_limits(raw: str, origin: str) -> dict[str, int]:
-    """Validate a JSON object of ``endpoint -> calls`` (positive integers)."""
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise ProviderConfigError(f"{origin}: not valid JSON ({exc}); expected e.g. {{\"daily\": 500, \"*\": 200}}") from exc
-    if not isinstance(data, Mapping):
-        raise ProviderConfigError(f"{origin}: expected a JSON object of endpoint -> calls")
-    out: dict[str, int] = {}
-    for name, value in data.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ProviderConfigError(f"{origin}: limit for {name!r} must be a positive integer, got {value!r}")
-        out[str(name)] = value
-    return out
-
-
-def configured_overlay(knob: str) -> dict[str, int]:
-    """Limits set by ``knob`` (``TA_TUSHARE_RATE_LIMITS`` / ``TA_TUSHARE_DAILY_LIMITS``, or their
-    Variables, see ``config``); empty when unset."""
-    from ta_scheduler.config import setting_with_origin
-
-    raw, origin = setting_with_origin(knob)
-    return parse_limits(raw, origin) if raw else {}
 
 
 def tushare_day(now: float) -> str:
@@ -162,9 +136,9 @@ class RateLimiter:
             tier = Tier(base.name, {**base.per_minute, **(limits or {})}, {**base.per_day, **(per_day or {})},
                         base.pool_slots)
         elif tier is None:
-            from ta_scheduler.config import tushare_tier
+            from ta_scheduler.providers.tiers import configured_tier
 
-            tier = tushare_tier()
+            tier = configured_tier()
         self.tier = tier
         self.store: CallStore = store if store is not None else MemoryCallStore()
         self.window = window
@@ -233,7 +207,7 @@ class RateLimiter:
 
 def shared_limiter(token: str) -> RateLimiter:
     """The limiter tasks use: the configured tier, counts in Redis shared by all workers."""
-    from ta_scheduler.config import tushare_tier
+    from ta_scheduler.providers.tiers import configured_tier
     from ta_scheduler.storage.cache import RedisCallStore
 
-    return RateLimiter(tier=tushare_tier(), store=RedisCallStore(None, token))
+    return RateLimiter(tier=configured_tier(), store=RedisCallStore(None, token))

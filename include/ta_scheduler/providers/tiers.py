@@ -7,7 +7,7 @@ at run time anyway: a permission error marks the endpoint ``not_permitted`` for 
 (``ratelimit.CallStore.refuse``), whatever this table says.
 
 Choose the tier with env ``TA_TUSHARE_TIER`` (``120``, ``2000``, ``5000`` or ``custom``), else
-the ``tier`` extra of connection ``tushare_default`` (``config.tushare_tier``); default ``2000``.
+the ``tier`` extra of connection ``tushare_default`` (``configured_tier``); default ``2000``.
 Per-endpoint limits overlay any tier: env ``TA_TUSHARE_RATE_LIMITS`` / Variable
 ``tushare_rate_limits`` (calls per minute, ``{"daily": 500, "*": 200}``) and env
 ``TA_TUSHARE_DAILY_LIMITS`` / Variable ``tushare_daily_limits`` (calls per day, ``"total"`` for
@@ -17,8 +17,11 @@ all endpoints together, ``"*"`` for each endpoint not named). ``custom`` starts 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from ta_scheduler.providers.errors import ProviderConfigError
 
 #: Points (积分) each endpoint we call needs; ``None``: a separate permission bought on its own.
 REQUIRED_POINTS: dict[str, int | None] = {
@@ -97,10 +100,53 @@ TIERS: dict[str, Tier] = {
 
 def tier(name: str) -> Tier:
     """The built-in tier ``name``; a clear error for anything else."""
-    from ta_scheduler.providers.errors import ProviderConfigError
-
     key = str(name).strip().lower()
     if key not in TIERS:
         raise ProviderConfigError(f"tushare tier {name!r}: unknown; use one of {', '.join(TIER_NAMES)} "
                                   "(env TA_TUSHARE_TIER or the 'tier' extra of connection tushare_default)")
     return TIERS[key]
+
+
+def parse_limits(raw: str, origin: str) -> dict[str, int]:
+    """Validate a JSON object of ``endpoint -> calls`` (positive integers)."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ProviderConfigError(f"{origin}: not valid JSON ({exc}); expected e.g. {{\"daily\": 500, \"*\": 200}}") from exc
+    if not isinstance(data, Mapping):
+        raise ProviderConfigError(f"{origin}: expected a JSON object of endpoint -> calls")
+    out: dict[str, int] = {}
+    for name, value in data.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ProviderConfigError(f"{origin}: limit for {name!r} must be a positive integer, got {value!r}")
+        out[str(name)] = value
+    return out
+
+
+def configured_overlay(knob: str) -> dict[str, int]:
+    """Limits set by ``knob`` (``TA_TUSHARE_RATE_LIMITS`` / ``TA_TUSHARE_DAILY_LIMITS``, or their
+    Variables, see ``config``); empty when unset."""
+    from ta_scheduler.config import setting_with_origin
+
+    raw, origin = setting_with_origin(knob)
+    return parse_limits(raw, origin) if raw else {}
+
+
+def configured_tier() -> Tier:
+    """The tushare account tier (``providers.tiers.Tier``) with any per-endpoint overlays.
+
+    Tier: env ``TA_TUSHARE_TIER``, else the ``tier`` extra of connection ``tushare_default``
+    (``{"tier": "120"}``), else ``2000``. Overlays: env ``TA_TUSHARE_RATE_LIMITS`` / Variable
+    ``tushare_rate_limits`` (calls per minute) and env ``TA_TUSHARE_DAILY_LIMITS`` / Variable
+    ``tushare_daily_limits`` (calls per day), JSON objects endpoint -> calls.
+    """
+    from ta_scheduler.config import airflow_connection, setting
+    from ta_scheduler.constants import Conns
+
+    name = setting("TA_TUSHARE_TIER")
+    if not name:
+        conn = airflow_connection(Conns.TUSHARE)
+        name = str(conn.extra_dejson.get("tier") or "") if conn is not None else ""
+    base = tier(name or DEFAULT_TIER)
+    return base.overlay(configured_overlay("TA_TUSHARE_RATE_LIMITS"),
+                        configured_overlay("TA_TUSHARE_DAILY_LIMITS"))

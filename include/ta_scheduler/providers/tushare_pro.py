@@ -40,7 +40,7 @@ import pandas as pd
 
 from ta_scheduler.constants import Conns
 from ta_scheduler.providers import normalise as N
-from ta_scheduler.market import MAJOR_INDICES
+from ta_scheduler.market import BOARDS, MAJOR_INDICES, to_ts_code
 from ta_scheduler.providers.base import STATEMENTS
 from ta_scheduler.providers.errors import (
     EmptyResponse,
@@ -62,8 +62,10 @@ log = logging.getLogger(__name__)
 DEFAULT_URL = "http://api.waditu.com/dataapi"
 #: Row cap per request (the server truncates silently above it).
 ROW_CAPS = {"news": 1500, "stock_basic": 6000, "daily": 6000, "rt_k": 6000}
-#: rt_k wildcards that together cover the whole A-share market.
-REALTIME_PATTERNS = ("60*.SH", "68*.SH", "00*.SZ", "30*.SZ", "4*.BJ", "8*.BJ", "9*.BJ")
+#: rt_k wildcards that together cover the whole A-share market: one per code prefix of
+#: ``market.BOARDS`` (B shares left out: tushare's stock list has none, so no bar could be stored).
+REALTIME_PATTERNS = tuple(f"{prefix}*.{board.exchange}" for board in BOARDS if board.name != "B股"
+                          for prefix in board.prefixes)
 REALTIME_FIELDS = "ts_code,name,pre_close,high,open,low,close,vol,amount,num,bid_price1,ask_price1,trade_time"
 
 _PER_MINUTE = re.compile(r"每分钟最多访问该接口(\d+)次")
@@ -212,7 +214,7 @@ class TushareProvider:
 
     def trade_cal(self, start: str, end: str, exchange: str = "SSE") -> pd.DataFrame:
         raw = self.call("trade_cal", exchange=exchange, start_date=N.compact_date(start), end_date=N.compact_date(end),
-                        fields="exchange,cal_date,is_open,pretrade_date")
+                        fields="exchange,cal_date,is_open,pretrade_date", expect_rows=False)  # a year not published yet: none
         return N.normalise_trade_cal(raw)
 
     def daily(self, trade_date: str) -> pd.DataFrame:
@@ -278,10 +280,10 @@ class TushareProvider:
         return [N.normalise_news(raw, src)] if len(raw) else []
 
     def realtime_quotes(self, codes: Sequence[str] | None = None, at: datetime | None = None) -> pd.DataFrame:
-        """Whole market via ``rt_k`` wildcards (7 calls), or ``codes`` in batches of 500."""
+        """Whole market via ``rt_k`` wildcards (one call per :data:`REALTIME_PATTERNS`), or ``codes`` in batches of 500."""
         fetched_at = datetime.now(N.TZ)
         if codes:
-            ts_codes = [c if "." in c else _ts_code(c) for c in codes]
+            ts_codes = [to_ts_code(c) for c in codes]
             batches = [",".join(ts_codes[i:i + 500]) for i in range(0, len(ts_codes), 500)]
         else:
             batches = list(REALTIME_PATTERNS)
@@ -291,12 +293,3 @@ class TushareProvider:
             raise EmptyResponse(f"tushare rt_k {len(batches)} batches: no quotes at all; retry later",
                                 endpoint="rt_k", params=f"{len(batches)} batches")
         return N.normalise_rt_k(pd.concat(frames, ignore_index=True), fetched_at)
-
-
-def _ts_code(code: str) -> str:
-    """6-digit code -> ts_code by board prefix (6/9xx SH... BSE 4/8/92)."""
-    if code.startswith(("60", "68", "90")):
-        return f"{code}.SH"
-    if code.startswith(("4", "8", "92")):
-        return f"{code}.BJ"
-    return f"{code}.SZ"

@@ -529,7 +529,8 @@ def llm_usage_section(db: Database, day: str) -> Section:
 
 def calendar_caveat(trade_date: str) -> str | None:
     """A subtitle note when ``trade_date`` is not in an exchange-published calendar."""
-    from ta_scheduler.calendar.core import ASSUMED, PROVISIONAL, date_status
+    from ta_scheduler.calendar.lookup import date_status
+    from ta_scheduler.calendar.merged import ASSUMED, PROVISIONAL
 
     status = date_status(trade_date)
     if status == PROVISIONAL:

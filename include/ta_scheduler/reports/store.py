@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ta_scheduler.atomic_files import write_atomic
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.errors import ReportNotFoundError
 from ta_scheduler.storage.writes import set_fields, write_docs
@@ -62,13 +62,6 @@ def bson_safe(value: Any) -> Any:
     return value
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def save_report(db: Database, report: dict[str, Any]) -> dict[str, Any]:
     """Write the report's files and upsert its document (natural key: kind + report_date).
 
@@ -85,7 +78,7 @@ def save_report(db: Database, report: dict[str, Any]) -> dict[str, Any]:
     for suffix, field_name in FILE_TYPES.items():
         rel = relative_path(kind, report_date, suffix)
         text = report[field_name]
-        _write_atomic(base / rel, text)
+        write_atomic(base / rel, text)
         files[suffix] = {"path": rel, "bytes": len(text.encode("utf-8"))}
     doc = bson_safe({
         **report,
@@ -120,7 +113,7 @@ def report_file(doc: dict[str, Any], suffix: str = "html") -> Path:
     path = reports_dir() / relative_path(doc["kind"], doc["report_date"], suffix)
     text = doc[FILE_TYPES[suffix]]
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        _write_atomic(path, text)
+        write_atomic(path, text)
     return path
 
 

@@ -20,7 +20,7 @@ def plan_reports(schedules: Mapping[str, str], params: Mapping[str, Any], run: R
     the run (``calendar.runs.jobs_for_run``), the daily report's trading day (``date``, else the
     run's day, or the last session before it), the week-end date of the weekly report, and how
     long the daily report waits for the day's analysis."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.calendar.runs import jobs_for_run
 
     jobs = jobs_for_run(schedules, run, params.get("jobs"))

@@ -176,7 +176,7 @@ def window_holes(db: Database, first_day: str, last_day: str) -> list[str]:
     does not show complete (one query). Each dataset counts from its first entry in that span:
     the days before it were never synced (a new deployment), no hole; a dataset with no entry
     there says nothing either way."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.storage import ledger
 
     days = [d.isoformat() for d in get_calendar().sessions_between(date.fromisoformat(first_day), date.fromisoformat(last_day))]
@@ -208,7 +208,7 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
 
     :raises AnalysisMissingError: no daily bars on or before ``week_end_date``
     """
-    from ta_scheduler.analytics.jobs import latest_trade_date_with_bars
+    from ta_scheduler.analytics.stored_bars import latest_trade_date_with_bars
 
     check_kind_and_date("weekly", week_end_date)
     as_of = latest_trade_date_with_bars(db, week_end_date)

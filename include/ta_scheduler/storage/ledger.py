@@ -210,7 +210,7 @@ def trading_days_ending(last_day: str, n: int) -> list[str]:
     periods of a window the ledger is asked about."""
     from datetime import date
 
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     cal = get_calendar()
     out = [date.fromisoformat(last_day)]

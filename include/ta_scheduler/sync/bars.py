@@ -25,7 +25,8 @@ from ta_scheduler.providers.errors import PermissionDenied, QuotaExceeded
 from ta_scheduler.storage import ledger
 from ta_scheduler.storage.writes import WriteResult, columns_from_frame, docs_from_columns, natural_id, write_docs
 from ta_scheduler.sync.adjust import DERIVED_FIELDS, adjust_day, rebase_history
-from ta_scheduler.sync.formats import MARKET_CN, is_hs_flag, yyyymmdd_series
+from ta_scheduler.sync.completeness import DAILY_JOB
+from ta_scheduler.sync.tacn_format import MARKET_CN, is_hs_flag, yyyymmdd_series
 from ta_scheduler.sync.valuation import refresh_latest_roe, restore_valuation_journal, sync_valuation
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
 
@@ -43,7 +44,6 @@ BAR_FIELDS = (
     "turnover_rate_f", "volume_ratio", "pe", "pe_ttm", "pb", "ps", "ps_ttm", "dv_ratio", "total_share", "float_share",
     "total_mv", "circ_mv", "up_limit", "down_limit",
 )
-DAILY_JOB = "daily_bars"
 
 
 def sync_stock_basic(provider: MarketDataProvider, db: Database) -> dict[str, Any]:
@@ -115,17 +115,18 @@ def sync_daily_bars(
     run_id: str | None = None,
     max_quarantine_fraction: float | None = None,
 ) -> dict[str, Any]:
-    """Fetch one trading day for the whole market (or ``symbols``), validate, store.
+    """Fetch one trading day for the whole market (or ``symbols``, six-digit codes), validate, store.
 
-    Writes ``stock_daily_quotes`` (unadjusted prices, volume in shares, amount in yuan, plus
-    ``adj_factor``, valuation and limit prices) and rejected rows to ``quarantine``. Raises
+    Writes ``stock_daily_quotes`` (forward-adjusted (qfq) OHLC with the exchange's prices beside
+    them in ``unadj_*``, volume in shares, amount in yuan, plus ``adj_factor``, valuation and limit
+    prices; see ``sync/adjust.py``) and rejected rows to ``quarantine``. Raises
     :class:`DataQualityError` when the rejected share exceeds the threshold — after storing.
     """
     ds = provider.name
     frames = [provider.daily(trade_date), *optional_daily_frames(provider, db, trade_date)]
     merged = merge_daily_frames(*frames)
     if symbols:
-        merged = merged[merged["code"].isin([s[:6] for s in symbols])].reset_index(drop=True)
+        merged = merged[merged["code"].isin(symbols)].reset_index(drop=True)
     if restored := restore_valuation_journal(db, ds):
         log.warning("%s: %d stock_basic_info documents restored from an interrupted valuation rewrite", ds, restored)
     codes = known_codes(db, ds)
@@ -220,7 +221,7 @@ def missing_trade_dates(db: Database, dates: Sequence[str], data_source: str,
     """The dates (in order) whose daily bars are not completely stored yet.
 
     Whole market: dates without a completion marker in ``sync_state`` (a day cut short by a
-    crash has no marker, so it is fetched again). With ``symbols``: dates where any of them
+    crash has no marker, so it is fetched again). With ``symbols`` (six-digit codes): dates where any of them
     has no stored bar.
     """
     dates = list(dates)
@@ -229,13 +230,13 @@ def missing_trade_dates(db: Database, dates: Sequence[str], data_source: str,
         done = {doc["trade_date"] for doc in db[C.SYNC_STATE].find({"_id": {"$in": [f"{DAILY_JOB}|{k}" for k in keys]}},
                                                                     {"trade_date": 1})}
         return [d for d in dates if d not in done]
-    wanted = [s[:6] for s in symbols]
+    wanted = set(symbols)
     ids = [natural_id({"symbol": s, "trade_date": d, "data_source": data_source, "period": "daily"},
                       ("symbol", "trade_date", "data_source", "period")) for d in dates for s in wanted]
     present: dict[str, int] = {}
     for doc in db[C.STOCK_DAILY_QUOTES].find({"_id": {"$in": ids}}, {"trade_date": 1}):
         present[doc["trade_date"]] = present.get(doc["trade_date"], 0) + 1
-    return [d for d in dates if present.get(d, 0) < len(set(wanted))]
+    return [d for d in dates if present.get(d, 0) < len(wanted)]
 
 
 class ProgressLog:

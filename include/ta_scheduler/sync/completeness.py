@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: ``sync_state`` job of the daily bars' completion marker (``_id``: ``daily_bars|<source>|<day>``)
+DAILY_JOB = "daily_bars"
+
 #: The daily datasets one whole-market day sync writes, and the vendor frame each comes from
 #: (index into ``[daily, adj_factor, daily_basic, stk_limit]``).
 DAILY_DATASETS: dict[str, int] = {"daily_bars": 0, "adj_factor": 1, "daily_basic": 2, "limit_prices": 3}
@@ -123,7 +126,7 @@ def record_news_hours(db: Database, data_source: str, start: datetime, end: date
 
 def record_intraday_day(db: Database, data_source: str, tick: datetime) -> dict[str, Any]:
     """``intraday_ticks`` of the tick's day: session ticks due up to ``tick`` vs snapshot times stored."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.market import exchange_time as local
 
     day = local(tick).date()
@@ -202,20 +205,18 @@ def forget_lost_rows(db: Database, data_source: str, trade_date: str) -> int:
     write manifest (which would otherwise call them unchanged, see ``storage/writes.py``) and drop
     the day's completion marker. Rows still stored stay untouched by the re-sync."""
     from ta_scheduler.storage.writes import delete_where, prune_manifest
-    from ta_scheduler.sync.bars import DAILY_JOB
 
     delete_where(db[C.SYNC_STATE], {"_id": f"{DAILY_JOB}|{data_source}|{trade_date}"})
     return prune_manifest(db[C.STOCK_DAILY_QUOTES], {"trade_date": trade_date, "data_source": data_source})
 
 
-def repair_daily(provider: MarketDataProvider, db: Database, days: Sequence[str], *, skip: Sequence[str] = (),
-                 run_id: str | None = None, day_sync: Any = None) -> dict[str, Any]:
+def repair_daily(provider: MarketDataProvider, db: Database, days: Sequence[str], *, day_sync: Any,
+                 skip: Sequence[str] = (), run_id: str | None = None) -> dict[str, Any]:
     """Reconcile the ledger with the store for ``days``, then re-sync every day it shows not
-    complete (except ``skip``, the days this run syncs anyway) with ``day_sync`` (default
-    :func:`~ta_scheduler.sync.bars.sync_daily_bars`). Returns what was repaired."""
-    from ta_scheduler.sync.bars import sync_daily_bars
-
-    sync_day = day_sync or sync_daily_bars
+    complete (except ``skip``, the days this run syncs anyway) with ``day_sync``
+    (:func:`~ta_scheduler.sync.bars.sync_daily_bars`, passed in: the ledger sits below the
+    writers). Returns what was repaired."""
+    sync_day = day_sync
     ds = provider.name
     lost = reconcile_daily(db, ds, days)
     todo = [d for d in days_to_repair(db, ds, days) if d not in set(skip)]

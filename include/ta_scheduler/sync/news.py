@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text, sentiment_label
 from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.sync.formats import MARKET_CN, beijing_wall_clock
+from ta_scheduler.sync.tacn_format import MARKET_CN, beijing_wall_clock
 from ta_scheduler.storage.writes import write_docs
 
 if TYPE_CHECKING:

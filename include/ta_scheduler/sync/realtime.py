@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.sync.formats import yyyymmdd_series
+from ta_scheduler.sync.tacn_format import yyyymmdd_series
 from ta_scheduler.storage.writes import columns_from_frame, docs_from_columns, write_docs
 
 if TYPE_CHECKING:

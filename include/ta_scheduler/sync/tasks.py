@@ -57,7 +57,7 @@ def unless_not_permitted(what: str, fn: Callable[[], dict[str, Any]]) -> dict[st
 
 def last_closed_session(moment: datetime) -> date:
     """The last trading day whose session had closed at ``moment``."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     cal, moment = get_calendar(), exchange_time(moment)
     day = moment.date()
@@ -67,7 +67,7 @@ def last_closed_session(moment: datetime) -> date:
 
 
 def warn_if_assumed(days: list[str]) -> None:
-    from ta_scheduler.calendar.core import date_status
+    from ta_scheduler.calendar.lookup import date_status
 
     assumed = [d for d in days if date_status(d) != "verified"]
     if assumed:
@@ -83,8 +83,8 @@ def warn_if_assumed(days: list[str]) -> None:
 def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
     """Dates and symbols of this run: ``date``, ``start_date``..``end_date`` (backfill) or the last
     session closed at the run's tick."""
-    from ta_scheduler.calendar.core import get_calendar
-    from ta_scheduler.market import to_ts_code
+    from ta_scheduler.calendar.lookup import get_calendar
+    from ta_scheduler.market import to_code
 
     run.check_conf()
     cal = get_calendar()
@@ -96,7 +96,7 @@ def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
     else:
         day = last_closed_session(run.tick)  # never a session still trading
         dates, mode = [day.isoformat()], "run"
-    symbols = [to_ts_code(s) for s in params.get("symbols") or []] or None
+    symbols = list(dict.fromkeys(to_code(s) for s in params.get("symbols") or [])) or None  # the store's six-digit codes
     warn_if_assumed(dates)
     plan = {"dates": dates, "symbols": symbols, "mode": mode}
     log.info("daily_sync plan: %s dates (%s .. %s), symbols: %s", len(dates), dates[0], dates[-1],
@@ -106,7 +106,7 @@ def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
 
 def run_calendar_sync() -> dict[str, Any]:
     """Refresh this year's and next year's calendar from tushare ``trade_cal`` (tushare only)."""
-    from ta_scheduler.calendar.sync import sync_trade_calendar_from_tushare
+    from ta_scheduler.calendar.sync import sync_trade_calendar_from_provider
     from ta_scheduler.providers import get_provider
 
     provider = get_provider()
@@ -114,7 +114,7 @@ def run_calendar_sync() -> dict[str, Any]:
         log.info("calendar sync needs tushare; provider is %s: the calendar stays on its files", provider.name)
         return {"skipped": f"provider {provider.name} has no trade_cal"}
     return fail_fast(lambda: unless_not_permitted("the exchange calendar",
-                                                  lambda: sync_trade_calendar_from_tushare(db=get_db())))
+                                                  lambda: sync_trade_calendar_from_provider(provider, db=get_db())))
 
 
 def run_stock_basic() -> dict[str, Any]:
@@ -152,7 +152,7 @@ def run_intraday_snapshot(run: Run) -> dict[str, Any]:
     tick before it). A run whose tick is outside the sessions anyway (an interval set by hand
     through the REST API) refreshes the latest quotes but stores no intraday snapshot.
     """
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
     from ta_scheduler.providers import get_provider
     from ta_scheduler.storage.cache import connect
     from ta_scheduler.sync import sync_realtime_quotes

@@ -27,7 +27,7 @@ from ta_scheduler.storage.writes import (
     save_journal,
     write_docs,
 )
-from ta_scheduler.sync.formats import SHARES_PER_WAN, YUAN_PER_YI, yyyymmdd
+from ta_scheduler.sync.tacn_format import SHARES_PER_WAN, YUAN_PER_YI, yyyymmdd
 
 if TYPE_CHECKING:
     from pymongo.database import Database

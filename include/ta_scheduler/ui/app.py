@@ -23,6 +23,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from ta_scheduler.market import exchange_today
 from ta_scheduler.ui import queries
 
 RESOURCE_NAME = "Market data"
@@ -39,7 +40,7 @@ def _db():
 def _render(request: Request, template: str, page: str, **context: Any) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
         request, template,
-        {"nav": NAV, "page": page, "base": _base(request), "now": queries.exchange_time(_utcnow()), "q": queries, **context},
+        {"nav": NAV, "page": page, "base": _base(request), "now": queries.display_time(_utcnow()), "q": queries, **context},
     )
 
 
@@ -99,14 +100,14 @@ def create_app() -> FastAPI:
 
     @app.get("/health", response_class=HTMLResponse, name="health")
     def health(request: Request):
-        today = queries.exchange_today()
+        today = exchange_today()
         return _render(request, "health.html", "health", grid=queries.health_grid(_db(), today),
                        runs=queries.last_successful_runs(), coverage=queries.calendar_coverage(today),
                        state_classes=queries.LEDGER_STATE_CLASSES)
 
     @app.get("/calendar", response_class=HTMLResponse, name="calendar")
     def calendar(request: Request):
-        today = queries.exchange_today()
+        today = exchange_today()
         days = queries.calendar_days(today)
         return _render(request, "calendar.html", "calendar", days=days, holidays=queries.holiday_periods(days),
                        coverage=queries.calendar_coverage(today))

@@ -8,11 +8,10 @@ Every time is shown in exchange time (Asia/Shanghai).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-from ta_scheduler.market import TZ
+from ta_scheduler.market import exchange_time
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.store import KINDS
 from ta_scheduler.storage import ledger
@@ -39,17 +38,11 @@ def css_class(mapping: dict[str, str], value: str) -> str:
     return mapping.get(value, "neutral")
 
 
-def exchange_today() -> date:
-    return datetime.now(TZ).date()
-
-
-def exchange_time(value: datetime | None) -> str:
+def display_time(value: datetime | None) -> str:
     """``2026-11-27 20:05:13`` in exchange time (naive datetimes are UTC, as pymongo returns them)."""
     if value is None:
         return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
-    return value.astimezone(TZ).strftime("%Y-%m-%d %H:%M:%S")
+    return exchange_time(value if value.tzinfo else value.replace(tzinfo=timezone.utc)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -91,8 +84,8 @@ def list_reports(db: Database, kind: str | None = None, date_from: str | None = 
             "report_date": d["report_date"],
             "title": d.get("title") or f"{d['kind']} {d['report_date']}",
             "digest": list(d.get("digest") or []),
-            "created": exchange_time(d.get("created_at")),
-            "updated": exchange_time(d.get("updated_at")),
+            "created": display_time(d.get("created_at")),
+            "updated": display_time(d.get("updated_at")),
             "delivery": {ch: (st or {}).get("status", "") for ch, st in sorted((d.get("delivery") or {}).items())},
         }
         for d in docs
@@ -104,7 +97,7 @@ def list_reports(db: Database, kind: str | None = None, date_from: str | None = 
 
 def recent_sessions(today: date, count: int = GRID_DAYS) -> list[str]:
     """The last ``count`` trading days up to ``today`` (inclusive when it is one), oldest first."""
-    from ta_scheduler.calendar.core import get_calendar
+    from ta_scheduler.calendar.lookup import get_calendar
 
     cal = get_calendar()
     days = []
@@ -141,13 +134,13 @@ def last_successful_runs() -> list[dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for dag_id, run_id, run_type, logical_date, end_date in rows:
         out.setdefault(dag_id, {"dag_id": dag_id, "run_id": run_id, "run_type": str(getattr(run_type, "value", run_type)),
-                                "logical_date": exchange_time(logical_date), "end_date": exchange_time(end_date)})
+                                "logical_date": display_time(logical_date), "end_date": display_time(end_date)})
     return list(out.values())
 
 
 def calendar_coverage(today: date) -> dict[str, Any]:
-    """The calendar's coverage report (``calendar.core``) plus the status of every year it knows."""
-    from ta_scheduler.calendar.core import calendar_coverage_report, date_status
+    """The calendar's coverage report (``calendar.lookup``) plus the status of every year it knows."""
+    from ta_scheduler.calendar.lookup import calendar_coverage_report, date_status
 
     report = calendar_coverage_report(today)
     years = []
@@ -166,7 +159,7 @@ class CalendarDay:
     day: str
     weekday: str
     kind: str  # "trading", "holiday" (a closed weekday), "weekend", "weekend session"
-    status: str  # verified / provisional / assumed / whatever calendar.core says
+    status: str  # verified / provisional / assumed / whatever calendar.lookup says
     sessions: str  # "09:30–11:30, 13:00–15:00" on trading days
 
     @property
@@ -179,7 +172,7 @@ WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周�
 
 def calendar_days(today: date, days_ahead: int = CALENDAR_DAYS_AHEAD) -> list[CalendarDay]:
     """Every date from ``today`` to ``today + days_ahead``, with its kind and status."""
-    from ta_scheduler.calendar.core import date_status, is_session
+    from ta_scheduler.calendar.lookup import date_status, is_session
     from ta_scheduler.market import BREAK_END, BREAK_START, SESSION_CLOSE, SESSION_OPEN
 
     hours = f"{SESSION_OPEN:%H:%M}–{BREAK_START:%H:%M}, {BREAK_END:%H:%M}–{SESSION_CLOSE:%H:%M}"
