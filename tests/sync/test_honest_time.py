@@ -47,6 +47,21 @@ def test_a_run_without_logical_date_plans_the_last_closed_session():
     assert plan == {"dates": ["2026-11-26"], "symbols": None, "mode": "run"}
 
 
+def test_a_manual_run_whose_interval_ends_ahead_plans_the_session_closed_by_now():
+    """A manual run queued on a trading day before its close: the timetable's manual interval
+    ends at that day's tick, still ahead. The plan is the last session closed by now, never the
+    one still ahead (the test runs at any hour, so the interval is put days ahead)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(DAGS_DIR / "daily_sync.py")).dags["daily_sync"]
+    queued = datetime.now(TZ)
+    run = Run.of(dag, SimpleNamespace(run_type="manual", run_after=queued, conf={}),
+                 queued + timedelta(days=2), queued + timedelta(days=3))
+    before = last_closed_session(datetime.now(TZ)).isoformat()
+    plan = plan_daily_sync({}, run)
+    assert plan["dates"] in ([before], [last_closed_session(datetime.now(TZ)).isoformat()])
+
+
 def test_category_runs_without_logical_date_plan_from_run_after():
     """The ``KeyError: 'logical_date'`` class of bug: a manual run has no logical date to look up."""
     from ta_scheduler.calendar.runs import jobs_for_run

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ta_scheduler.market import SESSION_CLOSE, exchange_time
@@ -94,7 +94,9 @@ def plan_daily_sync(params: Mapping[str, Any], run: Run) -> dict[str, Any]:
         first, last = date.fromisoformat(params["start_date"]), date.fromisoformat(params["end_date"])
         dates, mode = [d.isoformat() for d in cal.sessions_between(first, last)], "backfill"
     else:
-        day = last_closed_session(run.tick)  # never a session still trading
+        # never a session still trading: a manual run queued on a trading day before its close has
+        # that day's tick ahead of it (the timetable's manual interval ends at the day's tick)
+        day = last_closed_session(min(run.tick, datetime.now(timezone.utc)))
         dates, mode = [day.isoformat()], "run"
     symbols = list(dict.fromkeys(to_code(s) for s in params.get("symbols") or [])) or None  # the store's six-digit codes
     warn_if_assumed(dates)
