@@ -55,6 +55,9 @@ def test_jobs_name_the_missing_day(store):
 def test_latest_trade_date_with_bars(store):
     assert latest_trade_date_with_bars(store) == T
     assert latest_trade_date_with_bars(store, on_or_before=DAYS[10]) == DAYS[10]
+    assert latest_trade_date_with_bars(store, on_or_before="2026-12-05") == T  # a weekend after the last day: probed
+    assert latest_trade_date_with_bars(store, on_or_before="2027-03-01") == T  # beyond the probed days: the sort
+    assert latest_trade_date_with_bars(store, on_or_before="2000-01-03") is None
 
 
 def test_market_sentiment_job(store):

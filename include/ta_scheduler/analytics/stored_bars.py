@@ -7,7 +7,7 @@ Shared by :mod:`~ta_scheduler.analytics.jobs` and :mod:`~ta_scheduler.analytics.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
@@ -53,10 +53,24 @@ def check_trade_date(value: str) -> str:
     return value
 
 
+#: Calendar days :func:`latest_trade_date_with_bars` probes one at a time before it sorts the store.
+PROBE_DAYS = 31
+
+
 def latest_trade_date_with_bars(db: Database, on_or_before: str | None = None) -> str | None:
-    """The most recent ``trade_date`` that has daily bars (optionally not after ``on_or_before``)."""
+    """The most recent ``trade_date`` that has daily bars (optionally not after ``on_or_before``).
+
+    With ``on_or_before``, the :data:`PROBE_DAYS` dates up to it are probed newest first, one
+    index lookup each; only beyond them (and without ``on_or_before``) is the newest bar found
+    by a sort over the stored bars, which FerretDB answers by decoding every one of them."""
+    coll = db[C.STOCK_DAILY_QUOTES]
     query: dict[str, Any] = {"period": "daily"}
     if on_or_before:
-        query["trade_date"] = {"$lte": check_trade_date(on_or_before)}
-    doc = db[C.STOCK_DAILY_QUOTES].find_one(query, {"_id": 0, "trade_date": 1}, sort=[("trade_date", -1)])
+        last = date.fromisoformat(check_trade_date(on_or_before))
+        for back in range(PROBE_DAYS):
+            day = (last - timedelta(days=back)).isoformat()
+            if coll.find_one({"trade_date": day, "period": "daily"}, {"_id": 1}) is not None:
+                return day
+        query["trade_date"] = {"$lte": on_or_before}
+    doc = coll.find_one(query, {"_id": 0, "trade_date": 1}, sort=[("trade_date", -1)])
     return doc["trade_date"] if doc else None
