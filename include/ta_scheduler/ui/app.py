@@ -100,7 +100,7 @@ def create_app() -> FastAPI:
     @app.get("/health", response_class=HTMLResponse, name="health")
     def health(request: Request):
         today = queries.exchange_today()
-        return _render(request, "health.html", "health", grid=queries.health_grid(_db(), today),
+        return _render(request, "health.html", "health", grid=queries.health_grid(_db(), queries.exchange_now()),
                        runs=queries.last_successful_runs(), coverage=queries.calendar_coverage(today),
                        state_classes=queries.LEDGER_STATE_CLASSES)
 
