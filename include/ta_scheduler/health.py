@@ -310,7 +310,7 @@ def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETE
                        datasets: Sequence[str] = COMPLETENESS_DATASETS) -> CheckResult:
     """Every dataset complete on each of the last ``days`` trading days (the completeness
     ledger, one query), and the store still holding the daily bars the ledger says were written
-    (one ``count_documents`` per judged day, :func:`~ta_scheduler.sync.completeness.stored_rows_per_day`).
+    (a count of the judged days' rows, :func:`~ta_scheduler.sync.completeness.stored_rows_per_day`).
     A day that lost rows is marked partial in the ledger, so the next ``daily_sync`` repairs it,
     and named. ``not_due`` and ``not_permitted`` are not failures; ``not_permitted`` is logged as
     a warning once per day (a marker in ``health_checks``), not at every check."""

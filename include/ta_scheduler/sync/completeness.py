@@ -154,13 +154,22 @@ REPAIRED_DATASETS: tuple[str, ...] = (*DAILY_DATASETS, "index_bars")
 
 
 def stored_rows_per_day(db: Database, days: Sequence[str]) -> dict[str, int]:
-    """Rows per day now in ``stock_daily_quotes``: one ``count_documents`` on the day's
-    ``trade_date`` each (served by the ``trade_date`` index on MongoDB; no other day is read).
+    """Rows per day now in ``stock_daily_quotes`` for ``days`` only: one ``$match`` on those
+    ``trade_date`` values and a ``$group`` count (on MongoDB a scan of the ``trade_date`` index's
+    keys for those days; FerretDB 1.x scans the collection once, as it does for any count, rather
+    than once per day). No other day is read.
 
     Every source's rows count (the collection is shared with TradingAgents-CN); ours are among
     them, so a day holding fewer rows than its ledger entry says has lost rows of ours."""
-    coll = db[C.STOCK_DAILY_QUOTES]
-    return {day: coll.count_documents({"trade_date": day}) for day in days}
+    counts = {day: 0 for day in days}
+    if not counts:
+        return counts
+    for r in db[C.STOCK_DAILY_QUOTES].aggregate([
+        {"$match": {"trade_date": {"$in": sorted(counts)}}},
+        {"$group": {"_id": "$trade_date", "n": {"$sum": 1}}},
+    ]):
+        counts[r["_id"]] = r["n"]
+    return counts
 
 
 def reconcile_daily(db: Database, days: Sequence[str], counts: dict[str, int] | None = None,
