@@ -3,10 +3,9 @@
 FROM apache/airflow:3.3.2-python3.11
 
 USER root
-# CJK fonts so report charts render Chinese text (no tofu boxes).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-noto-cjk \
- && apt-get clean && rm -rf /var/lib/apt/lists/*
+# What the DAGs need at run time (the CJK font of the report charts): the same script `make up` runs.
+COPY --chmod=755 scripts/install-deps.sh /tmp/install-deps.sh
+RUN /tmp/install-deps.sh runtime && apt-get clean && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
 USER airflow
 
 WORKDIR /opt/airflow/project

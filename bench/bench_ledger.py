@@ -90,7 +90,7 @@ def run() -> dict[str, dict]:
             record_index_day(db, "tushare", DAY, 4)
             record_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            repair = repair_daily(provider, db, window, skip=[DAY], day_sync=sync_daily_bars)
+            repair = repair_daily(provider, db, window, skip=[DAY], day_sync=sync_daily_bars, index_sync=sync_index_daily)
             repair_s = time.perf_counter() - t0
             assert repair["repaired_dates"] == [] and not repair["lost_rows"], repair
         ledger_s = record_s + repair_s

@@ -18,10 +18,13 @@ a token is configured, else the deterministic demo market (`data_source: "demo"`
    Emits the `daily_bars` asset, which starts `analysis_pipeline`.
 5. `sync_index_daily` — CSI 300, SSE Composite, SZSE Component, ChiNext → `index_daily_quotes`.
 6. `repair_missing_days` (before step 4) — **self-healing**: re-syncs every day of the last
-   `repair_days` trading days (default 20) that the completeness ledger shows missing or partial
-   (rows deleted from the store are noticed too); the repaired dates go into the `daily_bars`
-   asset event, so `analysis_pipeline` recomputes the days that depended on them. Listed in
-   the task's log and XCom (`repaired_dates`).
+   `repair_days` trading days (default 20) that the completeness ledger shows missing, partial or
+   failed: the daily bars (with adj factor, valuation, limit prices) and the index bars. It trusts
+   the ledger (what each write reported) and reads no other day of the store; rows lost from the
+   store later are noticed by the health check's per-day count, which marks the day partial in the
+   ledger (or pass `recount_store: true` to count here). The repaired dates go into the
+   `daily_bars` asset event, so `analysis_pipeline` recomputes the days that depended on them.
+   Listed in the task's log and XCom (`repaired_dates`, `repaired_index_dates`).
 
 A run with no date (REST `"logical_date": null`, `airflow dags trigger`) syncs the last trading
 day whose session has closed.
@@ -65,6 +68,9 @@ from ta_scheduler.waits.vendor import DEFAULT_DEADLINE
             "Wait for tushare to publish the day until HH:MM exchange time that day (or an ISO 8601 instant)")),
         "repair_days": Param(20, type="integer", minimum=0, maximum=260,
                              description="Self-healing: repair what the ledger shows missing in this many trading days"),
+        "recount_store": Param(False, type="boolean", description=(
+            "Self-healing: count each of those days' rows in the store first (default: trust the ledger, "
+            "written from each write's own counts; the health check counts the days it judges)")),
     },
     default_args=default_args(queue=Queues.DATA, retries=3, retry_delay=timedelta(minutes=2),
                               execution_timeout=timedelta(minutes=30)),
@@ -93,7 +99,8 @@ def daily_sync():
     def repair_missing_days(the_plan: dict, params=None, **context) -> dict:
         from ta_scheduler.sync.tasks import run_repair_daily
 
-        return run_repair_daily(the_plan, params.get("repair_days"), run_id=context["run_id"])
+        return run_repair_daily(the_plan, params.get("repair_days"), run_id=context["run_id"],
+                                recount_store=bool(params.get("recount_store")))
 
     @task(pool=Pools.TUSHARE_API, outlets=[DAILY_BARS], execution_timeout=timedelta(hours=2))
     def sync_daily_bars(the_plan: dict, repair: dict, **context) -> dict:

@@ -11,7 +11,7 @@ one schedule per job: each run executes only the jobs due at its time; the other
 | `cache_refresh` | hourly at :30 | rebuilds the Redis keys analysis and reports read (latest quotes, stock list, indicators, hot stocks), switched in atomically |
 | `log_archive` | daily 00:30 | packs task logs older than 7 days into dated archives with a manifest; deletes originals only after re-reading the archive |
 | `backup` | daily 02:00 | dumps every collection with a manifest, proves it by restoring into a scratch database, keeps the last 7 |
-| `health_check` | every 10 minutes | MongoDB, Redis, metadata DB, Celery workers per queue (cluster), disk, data freshness, data completeness (the ledger's last 20 trading days), calendar coverage, backup age; **fails naming what is down** (which alerts); warns once a day naming the tushare endpoints the token was refused |
+| `health_check` | every 10 minutes | MongoDB, Redis, metadata DB, Celery workers per queue (cluster), disk, data freshness (a day's bars are due at 22:30, after daily_sync's vendor deadline), data completeness (the ledger's last 20 trading days, each day's bars counted in the store: a day that lost rows is named and marked for daily_sync's repair), calendar coverage, backup age; **fails naming what is down and what heals it** (which alerts); warns once a day naming the tushare endpoints the token was refused, and when the coming days' calendar is only provisional |
 
 Details: `docs/maintenance.md`.
 """

@@ -8,7 +8,7 @@ export TA_ENV=test
 . "$(dirname "$0")/env.sh"
 "$TA_PROJECT_DIR/scripts/venv.sh"
 "$TA_PROJECT_DIR/scripts/services.sh" start
-"$TA_PROJECT_DIR/scripts/install-test-deps.sh"   # Chromium + CJK fonts for the report tests
+"$TA_PROJECT_DIR/scripts/install-deps.sh" test   # the CJK font the reports need + Chromium for the browser tests
 mkdir -p "$AIRFLOW_HOME" "$TA_RUN_DIR" "$TA_LOG_DIR"
 if [ -z "${TA_TEST_REUSE_DB:-}" ] || [ ! -f "$AIRFLOW_HOME/.migrated-$TA_METADATA_DB" ]; then
   "$TA_PROJECT_DIR/scripts/metadata-db.sh" reset

@@ -14,6 +14,7 @@ t0=$(date +%s)
 
 scripts/venv.sh
 scripts/services.sh start
+scripts/install-deps.sh runtime   # the CJK font the reports need
 scripts/metadata-db.sh migrate
 python -m ta_scheduler.settings_loader airflow_settings.yaml
 python -m ta_scheduler.passwords "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE" >/dev/null

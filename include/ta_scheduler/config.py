@@ -17,6 +17,7 @@ except the cheap ``TA_*`` lookups; connections and Variables are read inside tas
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -39,7 +40,25 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 class ConfigError(ValueError):
-    """A setting holds a value of the wrong kind; the message names the setting and where it came from."""
+    """A setting holds a value of the wrong kind, or a connection a task needs is not defined; the
+    message names the setting or connection and where it came from.
+
+    Raised through :func:`config_error`, as an ``AirflowFailException`` too: retrying cannot fix
+    a configuration, so the task fails at once instead of using its retries."""
+
+
+@functools.cache
+def _fail_fast_config_error() -> type[ConfigError]:
+    # Built on first use: this module is imported by scripts that never load Airflow (importing
+    # airflow.sdk.exceptions costs about a second).
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return type("ConfigError", (ConfigError, AirflowFailException), {"__module__": __name__})
+
+
+def config_error(message: str) -> ConfigError:
+    """A :class:`ConfigError` that is also an ``AirflowFailException`` (no task retry)."""
+    return _fail_fast_config_error()(message)
 
 
 @dataclass(frozen=True)
@@ -140,7 +159,7 @@ def _typed(name: str, kind: type, what: str) -> Any:
     try:
         return kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} ({origin}): expected {what} ({KNOBS[name].unit})") from None
+        raise config_error(f"{name}={raw!r} ({origin}): expected {what} ({KNOBS[name].unit})") from None
 
 
 def setting_int(name: str) -> int | None:
@@ -166,9 +185,9 @@ def setting_json(name: str) -> tuple[dict[str, Any] | None, str]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{origin}: not JSON ({exc}): {raw[:200]!r}") from None
+        raise config_error(f"{origin}: not JSON ({exc}): {raw[:200]!r}") from None
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{origin}: expected a JSON object, got {raw[:200]!r}")
+        raise config_error(f"{origin}: expected a JSON object, got {raw[:200]!r}")
     return dict(data), origin
 
 
@@ -362,7 +381,7 @@ def mongo_target() -> MongoTarget:
         uri = os.environ.get(var)
         if uri:
             return MongoTarget(uri, _db_from_uri(uri) or fallback_db, var)
-    raise ConfigError(f"no store configured: define connection {Conns.MONGO} (or AIRFLOW_CONN_MONGO_DEFAULT, "
+    raise config_error(f"no store configured: define connection {Conns.MONGO} (or AIRFLOW_CONN_MONGO_DEFAULT, "
                       "or the seed's MONGO_URI); scripts/env.sh and airflow_settings.yaml define it locally")
 
 
@@ -377,7 +396,7 @@ def mongo_connection_json(uri: str) -> str:
 
     scheme, sep, rest = uri.partition("://")
     if not sep or scheme not in ("mongodb", "mongodb+srv"):
-        raise ConfigError(f"{redact_url(uri)}: not a mongodb:// or mongodb+srv:// URI")
+        raise config_error(f"{redact_url(uri)}: not a mongodb:// or mongodb+srv:// URI")
     rest, _, query = rest.partition("?")
     netloc, _, path = rest.partition("/")
     userinfo, at, hosts = netloc.rpartition("@")
@@ -406,7 +425,7 @@ def seed_redis_url() -> str:
     :class:`ConfigError`."""
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
-    raise ConfigError(f"no cache configured: define connection {Conns.REDIS} (or AIRFLOW_CONN_REDIS_DEFAULT, "
+    raise config_error(f"no cache configured: define connection {Conns.REDIS} (or AIRFLOW_CONN_REDIS_DEFAULT, "
                       "or the seed's REDIS_URL)")
 
 

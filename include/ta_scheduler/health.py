@@ -14,8 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
-from datetime import time as dtime
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from ta_scheduler.config import airflow_home, metadata_db_hook, mongo_target, redact_url, redis_location, setting, state_dir
@@ -141,24 +140,56 @@ def check_disk(paths: Iterable[str | Path], min_free_gb: float) -> CheckResult:
     return CheckResult("disk", True, "; ".join(seen))
 
 
-def check_calendar() -> CheckResult:
-    """Verified trading calendar ahead (alerts 30 days before it runs out, SPEC §5)."""
+def check_calendar(now: datetime | None = None) -> CheckResult:
+    """A trading calendar for the next ``warn_days`` (30) days (SPEC §5).
+
+    - verified (tushare ``trade_cal`` or XSHG) that far ahead: up;
+    - only **provisional** (the statutory holiday rules) within them, e.g. next year in December
+      before the exchange's notice, or forever on a demo deployment with no tushare token: up,
+      with a warning logged once a day (nothing is wrong that a person could fix today);
+    - neither (sessions within them would be ASSUMED Monday-Friday: no calendar at all), or a
+      calendar file is broken: down.
+    """
     from ta_scheduler.calendar.lookup import calendar_coverage_report
 
-    report = calendar_coverage_report()
-    return CheckResult("calendar", report["ok"], report["message"])
+    now = now or datetime.now(tz=TZ)
+    today = now.astimezone(TZ).date()
+    report = calendar_coverage_report(today)
+    if report["ok"]:
+        return CheckResult("calendar", True, report["message"])
+    covered_days = (date.fromisoformat(report["assumed_from"]) - today).days
+    if report["problems"] or covered_days <= report["warn_days"]:
+        return CheckResult("calendar", False, report["message"])
+    message = (f"{report['message']} (a warning: the provisional calendar covers {covered_days} days ahead; "
+               f"the check fails {report['warn_days']} days before no calendar covers the sessions)")
+    _warn_once_a_day_or_log(now, "calendar_provisional", message)
+    return CheckResult("calendar", True, message, warning=True)
+
+
+#: How long after the vendor deadline the day's sync may still be writing (a whole-market day
+#: takes minutes; the deadline is when daily_sync stops waiting for tushare).
+SYNC_ALLOWANCE = timedelta(minutes=30)
+
+
+def bars_due_at(day: date) -> datetime:
+    """When a trading day's bars must be in the store: ``daily_sync``'s default vendor deadline
+    (``waits.vendor.DEFAULT_DEADLINE``, 22:00; until then it may rightly be waiting for tushare)
+    plus :data:`SYNC_ALLOWANCE`. Freshness and completeness judge a day only from then on."""
+    from ta_scheduler.waits.vendor import DEFAULT_DEADLINE, deadline_for
+
+    return deadline_for(day.isoformat(), DEFAULT_DEADLINE) + SYNC_ALLOWANCE
 
 
 def expected_bars_date(now: datetime) -> str:
-    """The trading day whose bars must be in the store at ``now``: today's session after
-    17:00 Asia/Shanghai (the daily sync runs at 16:30), else the previous session."""
+    """The trading day whose bars must be in the store at ``now``: today's session once its
+    bars are due (:func:`bars_due_at`, 22:30 Asia/Shanghai), else the previous session."""
     from ta_scheduler.calendar.lookup import get_calendar
 
     local = now.astimezone(TZ)
     cal = get_calendar()
     day = local.date()
-    if local.time() >= dtime(17, 0):
-        return cal.next_session(day, inclusive=True).isoformat() if cal.is_session(day) else cal.previous_session(day).isoformat()
+    if cal.is_session(day) and local >= bars_due_at(day):
+        return day.isoformat()
     return cal.previous_session(day).isoformat()
 
 
@@ -236,19 +267,22 @@ def derived_pending(found: dict, now: datetime) -> set[tuple[str, str]]:
 
 
 def completeness_problems(found: dict, periods: Sequence[str], datasets: Sequence[str],
-                          pending: Collection[tuple[str, str]] = ()) -> dict[str, list[str]]:
+                          pending: Collection[tuple[str, str]] = (),
+                          starts: dict[str, str] | None = None) -> dict[str, list[str]]:
     """``{dataset: ["<period> <state>[ stored/expected]", …]}`` for the unsettled entries of
     a :func:`ledger.entries` result (an absent entry is ``missing``).
 
-    A dataset's history starts at its first entry in the window: the days before it were never
-    synced (a new deployment), which is not a hole. A dataset with no entry at all is missing.
-    A ``pending`` ``(dataset, period)`` still missing is not reported (see :func:`derived_pending`).
+    A dataset's history starts at ``starts[dataset]`` (:func:`ledger.first_periods`; default its
+    first entry in the window): the days before it were never synced (a new deployment), which is
+    not a hole. A dataset with no entry at all is missing. A ``pending`` ``(dataset, period)``
+    still missing is not reported (see :func:`derived_pending`).
     """
     from ta_scheduler.storage import ledger
 
     out: dict[str, list[str]] = {}
     for dataset in datasets:
-        first = min((p for (d, p) in found if d == dataset), default=periods[0] if periods else "")
+        first = (starts or {}).get(dataset) or min((p for (d, p) in found if d == dataset),
+                                                   default=periods[0] if periods else "")
         for p in periods:
             if p < first:
                 continue
@@ -260,13 +294,29 @@ def completeness_problems(found: dict, periods: Sequence[str], datasets: Sequenc
     return out
 
 
+#: What heals each dataset the completeness check judges (the check's message says it per dataset).
+DAILY_SYNC_REPAIRS = ("the next daily_sync repairs its last repair_days (20) trading days; older days need a "
+                      "backfill (daily_sync start_date/end_date)")
+ANALYSIS_RECOMPUTES = ('a daily_sync repair of the day\'s bars recomputes them; else trigger analysis_pipeline '
+                       'with {"date": "<day>"}')
+HEALED_BY: dict[str, str] = {
+    "daily_bars": DAILY_SYNC_REPAIRS, "adj_factor": DAILY_SYNC_REPAIRS, "daily_basic": DAILY_SYNC_REPAIRS,
+    "limit_prices": DAILY_SYNC_REPAIRS, "index_bars": DAILY_SYNC_REPAIRS,
+    "indicators": ANALYSIS_RECOMPUTES, "sentiment": ANALYSIS_RECOMPUTES,
+}
+
+
 def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETENESS_DAYS,
                        datasets: Sequence[str] = COMPLETENESS_DATASETS) -> CheckResult:
     """Every dataset complete on each of the last ``days`` trading days (the completeness
-    ledger, one query). ``not_due`` and ``not_permitted`` are not failures; ``not_permitted`` is
-    logged as a warning once per day (a marker in ``health_checks``), not at every check."""
+    ledger, one query), and the store still holding the daily bars the ledger says were written
+    (a count of the judged days' rows, :func:`~ta_scheduler.sync.completeness.stored_rows_per_day`).
+    A day that lost rows is marked partial in the ledger, so the next ``daily_sync`` repairs it,
+    and named. ``not_due`` and ``not_permitted`` are not failures; ``not_permitted`` is logged as
+    a warning once per day (a marker in ``health_checks``), not at every check."""
     from ta_scheduler.storage import ledger
     from ta_scheduler.storage.mongo import get_db
+    from ta_scheduler.sync.completeness import reconcile_daily, stored_rows_per_day
 
     now = now or datetime.now(tz=TZ)
     db = get_db()
@@ -274,16 +324,29 @@ def check_completeness(now: datetime | None = None, days: int = DEFAULT_COMPLETE
         return CheckResult("completeness", True, NEW_DEPLOYMENT, warning=True)
     periods = completeness_window(now, days)
     found = ledger.entries(db, periods, datasets)
+    lost: dict[str, dict[str, int]] = {}
+    if "daily_bars" in datasets:
+        judged = [p for p in periods if (found.get(("daily_bars", p)) or {}).get("stored")]
+        lost = reconcile_daily(db, judged, stored_rows_per_day(db, judged), noticed_by="health check")
+        if lost:
+            found = ledger.entries(db, periods, datasets)
     refused = sorted({d for (d, _p), doc in found.items() if doc["state"] == ledger.NOT_PERMITTED})
     if refused:
         _warn_once_a_day(db, now, "not_permitted", f"the data source refuses {', '.join(refused)} (not_permitted in "
                          f"the completeness ledger): these datasets stay empty until the permission is granted")
-    bad = completeness_problems(found, periods, datasets, derived_pending(found, now))
+    bad = completeness_problems(found, periods, datasets, derived_pending(found, now), ledger.first_periods(db, datasets))
     if bad:
-        detail = "; ".join(f"{d}: {len(v)} of {days} days not complete ({', '.join(v[:5])}{' …' if len(v) > 5 else ''})"
-                           for d, v in bad.items())
-        return CheckResult("completeness", False, f"{detail}; daily_sync repairs the last days itself, older ones "
-                           "need a backfill (daily_sync start_date/end_date)")
+        parts = []
+        if lost:
+            parts.append("rows lost from the store: " + ", ".join(
+                f"{day} holds {c['store']} daily bars, the ledger had {c['ledger']}" for day, c in sorted(lost.items())))
+        parts += [f"{d}: {len(v)} of {days} days not complete ({', '.join(v[:5])}{' …' if len(v) > 5 else ''})"
+                  for d, v in bad.items()]
+        healers: dict[str, list[str]] = {}
+        for d in bad:
+            healers.setdefault(HEALED_BY.get(d, "no job repairs it: re-run the job that writes it"), []).append(d)
+        parts += [f"{', '.join(ds)}: {how}" for how, ds in healers.items()]
+        return CheckResult("completeness", False, "; ".join(parts))
     return CheckResult("completeness", True, f"{len(datasets)} datasets complete for {periods[0]} .. {periods[-1]}"
                        + (f" (not permitted: {', '.join(refused)})" if refused else ""))
 
@@ -297,6 +360,19 @@ def _warn_once_a_day(db, now: datetime, topic: str, message: str) -> None:
     if write_docs(db[Collections.HEALTH_CHECKS], [marker], mode="insert", timestamp_field=None,
                   created_field="warned_at").inserted:
         log.warning("%s", message)
+
+
+def _warn_once_a_day_or_log(now: datetime, topic: str, message: str) -> None:
+    """:func:`_warn_once_a_day` on the store; when the store cannot be asked (its own check
+    says so) the warning is logged at every check rather than lost."""
+    from pymongo.errors import PyMongoError
+
+    from ta_scheduler.storage.mongo import get_db
+
+    try:
+        _warn_once_a_day(get_db(), now, topic, message)
+    except PyMongoError as exc:
+        log.warning("%s (the once-a-day marker could not be stored: %s)", message, _short(exc))
 
 
 def check_backup_age(max_age_hours: float = 26.0, now: datetime | None = None) -> CheckResult:

@@ -30,6 +30,7 @@ the light calendar only.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -290,3 +291,49 @@ def logical_date_error(value: Any) -> str | None:
     if day > exchange_today():
         return f"'logical_date' {value} is in the future (exchange date {day}); there is no market data for it yet"
     return None
+
+
+def _type_text(schema: Mapping[str, Any]) -> str:
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
+    text = " or ".join(k for k in kinds if k != "null") or "any"
+    items = schema.get("items") or {}
+    if "enum" in schema:
+        text = "one of " + ", ".join(f"`{v}`" for v in schema["enum"] if v is not None)
+    elif items.get("enum"):
+        text = "list of " + ", ".join(f"`{v}`" for v in items["enum"])
+    elif schema.get("format") == "trading-date":
+        text = "trading day `YYYY-MM-DD`"
+    elif items.get("pattern"):
+        text = "list of stock codes"
+    if "minimum" in schema or "maximum" in schema:
+        text += f" {schema.get('minimum', '')}…{schema.get('maximum', '')}"
+    return text + (" or null" if "null" in kinds else "")
+
+
+def params_table(dag_params: Mapping[str, Any]) -> str:
+    """The Markdown table of every DAG's params (``{dag_id: dag.params}``), as README's "Manual
+    runs" section shows it (``python -m ta_scheduler.params`` prints it from the DAG files)."""
+    rows = ["| DAG | param | default | type | meaning |", "|---|---|---|---|---|"]
+    for dag_id in sorted(dag_params):
+        params = dag_params[dag_id]
+        for name in params:
+            param = params.get_param(name)
+            schema = dict(param.schema or {})
+            default = "—" if param.value is None else f"`{json.dumps(param.value, ensure_ascii=False)}`"
+            meaning = " ".join(str(param.description or schema.get("description") or "").split()).replace("|", "\\|")
+            rows.append(f"| `{dag_id}` | `{name}` | {default} | {_type_text(schema)} | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    import contextlib
+    import sys
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ta_scheduler.config import PROJECT_DIR
+
+    with contextlib.redirect_stdout(sys.stderr):  # the DagBag's log lines are not part of the table
+        bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
+    print(params_table({dag_id: dag.params for dag_id, dag in bag.dags.items()}), end="")

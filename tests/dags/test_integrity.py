@@ -99,3 +99,13 @@ def test_reserialize_and_no_import_errors_through_the_cli():
     res = subprocess.run(airflow + ["dags", "list", "-o", "json"], capture_output=True, text=True, timeout=120)
     listed = {d["dag_id"] for d in json.loads(res.stdout.strip().splitlines()[-1])}
     assert {p.stem for p in DAG_FILES} <= listed
+
+
+def test_readme_params_table_is_the_dags_params(dagbag):
+    """README's "Params of manual runs" table is generated from the DAGs' Params."""
+    from ta_scheduler.params import params_table
+
+    table = params_table({dag_id: dag.params for dag_id, dag in dagbag.dags.items()})
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    assert table in readme, "README's params table is stale: paste `python -m ta_scheduler.params`"
+    assert "| `reports` | `jobs` |" in table and "`kind`" not in table

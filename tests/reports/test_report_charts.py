@@ -60,7 +60,7 @@ def test_missing_font_fails_with_instructions(monkeypatch, tmp_path):
 
 def _screenshot(html_path, png_path, profile) -> np.ndarray:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert browser, "chromium is not installed: run scripts/install-test-deps.sh"
+    assert browser, "chromium is not installed: run scripts/install-deps.sh test"
     subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",

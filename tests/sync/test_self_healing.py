@@ -1,13 +1,16 @@
 """Self-healing ``daily_sync`` through ``airflow dags test``: rows deleted from the store (a whole
-day, or half of one) are noticed through the completeness ledger and restored exactly by the next
-scheduled run; the repaired dates reach ``analysis_pipeline`` in the ``daily_bars`` asset event and
-the indicators of every later day come back equal to a clean run's."""
+day, or half of one) are noticed by the health check's per-day count, which marks the day in the
+completeness ledger, and restored exactly by the next scheduled run; the repaired dates reach
+``analysis_pipeline`` in the ``daily_bars`` asset event and the indicators of every later day come
+back equal to a clean run's. Index bars missing for recent days are repaired the same way. The
+repair itself trusts the ledger (what each write reported) unless asked to recount the store."""
 
 from __future__ import annotations
 
 import runpy
 from datetime import datetime, timezone
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from airflow_cli import dags_test
@@ -16,6 +19,7 @@ from paths import DAGS_DIR
 from ta_scheduler.analytics.jobs import compute_indicators_for_date
 from ta_scheduler.analytics.tasks import plan_analysis, run_indicators
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.health import DAILY_SYNC_REPAIRS, check_completeness
 from ta_scheduler.providers import get_provider
 from ta_scheduler.storage import ledger
 from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_stock_basic
@@ -105,8 +109,12 @@ def _analysis_for(db, extra: dict) -> dict:
     return plan
 
 
-def _scheduled_run() -> str:
-    res = dags_test("daily_sync", f"{RUN_DAY}T16:30:00+08:00")
+#: The health check after the run day's bars are due (its window is the repair's 20 days).
+HEALTH_AT = datetime(2026, 11, 27, 23, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def _scheduled_run(conf: dict | None = None) -> str:
+    res = dags_test("daily_sync", f"{RUN_DAY}T16:30:00+08:00", conf)
     out = res.stdout + res.stderr
     assert res.returncode == 0 and "state=success" in out, out[-6000:]
     return out
@@ -128,6 +136,12 @@ def test_next_daily_sync_restores_deleted_bars_and_recomputes_later_indicators(c
         compute_indicators_for_date(db, day)
     assert _without_write_time(_docs(db, C.TECHNICAL_INDICATORS, {"trade_date": {"$in": later}})) != \
         _without_write_time({k: v for k, v in clean_ind.items() if v["trade_date"] in later})
+
+    health = check_completeness(HEALTH_AT, 20)
+    left = len(ids) - len(deleted)
+    assert not health.ok and health.detail.startswith(
+        f"rows lost from the store: {hole} holds {left} daily bars, the ledger had {len(ids)}; "
+        f"daily_bars: 1 of 20 days not complete ({hole} {'partial ' + str(left) + '/' + str(len(ids)) if left else 'missing'}); ")
 
     started = datetime.now(timezone.utc)
     out = _scheduled_run()
@@ -153,4 +167,46 @@ def test_next_daily_sync_restores_deleted_bars_and_recomputes_later_indicators(c
 def test_a_clean_store_needs_no_repair(clean_store):
     out = _scheduled_run()
     assert "REPAIRED" not in out
-    assert "the ledger shows the daily datasets complete for 20 trading days" in out
+    assert "the ledger shows the daily datasets and index bars complete for 20 trading days" in out
+
+
+def test_the_repair_trusts_the_ledger_unless_asked_to_recount_the_store(clean_store):
+    """Rows deleted behind the ledger's back: a run trusts what the writes reported (reads no
+    day's rows) and leaves them lost until the health check (above) or ``recount_store`` notices."""
+    db, days = clean_store, _window()
+    hole = days[5]
+    clean_bars = _docs(db, C.STOCK_DAILY_QUOTES)
+    ids = sorted(d["_id"] for d in db[C.STOCK_DAILY_QUOTES].find({"trade_date": hole}, {"_id": 1}))
+    db[C.STOCK_DAILY_QUOTES].delete_many({"_id": {"$in": ids[:10]}})
+    out = _scheduled_run()
+    assert "REPAIRED" not in out
+    assert set(_docs(db, C.STOCK_DAILY_QUOTES)) == set(clean_bars) - set(ids[:10])
+
+    out = _scheduled_run({"recount_store": True})
+    assert f"REPAIRED daily bars {hole}" in out
+    after = _docs(db, C.STOCK_DAILY_QUOTES)
+    assert set(after) == set(clean_bars)
+    assert _without_write_time(after) == _without_write_time(clean_bars)
+    assert_ledger_matches_store(db, days)
+
+
+def test_index_bars_missing_for_recent_days_are_repaired(clean_store):
+    """A store whose index bars of recent days were never synced (no bars, no ledger entries):
+    the next scheduled run syncs exactly those days' index bars."""
+    db, days = clean_store, _window()
+    gone = days[-5:-1]
+    clean_index = _docs(db, C.INDEX_DAILY)
+    db[C.INDEX_DAILY].delete_many({"trade_date": {"$in": gone}})
+    db[ledger.COLLECTION].delete_many({"_id": {"$in": [f"index_bars|{d}" for d in gone]}})
+    health = check_completeness(HEALTH_AT, 20)
+    assert not health.ok and f"index_bars: 4 of 20 days not complete ({', '.join(f'{d} missing' for d in gone)})" in health.detail
+    assert f"; index_bars: {DAILY_SYNC_REPAIRS}" in health.detail
+
+    out = _scheduled_run()
+    for day in gone:
+        assert f"REPAIRED index bars {day}" in out
+    assert "REPAIRED daily bars" not in out
+    after = _docs(db, C.INDEX_DAILY)
+    assert set(after) == set(clean_index)
+    assert _without_write_time(after) == _without_write_time(clean_index)
+    assert_ledger_matches_store(db, days)

@@ -86,7 +86,7 @@ def proxy(api_server, viewer_token):
 def open_in_chromium(url: str, profile, env: dict | None = None) -> dict:
     """The probe's findings for ``url`` (Chromium's DOM after load)."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert browser, "chromium is not installed: run scripts/install-test-deps.sh"
+    assert browser, "chromium is not installed: run scripts/install-deps.sh test"
     res = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",

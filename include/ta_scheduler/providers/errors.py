@@ -2,10 +2,14 @@
 
 ``RetryableProviderError`` subclasses mean "try again later" (rate limit, a server or network
 hiccup, an empty reply where data was due); everything else under ``ProviderError`` means
-"a person must act" (token, permission, daily quota) and should fail the task at once.
+"a person must act" (token, permission, daily quota) and should fail the task at once: those
+are also ``AirflowFailException``, so a task that raises one fails without using its retries,
+whichever code path it comes from.
 """
 
 from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowFailException
 
 
 class ProviderError(Exception):
@@ -42,17 +46,17 @@ class EmptyResponse(RetryableProviderError):
     empty ``DataFrame``, so "no rows" on a trading day is treated as a failed call, not as data."""
 
 
-class QuotaExceeded(ProviderError):
+class QuotaExceeded(ProviderError, AirflowFailException):
     """A per-day (or per-hour) quota is used up (``每天最多访问该接口N次``): retrying today is futile."""
 
 
-class PermissionDenied(ProviderError):
+class PermissionDenied(ProviderError, AirflowFailException):
     """The token lacks the points or the separate permission an endpoint needs (``没有…权限``)."""
 
 
-class InvalidToken(ProviderError):
+class InvalidToken(ProviderError, AirflowFailException):
     """The token is missing or rejected (``您的token不对``)."""
 
 
-class ProviderConfigError(ProviderError):
+class ProviderConfigError(ProviderError, AirflowFailException):
     """The provider is misconfigured (unknown provider name, no token for tushare, bad JSON)."""

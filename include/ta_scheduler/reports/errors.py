@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from airflow.sdk.exceptions import AirflowFailException
+
 
 class AnalysisMissingError(RuntimeError):
     """The analysis a report is built from is not in the store for the day (yet).
@@ -19,5 +21,8 @@ class DeliveryError(RuntimeError):
     """At least one configured channel failed; the failure is recorded in the report document."""
 
 
-class CJKFontMissingError(RuntimeError):
-    """No font with Chinese glyphs is installed, so chart labels would render as boxes."""
+class CJKFontMissingError(RuntimeError, AirflowFailException):
+    """No font with Chinese glyphs is installed, so chart labels would render as boxes.
+
+    An ``AirflowFailException``: no retry installs a font, so the task fails at once, and the
+    message says what to install (``make up`` does: ``scripts/install-deps.sh runtime``)."""

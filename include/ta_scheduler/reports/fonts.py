@@ -9,7 +9,7 @@ file, register it with ``font_manager.fontManager.addfont`` and put its family f
 2. the files of Debian ``fonts-noto-cjk`` / ``fonts-noto-cjk-extra``, ``fonts-wqy-*``, ``fonts-arphic-*``;
 3. ``fc-list :lang=zh`` (fontconfig), when the command exists.
 
-Install the font with ``scripts/install-test-deps.sh`` (Debian ``fonts-noto-cjk``).
+``make up`` installs the font (``scripts/install-deps.sh runtime``: Debian ``fonts-noto-cjk``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def find_cjk_font() -> Path:
         return found[0]
     raise CJKFontMissingError(
         "no CJK font found for report charts (Chinese labels would render as boxes): install Debian "
-        "fonts-noto-cjk (scripts/install-test-deps.sh) or set TA_CJK_FONT to a font file with Chinese glyphs"
+        "fonts-noto-cjk (scripts/install-deps.sh runtime; `make up` runs it) or set TA_CJK_FONT to a font file with Chinese glyphs"
     )
 
 

@@ -191,6 +191,19 @@ def grid(
     return {d: {p: found.get((d, p), {}).get("state", MISSING) for p in periods} for d in datasets}
 
 
+def first_periods(db: Database, datasets: Sequence[str]) -> dict[str, str]:
+    """``{dataset: its earliest period}`` for the datasets with any entry: where each dataset's
+    history starts (the days before it were never synced, which is no hole). One ``_id``-range
+    query per dataset (``_id`` starts with ``"<dataset>|"``)."""
+    out = {}
+    for dataset in datasets:
+        prefix = {"$gte": f"{dataset}|", "$lt": dataset + chr(ord("|") + 1)}
+        doc = db[COLLECTION].find_one({"_id": prefix}, {"period": 1}, sort=[("_id", 1)])
+        if doc is not None:
+            out[dataset] = doc["period"]
+    return out
+
+
 def unsettled(
     db: Database,
     periods: Sequence[str],

@@ -151,32 +151,37 @@ def session_ticks(day: date, every_minutes: int = 5) -> list[datetime]:
 
 
 # ------------------------------------------------------------------------------ repair
-def recount_daily_days(db: Database, data_source: str, days: Sequence[str]) -> dict[str, int]:
-    """Rows per day now in ``stock_daily_quotes`` for ``days`` (one ``$group`` query)."""
-    if not days:
-        return {}
-    counts = {d: 0 for d in days}
-    for r in db[C.STOCK_DAILY_QUOTES].aggregate([
-        {"$match": {"trade_date": {"$gte": min(days), "$lte": max(days)}, "period": "daily", "data_source": data_source}},
-        {"$group": {"_id": "$trade_date", "n": {"$sum": 1}}},
-    ]):
-        if r["_id"] in counts:
-            counts[r["_id"]] = r["n"]
-    return counts
+#: What ``daily_sync``'s repair heals: the daily datasets (one whole-market day sync writes them
+#: all) and the major indices' bars.
+REPAIRED_DATASETS: tuple[str, ...] = (*DAILY_DATASETS, "index_bars")
 
 
-def reconcile_daily(db: Database, data_source: str, days: Sequence[str]) -> dict[str, dict[str, int]]:
+def stored_rows_per_day(db: Database, days: Sequence[str]) -> dict[str, int]:
+    """Rows per day now in ``stock_daily_quotes`` for ``days`` only: one ``count_documents`` on
+    each day's ``trade_date``, which the ``trade_date`` index serves on MongoDB and on the embedded
+    store (FerretDB still decodes the day's rows to count them: docs/store.md). No other day is
+    read, however long the history.
+
+    Every source's rows count (the collection is shared with TradingAgents-CN); ours are among
+    them, so a day holding fewer rows than its ledger entry says has lost rows of ours."""
+    coll = db[C.STOCK_DAILY_QUOTES]
+    return {day: coll.count_documents({"trade_date": day}) for day in dict.fromkeys(days)}
+
+
+def reconcile_daily(db: Database, days: Sequence[str], counts: dict[str, int] | None = None,
+                    noticed_by: str = "the store recount") -> dict[str, dict[str, int]]:
     """Lower the ledger's stored counts where the store now holds fewer of a day's rows than
-    the ledger says (rows deleted or lost after they were written); returns the days changed
-    with ``{"ledger": n, "store": m}``."""
+    the ledger says (rows deleted or lost after they were written), so the next repair re-syncs
+    the day; returns the days changed with ``{"ledger": n, "store": m}``.
+
+    ``counts`` are :func:`stored_rows_per_day` of ``days`` (counted here when not given)."""
     found = ledger.entries(db, days, list(DAILY_DATASETS))
-    now = recount_daily_days(db, data_source, days)
+    judged = [d for d in days if (found.get(("daily_bars", d)) or {}).get("stored")]
+    now = counts if counts is not None else stored_rows_per_day(db, judged)
     changed: dict[str, dict[str, int]] = {}
     fixes = []
-    for day in days:
-        bars = found.get(("daily_bars", day))
-        if not bars or bars.get("stored") is None or bars.get("data_source") != data_source:
-            continue
+    for day in judged:
+        bars = found[("daily_bars", day)]
         have = now.get(day, 0)
         if have >= bars["stored"]:
             continue
@@ -187,16 +192,18 @@ def reconcile_daily(db: Database, data_source: str, days: Sequence[str]) -> dict
                 continue
             stored = min(doc["stored"], have)
             fixes.append(ledger.Entry(dataset, day, ledger.state_for_counts(doc["expected"], stored), doc["expected"],
-                                      stored, data_source, f"store holds {have} rows, ledger had {doc['stored']}"))
+                                      stored, doc.get("data_source"),
+                                      f"{noticed_by}: the store holds {have} rows, the ledger had {doc['stored']}"))
     ledger.record_many(db, fixes)
     for day, c in changed.items():
-        log.warning("ledger %s: store holds %d daily bars, the ledger had %d: marked for repair", day, c["store"], c["ledger"])
+        log.warning("ledger %s: store holds %d daily bars, the ledger had %d (%s): marked for repair", day, c["store"],
+                    c["ledger"], noticed_by)
     return changed
 
 
-def days_to_repair(db: Database, data_source: str, days: Sequence[str]) -> list[str]:
-    """Trading days among ``days`` whose daily datasets the ledger shows missing, partial or failed."""
-    bad = ledger.unsettled(db, days, list(DAILY_DATASETS))
+def days_to_repair(db: Database, days: Sequence[str], datasets: Sequence[str] = tuple(DAILY_DATASETS)) -> list[str]:
+    """Trading days among ``days`` whose ``datasets`` the ledger shows missing, partial or failed."""
+    bad = ledger.unsettled(db, days, list(datasets))
     return sorted({d for periods in bad.values() for d in periods})
 
 
@@ -210,16 +217,25 @@ def forget_lost_rows(db: Database, data_source: str, trade_date: str) -> int:
     return prune_manifest(db[C.STOCK_DAILY_QUOTES], {"trade_date": trade_date, "data_source": data_source})
 
 
-def repair_daily(provider: MarketDataProvider, db: Database, days: Sequence[str], *, day_sync: Any,
-                 skip: Sequence[str] = (), run_id: str | None = None) -> dict[str, Any]:
-    """Reconcile the ledger with the store for ``days``, then re-sync every day it shows not
-    complete (except ``skip``, the days this run syncs anyway) with ``day_sync``
-    (:func:`~ta_scheduler.sync.bars.sync_daily_bars`, passed in: the ledger sits below the
-    writers). Returns what was repaired."""
-    sync_day = day_sync
+def repair_daily(provider: MarketDataProvider, db: Database, days: Sequence[str], *, day_sync: Any, index_sync: Any,
+                 skip: Sequence[str] = (), run_id: str | None = None, recount_store: bool = False) -> dict[str, Any]:
+    """Re-sync every day of ``days`` the ledger shows not complete (except ``skip``, the days
+    this run syncs anyway): the daily datasets with ``day_sync``, ``index_bars`` with
+    ``index_sync`` (:func:`~ta_scheduler.sync.bars.sync_daily_bars` and
+    :func:`~ta_scheduler.sync.bars.sync_index_daily`, passed in: the ledger sits below the
+    writers). Returns what was repaired.
+
+    The ledger holds what each write reported; the repair trusts it and reads nothing else of the
+    store. Rows lost outside our writes are noticed by the health check's per-day count, which
+    lowers the ledger (:func:`reconcile_daily`); ``recount_store`` asks the repair to count the
+    store's days itself first (``daily_sync`` param ``recount_store``)."""
+    from ta_scheduler.storage.writes import prune_manifest
+
+    sync_day, sync_index = day_sync, index_sync
     ds = provider.name
-    lost = reconcile_daily(db, ds, days)
-    todo = [d for d in days_to_repair(db, ds, days) if d not in set(skip)]
+    lost = reconcile_daily(db, days) if recount_store else {}
+    skipped = set(skip)
+    todo = [d for d in days_to_repair(db, days) if d not in skipped]
     repaired: dict[str, Any] = {}
     for day in todo:
         before = ledger.entries(db, [day], ["daily_bars"]).get(("daily_bars", day), {})
@@ -230,9 +246,19 @@ def repair_daily(provider: MarketDataProvider, db: Database, days: Sequence[str]
                          "inserted": counts["inserted"], "updated": counts["updated"], "after": counts.get("ledger", {})}
         log.info("REPAIRED daily bars %s: was %s, %d rows inserted, %d updated; ledger now %s", day,
                  repaired[day]["before"], counts["inserted"], counts["updated"], counts.get("ledger", {}).get("daily_bars"))
-    if not todo:
-        log.info("repair: the ledger shows the daily datasets complete for %d trading days (%s .. %s)",
+    index_todo = [d for d in days_to_repair(db, days, ["index_bars"]) if d not in skipped]
+    index_repaired: dict[str, Any] = {}
+    for day in index_todo:
+        prune_manifest(db[C.INDEX_DAILY], {"trade_date": day, "data_source": ds})  # lost index bars count as new
+        counts = sync_index(provider, db, day)
+        if counts is None:
+            continue
+        index_repaired[day] = {"inserted": counts.get("inserted", 0), "updated": counts.get("updated", 0)}
+        log.info("REPAIRED index bars %s: %d rows inserted, %d updated", day, index_repaired[day]["inserted"],
+                 index_repaired[day]["updated"])
+    if not todo and not index_todo:
+        log.info("repair: the ledger shows the daily datasets and index bars complete for %d trading days (%s .. %s)",
                  len(days), days[0] if days else "-", days[-1] if days else "-")
     return {"window": [days[0], days[-1]] if days else [], "lost_rows": lost,
-            "repaired_dates": sorted(repaired),
-            "repairs": repaired}
+            "repaired_dates": sorted(repaired), "repairs": repaired,
+            "repaired_index_dates": sorted(index_repaired)}

@@ -210,11 +210,14 @@ def repair_window(last_day: str, days: int) -> list[str]:
     return trading_days_ending(last_day, days)
 
 
-def run_repair_daily(plan: Mapping[str, Any], repair_days: int | None, run_id: str | None = None) -> dict[str, Any]:
-    """Repair what the ledger shows missing or partial in the last ``repair_days`` trading days
-    (whole-market runs for the run's day only; a ``date``, backfill or per-symbol run repairs
-    nothing). A day the vendor refuses is recorded ``failed`` in the ledger (the health check
-    names it) and does not stop the day's own sync; rate limits and outages raise for a retry."""
+def run_repair_daily(plan: Mapping[str, Any], repair_days: int | None, run_id: str | None = None,
+                     recount_store: bool = False) -> dict[str, Any]:
+    """Repair what the ledger shows missing or partial in the last ``repair_days`` trading days:
+    the daily datasets and the index bars (whole-market runs for the run's day only; a ``date``,
+    backfill or per-symbol run repairs nothing). ``recount_store`` first counts each day's rows in
+    the store (otherwise the ledger, written from each write's own counts, is trusted). A day the
+    vendor refuses is recorded ``failed`` in the ledger (the health check names it) and does not
+    stop the day's own sync; rate limits and outages raise for a retry."""
     from ta_scheduler.providers import ProviderError, get_provider
     from ta_scheduler.storage import ledger
     from ta_scheduler.sync.completeness import repair_daily
@@ -228,25 +231,28 @@ def run_repair_daily(plan: Mapping[str, Any], repair_days: int | None, run_id: s
     window = repair_window(plan["dates"][-1], days)
     failures: dict[str, str] = {}
 
-    def guarded(day_sync):
+    def guarded(dataset: str, day_sync, on_failure):
         def run(p, d, day, **kw):
             try:
                 return day_sync(p, d, day, **kw)
             except (DataQualityError, ProviderError) as exc:
                 if isinstance(exc, ProviderError) and getattr(exc, "retryable", False):
                     raise
-                failures[day] = str(exc)[:300]
-                ledger.record(d, "daily_bars", day, ledger.FAILED, data_source=p.name, reason=failures[day])
-                log.error("REPAIR FAILED daily bars %s: %s", day, exc)
-                return {"inserted": 0, "updated": 0, "ledger": {}}
+                failures[f"{dataset} {day}"] = str(exc)[:300]
+                ledger.record(d, dataset, day, ledger.FAILED, data_source=p.name, reason=str(exc)[:300])
+                log.error("REPAIR FAILED %s %s: %s", dataset, day, exc)
+                return on_failure
         return run
 
     from ta_scheduler.sync import bars
 
-    result = repair_daily(provider, db, window, skip=plan["dates"], run_id=run_id, day_sync=guarded(bars.sync_daily_bars))
+    result = repair_daily(provider, db, window, skip=plan["dates"], run_id=run_id, recount_store=recount_store,
+                          day_sync=guarded("daily_bars", bars.sync_daily_bars, {"inserted": 0, "updated": 0, "ledger": {}}),
+                          index_sync=guarded("index_bars", bars.sync_index_daily, None))
     result["failed"] = failures
-    result["repaired_dates"] = [d for d in result["repaired_dates"] if d not in failures]
-    log.info("repair over %s .. %s: repaired %s%s", window[0], window[-1], result["repaired_dates"] or "nothing",
+    result["repaired_dates"] = [d for d in result["repaired_dates"] if f"daily_bars {d}" not in failures]
+    log.info("repair over %s .. %s: repaired %s, index bars %s%s", window[0], window[-1],
+             result["repaired_dates"] or "nothing", result["repaired_index_dates"] or "nothing",
              f"; FAILED {sorted(failures)}" if failures else "")
     return result
 

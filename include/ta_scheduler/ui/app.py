@@ -23,7 +23,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from ta_scheduler.market import exchange_today
+from ta_scheduler.market import exchange_now, exchange_today
 from ta_scheduler.ui import queries
 
 RESOURCE_NAME = "Market data"
@@ -100,9 +100,9 @@ def create_app() -> FastAPI:
 
     @app.get("/health", response_class=HTMLResponse, name="health")
     def health(request: Request):
-        today = exchange_today()
-        return _render(request, "health.html", "health", grid=queries.health_grid(_db(), today),
-                       runs=queries.last_successful_runs(), coverage=queries.calendar_coverage(today),
+        now = exchange_now()
+        return _render(request, "health.html", "health", grid=queries.health_grid(_db(), now),
+                       runs=queries.last_successful_runs(), coverage=queries.calendar_coverage(now.date()),
                        state_classes=queries.LEDGER_STATE_CLASSES)
 
     @app.get("/calendar", response_class=HTMLResponse, name="calendar")

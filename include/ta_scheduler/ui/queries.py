@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.market import exchange_time
+from ta_scheduler.market import TZ, exchange_time
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.store import KINDS
 from ta_scheduler.storage import ledger
@@ -26,10 +26,12 @@ GRID_DAYS = 60
 CALENDAR_DAYS_AHEAD = 60
 REPORTS_PAGE_SIZE = 200
 
+#: A grid cell before its dataset's history starts (no ledger state: those days were never synced).
+NOT_STARTED = "not_started"
 #: Colour classes of the known states; anything else (a status added later) is drawn neutral.
 LEDGER_STATE_CLASSES = {
     ledger.COMPLETE: "ok", ledger.PARTIAL: "warn", ledger.MISSING: "bad", ledger.FAILED: "bad",
-    ledger.NOT_DUE: "idle", ledger.NOT_PERMITTED: "idle",
+    ledger.NOT_DUE: "idle", ledger.NOT_PERMITTED: "idle", NOT_STARTED: "neutral",
 }
 CALENDAR_STATUS_CLASSES = {"verified": "ok", "provisional": "warn", "assumed": "bad"}
 
@@ -108,13 +110,33 @@ def recent_sessions(today: date, count: int = GRID_DAYS) -> list[str]:
     return days[::-1]
 
 
-def health_grid(db: Database, today: date, count: int = GRID_DAYS) -> dict[str, Any]:
-    """``{"periods": [...], "rows": [{"dataset", "cells": [{"period", "state"}]}]}`` from the ledger."""
-    periods = recent_sessions(today, count)
-    states = ledger.grid(db, periods, DAILY_DATASETS)
+def health_grid(db: Database, now: datetime, count: int = GRID_DAYS) -> dict[str, Any]:
+    """``{"periods": [...], "rows": [{"dataset", "cells": [{"period", "state"}]}]}`` from the ledger.
+
+    A cell without a ledger entry is ``not_due`` when the day's data is not due yet at ``now``
+    (its session has not closed, or its bars may still be on their way:
+    :func:`ta_scheduler.health.expected_bars_date`), ``not_started`` before the dataset's history
+    starts (its first ledger entry: those days were never synced), else ``missing`` — the rules
+    the health check judges by."""
+    from ta_scheduler.health import expected_bars_date
+
+    periods = recent_sessions(now.astimezone(TZ).date(), count)
+    found = ledger.entries(db, periods, DAILY_DATASETS)
+    due_through = expected_bars_date(now)
+    starts = ledger.first_periods(db, DAILY_DATASETS)
+
+    def state(dataset: str, period: str) -> str:
+        if (dataset, period) in found:
+            return found[(dataset, period)]["state"]
+        if period > due_through:
+            return ledger.NOT_DUE
+        if dataset in starts and period < starts[dataset]:
+            return NOT_STARTED
+        return ledger.MISSING
+
     return {
         "periods": periods,
-        "rows": [{"dataset": d, "cells": [{"period": p, "state": states[d][p]} for p in periods]} for d in DAILY_DATASETS],
+        "rows": [{"dataset": d, "cells": [{"period": p, "state": state(d, p)} for p in periods]} for d in DAILY_DATASETS],
     }
 
 
