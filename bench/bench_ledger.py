@@ -1,11 +1,11 @@
 """Completeness-ledger benchmarks on the local store.
 
-- ``ledger_health_query_60d``: the query the health check runs (``ledger.entries``: one ``$in``
-  on ``_id``) for 60 trading days × every ledger dataset (720 entries stored), median of 20, in
+- ``ledger_health_query_60d``: the read the health check runs (``ledger.entries``: one equality
+  query on ``period`` a day) for 60 trading days × every ledger dataset (720 entries stored), median of 20, in
   ms; target <= 50 ms. Baseline: one ``find_one`` by ``_id`` on the same collection (a round trip).
 - ``ledger_share_of_daily_sync``: the time a repair-free ``daily_sync`` spends on the ledger —
-  recording the day's four daily datasets and its index bars, plus the repair step (reconcile
-  the ledger with a ``$group`` count of the last 20 trading days' bars, nothing to repair) — vs
+  recording the day's four daily datasets and its index bars, plus the repair step (the ledger's
+  last 20 trading days read, nothing to repair; the repair trusts the ledger) — vs
   the day's sync itself (stock list + whole-market bars + indices from the tushare fake through
   the real SDK), ~5,400 stocks after 19 earlier trading days synced the same way; target ratio
   <= 0.05.
