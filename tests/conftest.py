@@ -33,6 +33,38 @@ if _problems := isolation_problems(dict(os.environ)):
     pytest.exit("test isolation: " + "; ".join(_problems) + " (run through scripts/test.sh)", returncode=2)
 
 
+# ---- running on pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml) -------------
+#
+# Tests that run DAGs or Airflow components on the test metadata DB (``airflow dags test``, the
+# end-to-end deployment, the settings loader, a nested test run) share that one database: the
+# deployment's scheduler would pick up a ``dags test`` run started meanwhile on another worker,
+# and two ``dags test`` runs of one DAG and date would be one run. They are marked
+# ``airflow_db`` (or are in tests/e2e) and run one after another on one worker, before
+# the rest, which is spread module by module (a module's fixtures are set up once).
+AIRFLOW_DB_GROUP = "airflow_db"
+#: Packages whose package-scoped fixtures start a server: their tests stay on one worker.
+PACKAGE_GROUPS = ("ui",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist appends the group to each node id
+def pytest_collection_modifyitems(config, items):
+    def group(item) -> str:
+        rel = item.path.relative_to(PROJECT_DIR / "tests")
+        if item.get_closest_marker("airflow_db") or rel.parts[0] == "e2e":
+            return AIRFLOW_DB_GROUP
+        if rel.parts[0] in PACKAGE_GROUPS:
+            return rel.parts[0]
+        return rel.as_posix()
+
+    groups = {}
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            groups[item] = group(item)
+            item.add_marker(pytest.mark.xdist_group(groups[item]))
+    # the longest chain, the metadata-DB group, first: it starts at once on its worker
+    items.sort(key=lambda item: groups.get(item) != AIRFLOW_DB_GROUP)
+
+
 @pytest.fixture(scope="session")
 def mongo_uri() -> str:
     """URI of the real MongoDB-wire server started by scripts/services.sh (or MONGO_URI)."""
@@ -74,14 +106,19 @@ def redis_url() -> str:
 @pytest.fixture(autouse=True)
 def _no_tushare_day_carried_over(redis_url):
     """Each test starts with no tushare calls or refusals counted for today. The fake's token is
-    the same in every test and the rate limiter keeps per-token day counts and refused endpoints
-    in Redis (``ta:tushare:*``), so a test that makes the fake refuse an endpoint would otherwise
-    make every later test skip it. Only those keys go: Celery's broker shares the database."""
+    the same in every test of a worker and the rate limiter keeps per-token day counts and refused
+    endpoints in Redis (``ta:tushare:*``), so a test that makes the fake refuse an endpoint would
+    otherwise make every later test skip it. Only those keys go (Celery's broker shares the
+    database), and not those of another pytest-xdist worker's token: its test may be running."""
     import redis
+
+    from fakes import TEST_TOKEN, worker_tokens
+    from ta_scheduler.storage.cache import RedisCallStore
 
     client = redis.Redis.from_url(redis_url)
     try:
-        keys = list(client.scan_iter("ta:tushare:*"))
+        others = tuple(RedisCallStore(client, t).prefix + ":" for t in worker_tokens() if t != TEST_TOKEN)
+        keys = [k for k in client.scan_iter("ta:tushare:*") if not k.decode().startswith(others or ("\0",))]
         if keys:
             client.delete(*keys)
     finally:
@@ -109,7 +146,7 @@ def make_tushare(tushare_server):
     def make(**kwargs):
         slept: list[float] = []
         kwargs.setdefault("limiter", RateLimiter({"*": 10_000}))
-        provider = TushareProvider("TESTTOKEN", tushare_server.url, sleep=slept.append, **kwargs)
+        provider = TushareProvider(tushare_server.token, tushare_server.url, sleep=slept.append, **kwargs)
         provider.slept = slept
         return provider
 
