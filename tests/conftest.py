@@ -33,36 +33,29 @@ if _problems := isolation_problems(dict(os.environ)):
     pytest.exit("test isolation: " + "; ".join(_problems) + " (run through scripts/test.sh)", returncode=2)
 
 
-# ---- running on pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml) -------------
-#
-# Tests that run DAGs or Airflow components on the test metadata DB (``airflow dags test``, the
-# end-to-end deployment, the settings loader, a nested test run) share that one database: the
-# deployment's scheduler would pick up a ``dags test`` run started meanwhile on another worker,
-# and two ``dags test`` runs of one DAG and date would be one run. They are marked
-# ``airflow_db`` (or are in tests/e2e) and run one after another on one worker, before
-# the rest, which is spread module by module (a module's fixtures are set up once).
-AIRFLOW_DB_GROUP = "airflow_db"
-#: Packages whose package-scoped fixtures start a server: their tests stay on one worker.
-PACKAGE_GROUPS = ("ui",)
+# ---- on pytest-xdist workers (tests/worker_groups.py says which tests share one) ----------------
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist appends the group to each node id
 def pytest_collection_modifyitems(config, items):
-    def group(item) -> str:
-        rel = item.path.relative_to(PROJECT_DIR / "tests")
-        if item.get_closest_marker("airflow_db") or rel.parts[0] == "e2e":
-            return AIRFLOW_DB_GROUP
-        if rel.parts[0] in PACKAGE_GROUPS:
-            return rel.parts[0]
-        return rel.as_posix()
+    """The ``airflow_db`` group first: the longest chain starts at once on its worker."""
+    from worker_groups import AIRFLOW_DB, group_of
 
-    groups = {}
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            groups[item] = group(item)
-            item.add_marker(pytest.mark.xdist_group(groups[item]))
-    # the longest chain, the metadata-DB group, first: it starts at once on its worker
-    items.sort(key=lambda item: groups.get(item) != AIRFLOW_DB_GROUP)
+    items.sort(key=lambda item: group_of(item.nodeid) != AIRFLOW_DB)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` with the scopes of tests/worker_groups.py, in collection order."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    from worker_groups import group_of
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

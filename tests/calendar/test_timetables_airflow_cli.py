@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 from fakes import TEST_TOKEN
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 BUNDLE = "ta_calendar_cli_tests"
 RUN_AFTER = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$")  # skips log lines

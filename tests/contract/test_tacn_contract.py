@@ -29,7 +29,7 @@ FINANCIALS_AS_OF = {"demo": "2026-11-16", "tushare": "2026-11-23"}
 RESEARCHED = ["600519", "000001"]
 LLM_KEY = "sk-contract-test"
 #: five `airflow dags test` runs per provider fill the store before the first test of a provider
-pytestmark = [pytest.mark.timeout(1800), pytest.mark.airflow_db]
+pytestmark = pytest.mark.timeout(1800)
 def runs(day: str, financials_as_of: str) -> list[tuple[str, str, dict]]:
     return [
         ("daily_sync", f"{day}T16:30:00+08:00", {"date": day}),

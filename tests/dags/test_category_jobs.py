@@ -99,7 +99,6 @@ def test_the_run_tick_is_the_interval_end_else_run_after_in_exchange_time():
         run_tick(None, None)
 
 
-@pytest.mark.airflow_db  # `airflow dags test` (tests/conftest.py)
 def test_a_manual_run_executes_the_chosen_job_and_airflow_skips_the_others():
     """Through ``airflow dags test`` (a run the scheduler would make): the branch follows only the
     requested job; Airflow marks every other job skipped."""

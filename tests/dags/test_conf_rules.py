@@ -266,7 +266,6 @@ def test_jobs_all_on_analysis_pipeline_runs_the_market_jobs_and_research_with_sy
     assert both["symbols"] == ["600519.sh"]
 
 
-@pytest.mark.airflow_db  # `airflow dags test` (tests/conftest.py)
 def test_a_run_made_outside_the_api_server_fails_in_its_first_task():
     """``airflow dags test -c`` never passes the api-server: the first task refuses the conf."""
     from airflow_cli import dags_test

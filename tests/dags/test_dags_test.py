@@ -14,8 +14,6 @@ from airflow_cli import dags_test
 from paths import DAGS_DIR
 from ta_scheduler.health import expected_bars_date
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 #: the trading day the maintenance health check expects bars for, right now
 DAY = expected_bars_date(datetime.now(ZoneInfo("Asia/Shanghai")))
 

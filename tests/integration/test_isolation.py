@@ -18,8 +18,6 @@ import pytest
 from isolation import isolation_problems
 from paths import PROJECT_DIR
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 SCRIPTS = PROJECT_DIR / "scripts"
 LINKED = ["scripts", "dags", "plugins", "include", "tests", "airflow_settings.yaml", "pyproject.toml",
           "requirements.txt", "requirements-dev.txt", "requirements.lock", ".venv"]

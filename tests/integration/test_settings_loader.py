@@ -12,8 +12,6 @@ import pytest
 from paths import PROJECT_DIR
 from ta_scheduler.settings_loader import SettingsError, expand_env, load_settings
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 
 def run_loader(path, *args):
     return subprocess.run([sys.executable, "-m", "ta_scheduler.settings_loader", str(path), *args],

@@ -4,8 +4,6 @@ through a real triggerer process is in ``tests/e2e/test_reports_deferred.py``.""
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 import json
 import os
@@ -21,8 +19,6 @@ from fakes import free_port
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.readiness import analysis_missing
 from ta_scheduler.reports.triggers import AnalysisReadyTrigger
-
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
 
 
 def _trigger(target, seconds: float, poll: float = 0.2) -> AnalysisReadyTrigger:

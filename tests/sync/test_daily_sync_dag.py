@@ -3,12 +3,8 @@ SDK) and a database of its own on the real store — a whole trading day, then t
 
 from __future__ import annotations
 
-import pytest
-
 from airflow_cli import dags_test
 from ta_scheduler.constants import Collections as C
-
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
 
 DAY = "2026-11-27"
 SYNCED = (C.STOCK_BASIC_INFO, C.STOCK_DAILY_QUOTES, C.INDEX_DAILY, C.QUARANTINE)

@@ -18,8 +18,6 @@ from fakes.tushare_server import FakeTushareServer
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage import ledger
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 DAY = "2026-11-27"
 NOT_PERMITTED = {"adj_factor": "adj_factor", "daily_basic": "daily_basic", "stk_limit": "limit_prices",
                  "index_daily": "index_bars"}

@@ -18,8 +18,6 @@ from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.sync import sync_financials
 from ta_scheduler.sync.tasks import last_closed_session, plan_daily_sync
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = date(2026, 11, 25)
 

@@ -16,8 +16,6 @@ from paths import DAGS_DIR
 from ta_scheduler.calendar.core import get_calendar
 from ta_scheduler.constants import Collections as C
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 TZ = ZoneInfo("Asia/Shanghai")
 
 

@@ -21,8 +21,6 @@ from ta_scheduler.storage import ledger
 from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_stock_basic
 from ta_scheduler.sync.completeness import DAILY_DATASETS
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 RUN_DAY = "2026-11-27"
 STOCKS = 40
 DAILY = list(DAILY_DATASETS)

@@ -18,8 +18,6 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.vendor_ready import WaitForVendorOperator, deadline_for, shortfall
 from ta_scheduler.vendor_trigger import VendorReadyTrigger
 
-pytestmark = pytest.mark.airflow_db  # runs DAGs on the test metadata DB (tests/conftest.py)
-
 DAY = "2026-11-27"
 SHORT = f"tushare daily {DAY}: 120 of 300 listed stocks published (40.0 %), 180 missing; need at least 294 (98%)"
 
