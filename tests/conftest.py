@@ -79,7 +79,9 @@ def mongo_target(mongo_uri, monkeypatch):
     monkeypatch.setenv("MONGO_URI", target.uri)
     monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", mongo_connection_json(target.uri))
     yield target
-    get_client(target).drop_database(name)
+    client = get_client(target)
+    client.drop_database(name)
+    client.close()  # its monitor threads and pooled connections to the store end with the test
 
 
 @pytest.fixture
