@@ -1,6 +1,7 @@
 """Which tests share a pytest-xdist worker (``make test`` runs two; tests/conftest.py schedules).
 
-Tests that run DAGs or Airflow components on the test metadata DB (``airflow dags test``, the
+Tests that run DAGs or Airflow components on the test metadata DB (``airflow dags test``, ``dags
+reserialize``, the
 end-to-end deployment, the settings loader, a nested test run) share that one database: the
 deployment's scheduler would pick up a ``dags test`` run started meanwhile on another worker, and
 two ``dags test`` runs of one DAG and date would be one run. They form the group ``airflow_db``,
@@ -18,6 +19,7 @@ AIRFLOW_DB_PATHS = (
     "e2e/",
     "contract/test_tacn_contract.py",
     "dags/test_dags_test.py",
+    "dags/test_integrity.py::test_reserialize_and_no_import_errors_through_the_cli",
     "dags/test_category_jobs.py::test_a_manual_run_executes_the_chosen_job_and_airflow_skips_the_others",
     "dags/test_conf_rules.py::test_a_run_made_outside_the_api_server_fails_in_its_first_task",
     "calendar/test_timetables_airflow_cli.py",
