@@ -1,9 +1,8 @@
 """Which tests share a pytest-xdist worker (``make test`` runs two; tests/conftest.py schedules).
 
 Tests that run DAGs or Airflow components on the test metadata DB (``airflow dags test``, ``dags
-reserialize``, the
-end-to-end deployment, the settings loader, a nested test run) share that one database: the
-deployment's scheduler would pick up a ``dags test`` run started meanwhile on another worker, and
+reserialize``, the end-to-end deployment, the settings loader, a nested test run) share that one
+database: the deployment's scheduler would pick up a ``dags test`` run started meanwhile on another worker, and
 two ``dags test`` runs of one DAG and date would be one run. They form the group ``airflow_db``,
 which one worker runs, one test after another, before anything else. A package whose
 package-scoped fixtures start a server is a group of its own; every other module is one (its
