@@ -33,6 +33,31 @@ if _problems := isolation_problems(dict(os.environ)):
     pytest.exit("test isolation: " + "; ".join(_problems) + " (run through scripts/test.sh)", returncode=2)
 
 
+# ---- on pytest-xdist workers (tests/worker_groups.py says which tests share one) ----------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """The ``airflow_db`` group first: the longest chain starts at once on its worker."""
+    from worker_groups import AIRFLOW_DB, group_of
+
+    items.sort(key=lambda item: group_of(item.nodeid) != AIRFLOW_DB)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` with the scopes of tests/worker_groups.py, in collection order."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    from worker_groups import group_of
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
+
+
 @pytest.fixture(scope="session")
 def mongo_uri() -> str:
     """URI of the real MongoDB-wire server started by scripts/services.sh (or MONGO_URI)."""
@@ -54,7 +79,9 @@ def mongo_target(mongo_uri, monkeypatch):
     monkeypatch.setenv("MONGO_URI", target.uri)
     monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", mongo_connection_json(target.uri))
     yield target
-    get_client(target).drop_database(name)
+    client = get_client(target)
+    client.drop_database(name)
+    client.close()  # its monitor threads and pooled connections to the store end with the test
 
 
 @pytest.fixture
@@ -74,14 +101,19 @@ def redis_url() -> str:
 @pytest.fixture(autouse=True)
 def _no_tushare_day_carried_over(redis_url):
     """Each test starts with no tushare calls or refusals counted for today. The fake's token is
-    the same in every test and the rate limiter keeps per-token day counts and refused endpoints
-    in Redis (``ta:tushare:*``), so a test that makes the fake refuse an endpoint would otherwise
-    make every later test skip it. Only those keys go: Celery's broker shares the database."""
+    the same in every test of a worker and the rate limiter keeps per-token day counts and refused
+    endpoints in Redis (``ta:tushare:*``), so a test that makes the fake refuse an endpoint would
+    otherwise make every later test skip it. Only those keys go (Celery's broker shares the
+    database), and not those of another pytest-xdist worker's token: its test may be running."""
     import redis
+
+    from fakes import TEST_TOKEN, worker_tokens
+    from ta_scheduler.storage.cache import RedisCallStore
 
     client = redis.Redis.from_url(redis_url)
     try:
-        keys = list(client.scan_iter("ta:tushare:*"))
+        others = tuple(RedisCallStore(client, t).prefix + ":" for t in worker_tokens() if t != TEST_TOKEN)
+        keys = [k for k in client.scan_iter("ta:tushare:*") if not k.decode().startswith(others or ("\0",))]
         if keys:
             client.delete(*keys)
     finally:
@@ -109,7 +141,7 @@ def make_tushare(tushare_server):
     def make(**kwargs):
         slept: list[float] = []
         kwargs.setdefault("limiter", RateLimiter({"*": 10_000}))
-        provider = TushareProvider("TESTTOKEN", tushare_server.url, sleep=slept.append, **kwargs)
+        provider = TushareProvider(tushare_server.token, tushare_server.url, sleep=slept.append, **kwargs)
         provider.slept = slept
         return provider
 

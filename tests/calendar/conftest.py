@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fake_trade_cal import HOLIDAYS_2027, FakeTradeCal
+from fakes import TEST_TOKEN
 
 @pytest.fixture
 def calendar_dir(tmp_path, monkeypatch):
@@ -17,7 +18,7 @@ def calendar_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def fake_tushare():
     """A running fake tushare API with 2027 published; yields (fake, base_url)."""
-    fake = FakeTradeCal(token="TESTTOKEN")
+    fake = FakeTradeCal(token=TEST_TOKEN)
     fake.publish(2027, HOLIDAYS_2027)
     url = fake.start()
     try:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from fakes import TEST_TOKEN
 
 ALL_FIELDS = ["exchange", "cal_date", "is_open", "pretrade_date"]
 TOKEN_ERROR = "您的token不对，请确认。"
@@ -34,7 +35,7 @@ HOLIDAYS_2027 = [
 class FakeTradeCal:
     """Published calendars per year: weekdays are open unless listed as closed."""
 
-    def __init__(self, token: str = "TESTTOKEN") -> None:
+    def __init__(self, token: str = TEST_TOKEN) -> None:
         self.token = token
         self.closed: dict[int, set[date]] = {}
         self.open_weekend: dict[int, set[date]] = {}

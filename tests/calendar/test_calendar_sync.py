@@ -23,6 +23,7 @@ from ta_scheduler.constants import Collections
 from ta_scheduler.providers import get_provider
 from ta_scheduler.providers.tushare_pro import TushareProvider
 from ta_timetables import TradingDayTimetable
+from fakes import TEST_TOKEN
 
 SESSIONS_2027 = 261 - len(HOLIDAYS_2027)  # 2027 has 261 weekdays; every made-up holiday is one
 
@@ -40,7 +41,7 @@ def trading_days_2027() -> list[date]:
         last = info.data_interval
 
 
-def sync(fake_url: str, db, years, token: str = "TESTTOKEN") -> dict:
+def sync(fake_url: str, db, years, token: str = TEST_TOKEN) -> dict:
     return sync_trade_calendar(db, provider_trade_cal_fetch(TushareProvider(token, fake_url, max_attempts=1)), years)
 
 
@@ -174,7 +175,7 @@ def test_wrong_token_fails_with_tushare_message(calendar_dir, mongo_db, fake_tus
 
 def test_task_entry_point_asks_the_configured_provider(calendar_dir, mongo_db, fake_tushare, monkeypatch):
     fake, url = fake_tushare
-    monkeypatch.setenv("TUSHARE_TOKEN", "TESTTOKEN")
+    monkeypatch.setenv("TUSHARE_TOKEN", TEST_TOKEN)
     monkeypatch.setenv("TUSHARE_API_URL", url)
     report = sync_trade_calendar_from_provider(get_provider("tushare"), today=date(2026, 12, 23))
     assert set(report["years"]) == {"2026", "2027"}

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fakes import TEST_TOKEN
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 BUNDLE = "ta_calendar_cli_tests"
@@ -137,7 +138,7 @@ def test_a_published_calendar_replans_the_next_run_on_the_next_parse(replan_env,
     assert _next_run_after(replan_env) == "2027-02-15T08:30:00+00:00"
 
     _, url = fake_tushare  # the made-up 2027 notice keeps Fri 02-05 open
-    sync_trade_calendar(mongo_db, provider_trade_cal_fetch(TushareProvider("TESTTOKEN", url, max_attempts=1)), [2027])
+    sync_trade_calendar(mongo_db, provider_trade_cal_fetch(TushareProvider(TEST_TOKEN, url, max_attempts=1)), [2027])
     assert _next_run_after(replan_env) == "2027-02-15T08:30:00+00:00"  # planned at the last parse
 
     res = _run(["dags", "reserialize", "-B", BUNDLE], replan_env)  # what the dag-processor does

@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ta_scheduler.providers.synthetic import TZ, SyntheticMarket
+from fakes import TEST_TOKEN
 
 RATE_LIMIT_MSG = "抱歉，您每分钟最多访问该接口{n}次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
 DAILY_QUOTA_MSG = "抱歉，您每天最多访问该接口{n}次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"
@@ -88,7 +89,7 @@ def _parse(d: str) -> date:
 class FakeTushareServer:
     """A threaded HTTP server on 127.0.0.1 (random port). Use as a context manager."""
 
-    def __init__(self, n_stocks: int = 300, token: str = "TESTTOKEN", market: SyntheticMarket | None = None) -> None:
+    def __init__(self, n_stocks: int = 300, token: str = TEST_TOKEN, market: SyntheticMarket | None = None) -> None:
         self.market = market or SyntheticMarket(n_stocks)
         self.token = token
         self.now = datetime.now(TZ)

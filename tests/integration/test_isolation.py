@@ -89,7 +89,7 @@ def test_a_test_run_with_production_settings_uses_only_test_databases(hostile_pr
     project, env, prod_store = hostile_project
     env["TA_TEST_REUSE_DB"] = "1"  # never reset the test DB this session is using
     res = subprocess.run(
-        [str(project / "scripts" / "test.sh"), "-q", "-p", "no:cacheprovider",
+        [str(project / "scripts" / "test.sh"), "-q", "-p", "no:cacheprovider", "-n", "0",  # one test: no workers
          "tests/integration/test_isolation.py::test_this_process_uses_only_test_databases"],
         capture_output=True, text=True, env=env, timeout=600, cwd=project,
     )

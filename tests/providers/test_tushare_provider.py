@@ -18,6 +18,7 @@ from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.providers.ratelimit import RateLimiter
 from ta_scheduler.providers.tiers import parse_limits
 from ta_scheduler.providers.tushare_pro import REALTIME_PATTERNS, TushareProvider, classify_error
+from fakes import TEST_TOKEN
 
 DAY = "2026-11-27"
 
@@ -152,7 +153,7 @@ def test_provider_selection(monkeypatch, tushare_server):
     monkeypatch.setenv("TA_DATA_PROVIDER", "demo")
     assert get_provider().name == "demo"
     monkeypatch.setenv("TA_DATA_PROVIDER", "tushare")
-    monkeypatch.setenv("TUSHARE_TOKEN", "TESTTOKEN")
+    monkeypatch.setenv("TUSHARE_TOKEN", TEST_TOKEN)
     monkeypatch.setenv("TUSHARE_API_URL", tushare_server.url)
     provider = get_provider()
     assert provider.name == "tushare" and provider.url == tushare_server.url

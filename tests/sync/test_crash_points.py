@@ -1,45 +1,31 @@
 """A sync killed (SIGKILL) at any write, then retried, leaves exactly the rows of a clean run.
 
-``crash_sync.py`` runs a two-day backfill in its own process and kills itself right after write
-command number k, for every k of a clean run. The market has 450 stocks and the writer's batch
-is lowered to 200 documents, so a day's bars go in as three batches (as 4,500 stocks do at the
+``crash_sync.py`` runs a two-day backfill in a forked child that kills itself right after write
+command number k, for every k of a clean run. The market has 150 stocks and the writer's batch
+is lowered to 60 documents, so a day's bars go in as three batches (as 4,500 stocks do at the
 default 2,000) and some kills leave a day half written. The retry is the same backfill in this
-process. The store is the real one; only the process dies. (A task process killed by Airflow's worker, and the store restarted under a
+process. The store is the real one; only the process dies. Every kill starts from the same
+store, the stock list and the indexes: the collections are emptied (their indexes kept) and the
+stock list put back. (A task process killed by Airflow's worker, and the store restarted under a
 running task, are tested end to end in ``tests/e2e/test_crash_recovery.py``.)
 """
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
-import uuid
-from pathlib import Path
 
 import pytest
 
+from crash_sync import backfill_in_child
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage import writes
-from ta_scheduler.storage.mongo import ensure_indexes, get_client, get_db
+from ta_scheduler.storage.mongo import ensure_indexes
 from ta_scheduler.sync import backfill_daily, sync_stock_basic
 
 DAYS = ["2026-11-24", "2026-11-25"]
-SCRIPT = Path(__file__).with_name("crash_sync.py")
 COMPARED = (C.STOCK_DAILY_QUOTES, C.QUARANTINE)
-STOCKS, CHUNK = 450, 200
-
-
-def _fresh_db(mongo_target, provider):
-    from ta_scheduler.config import MongoTarget
-
-    name = f"ta_test_{uuid.uuid4().hex[:10]}"
-    target = MongoTarget(mongo_target.uri.rsplit("/", 1)[0] + "/" + name, name, "test")
-    db = get_db(target)
-    ensure_indexes(db)
-    sync_stock_basic(provider, db)
-    return target, db
+STOCKS, CHUNK = 150, 60
+BAD = 1  # broken rows in every `daily` reply (under the 1 % that fails a sync)
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +37,24 @@ def tushare_server():
         yield server
 
 
-def _run_script(target, tushare_server, crash_at: int) -> subprocess.CompletedProcess:
-    from ta_scheduler.config import mongo_connection_json
+def _everything(db) -> dict[str, dict]:
+    """Every document of every collection that holds any."""
+    found = {name: {d["_id"]: d for d in db[name].find()} for name in db.list_collection_names()}
+    return {name: docs for name, docs in found.items() if docs}
 
-    env = {**os.environ, "MONGO_URI": target.uri, "AIRFLOW_CONN_MONGO_DEFAULT": mongo_connection_json(target.uri),
-           "CRASH_AT": str(crash_at), "CHUNK_SIZE": str(CHUNK)}
-    return subprocess.run([sys.executable, str(SCRIPT), tushare_server.url, tushare_server.token, *DAYS],
-                          env=env, capture_output=True, text=True, timeout=300)
+
+def _back_to_start(db, start: dict[str, dict]) -> None:
+    """Put the store back to where every run starts (the backfill also adds to the stock list):
+    each collection emptied, its indexes kept, and the start's documents put back."""
+    for name in db.list_collection_names():
+        db[name].delete_many({})
+    for name, docs in start.items():
+        db[name].insert_many(list(docs.values()))
+    assert _everything(db) == start
+
+
+def _crash(mongo_target, tushare_server, crash_at: int) -> tuple[int, list[dict]]:
+    return backfill_in_child(mongo_target, tushare_server.url, tushare_server.token, DAYS, CHUNK, crash_at)
 
 
 def _contents(db) -> dict[str, dict]:
@@ -70,36 +67,40 @@ def _contents(db) -> dict[str, dict]:
 
 
 @pytest.fixture
-def reference(mongo_target, make_tushare, tushare_server):
+def start(mongo_db, make_tushare):
+    """The store every run starts from: the indexes and the stock list."""
+    ensure_indexes(mongo_db)
+    sync_stock_basic(make_tushare(), mongo_db)
+    return _everything(mongo_db)
+
+
+@pytest.fixture
+def reference(start, mongo_db, mongo_target, tushare_server):
     """A clean run's store contents and its list of write calls. Every ``daily`` reply carries
-    two broken rows (the same ones each time), so the quarantine is written too."""
-    tushare_server.inject("daily", "bad_rows", times=10_000, rows=2)
-    target, db = _fresh_db(mongo_target, make_tushare())
-    res = _run_script(target, tushare_server, 0)
-    assert res.returncode == 0, res.stderr[-3000:]
-    calls = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
-    contents = _contents(db)
-    get_client(target).drop_database(target.database)
+    a broken row (the same one each time), so the quarantine is written too."""
+    tushare_server.inject("daily", "bad_rows", times=10_000, rows=BAD)
+    code, calls = _crash(mongo_target, tushare_server, 0)
+    assert code == 0
+    contents = _contents(mongo_db)
+    _back_to_start(mongo_db, start)
     return contents, calls
 
 
 @pytest.mark.timeout(900)  # one backfill per write call of a clean run (about 40), each killed and retried
-def test_killed_at_any_write_then_retried_stores_each_row_once(reference, mongo_target, make_tushare, tushare_server, monkeypatch):
+def test_killed_at_any_write_then_retried_stores_each_row_once(reference, start, mongo_db, mongo_target, make_tushare,
+                                                               tushare_server, monkeypatch):
     expected, calls = reference
-    assert len(expected[C.STOCK_DAILY_QUOTES]) == 2 * (STOCKS - 2)
-    assert len(expected["markers"]) == len(DAYS) and len(expected[C.QUARANTINE]) == 2 * len(DAYS)
+    assert len(expected[C.STOCK_DAILY_QUOTES]) == len(DAYS) * (STOCKS - BAD)
+    assert len(expected["markers"]) == len(DAYS) and len(expected[C.QUARANTINE]) == BAD * len(DAYS)
     bar_batches = [c for c in calls if c["command"] == "insert" and c["collection"] == C.STOCK_DAILY_QUOTES]
     assert len(bar_batches) == 3 * len(DAYS), calls  # so some kills land between a day's batches
     monkeypatch.setattr(writes, "CHUNK_SIZE", CHUNK)  # the retry batches as the killed run did
     provider = make_tushare()
     for call in calls:
-        target, db = _fresh_db(mongo_target, provider)
-        try:
-            crashed = _run_script(target, tushare_server, call["n"])
-            assert crashed.returncode == -signal.SIGKILL, (call, crashed.stderr[-2000:])
-            backfill_daily(provider, db, DAYS)  # the retry
-            got = _contents(db)
-            for name in expected:
-                assert got[name] == expected[name], f"after a kill following write {call}: {name} differs"
-        finally:
-            get_client(target).drop_database(target.database)
+        code, _ = _crash(mongo_target, tushare_server, call["n"])
+        assert code == -signal.SIGKILL, call
+        backfill_daily(provider, mongo_db, DAYS)  # the retry
+        got = _contents(mongo_db)
+        for name in expected:
+            assert got[name] == expected[name], f"after a kill following write {call}: {name} differs"
+        _back_to_start(mongo_db, start)
