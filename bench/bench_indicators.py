@@ -111,7 +111,7 @@ def _seed(db, n_sym: int, days: list[str]) -> None:
             F["adj_factor"]: [1.0] * n_sym,
         }
         cols.update({f: cols[F[f]] for f in ("open", "high", "low", "close")})  # factor 1: qfq == unadjusted
-        coll.insert_many([dict(zip(cols, row)) for row in zip(*cols.values())], ordered=False)
+        coll.insert_many([dict(zip(cols, row, strict=True)) for row in zip(*cols.values(), strict=True)], ordered=False)
 
 
 def _old_full_window(db, day: str) -> int:

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
                      f"{ratio:.3f}" if ratio is not None else "-", r.get("note", "")))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for i, row in enumerate(rows):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print(f"\nwritten to {out.relative_to(BENCH_DIR.parent)}")

@@ -200,7 +200,7 @@ def compute_market_sentiment(
     news = _load_news(db, start, end)
     scores = validate_scores(scorer.score([news_text(d) for d in news]), len(news), scorer) if news else []
     per_stock: dict[str, list[float]] = {}
-    for doc, s in zip(news, scores):
+    for doc, s in zip(news, scores, strict=True):
         for sym in set(doc.get("symbols") or []):
             per_stock.setdefault(sym, []).append(s)
     stock_rows = sorted(

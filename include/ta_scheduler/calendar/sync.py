@@ -285,7 +285,7 @@ def provider_trade_cal_fetch(provider: Any, *, exchange: str = EXCHANGE) -> Fetc
         except ProviderError as exc:
             raise CalendarSyncError(f"{provider.name} trade_cal {exchange} {start}-{end}: {exc.__cause__ or exc}") from exc
         cols = list(frame.columns)
-        return [dict(zip(cols, values)) for values in zip(*(frame[c].tolist() for c in cols))]
+        return [dict(zip(cols, values, strict=True)) for values in zip(*(frame[c].tolist() for c in cols), strict=True)]
 
     return fetch
 

@@ -444,7 +444,7 @@ class SyntheticMarket:
                 base, beta, noise, vol, amt = _INDEX_PARAMS[code]
                 k = np.array([_str_hash(code)], dtype=np.uint64)
 
-                def level(x: date) -> float:
+                def level(x: date, k=k, base=base, beta=beta, noise=noise) -> float:  # this stock's values
                     e = float(uniform(k, x.toordinal(), 12)[0]) * 2 - 1
                     return round(base * float(np.exp(beta * self._market(x.toordinal()) + noise * e)), 4)
 

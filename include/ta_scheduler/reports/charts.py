@@ -71,7 +71,7 @@ def index_panels(series: Sequence[tuple[str, Sequence[str], Sequence[float]]]) -
 
     with matplotlib.rc_context(chart_rc()):
         fig, axes = new_figure(10, 5.6, nrows=2, ncols=2, squeeze=False)
-        for ax, item in zip(axes.flat, list(series) + [None] * (4 - len(series))):
+        for ax, item in zip(axes.flat, list(series) + [None] * (4 - len(series)), strict=False):
             if item is None or not item[1]:
                 label = item[0] if item else ""
                 ax.set_title(f"{label}（无数据）")

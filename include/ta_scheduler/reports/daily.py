@@ -360,7 +360,7 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
         Table(["数据集", f"近 {COMPLETENESS_DAYS} 个交易日完整", "不完整的日期"], completeness_rows(inputs.completeness)),
         Text(window_note(gaps) if gaps else "本报告所有按窗口计算的指标，其窗口内数据均完整。"),
     ]))
-    labels, counts = zip(*fig["buckets"])
+    labels, counts = zip(*fig["buckets"], strict=True)
     colours = [charts.DOWN if lab.startswith(("≤-", "-")) else charts.FLAT if lab == "0" else charts.UP for lab in labels]
     sections.append(Section("市场宽度", [
         Metrics(breadth_metrics),
@@ -424,7 +424,7 @@ def build_daily_sections(inputs: DailyInputs, fig: dict[str, Any]) -> list[Secti
     else:
         sections.append(Section("热门股票", [Text(f"{inputs.trade_date} 没有 hot_stocks 排名。")]))
 
-    names = dict(zip(inputs.bars["symbol"], inputs.bars["name"]))
+    names = dict(zip(inputs.bars["symbol"], inputs.bars["name"], strict=True))
     per_stock = (s.get("stock_news_sentiment") or [])[:10]
     blocks: list = [Metrics([
         Metric("新闻情绪（-1~1）", fmt_num(s.get("news_sentiment"), 3), sign_class(s.get("news_sentiment"))),

@@ -252,7 +252,7 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
         excess_w = None if f["week_return"] is None or f["bench_week_return"] is None else f["week_return"] - f["bench_week_return"]
         excess_y = None if f["ytd_return"] is None or f["bench_ytd_return"] is None else f["ytd_return"] - f["bench_ytd_return"]
 
-        def shown(window: str, text: str) -> str:
+        def shown(window: str, text: str, holes=holes) -> str:  # this portfolio's holes
             return INCOMPLETE if window in holes else text
 
         summary = {"portfolio_id": pid, "name": p.get("name"), "benchmark": bench,

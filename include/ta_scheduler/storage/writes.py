@@ -106,7 +106,7 @@ def docs_from_columns(columns: Mapping[str, Sequence[Any]], constants: Mapping[s
     names = list(columns)
     extra = dict(constants or {})
     for values in zip(*(columns[n] for n in names), strict=True):
-        doc = dict(zip(names, values))
+        doc = dict(zip(names, values, strict=True))
         doc.update(extra)
         yield doc
 
@@ -146,7 +146,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -332,7 +332,7 @@ def _delete_ids(coll: Collection, docs: list[dict[str, Any]], partition: Sequenc
     for d in docs:
         groups.setdefault(tuple(d.get(f) for f in partition or ()), []).append(d["_id"])
     for values, ids in groups.items():
-        coll.delete_many({**dict(zip(partition or (), values)), "_id": {"$in": ids}})
+        coll.delete_many({**dict(zip(partition or (), values, strict=True)), "_id": {"$in": ids}})
 
 
 def _rewrite(coll: Collection, docs: list[dict[str, Any]], key: Sequence[str], mode: str,
@@ -395,7 +395,7 @@ def _load_manifest(coll: Collection, job: str, part: str) -> dict[str, str]:
     doc = coll.database[C.SYNC_STATE].find_one({"_id": _manifest_id(job, part)}, {"hashes": 1})
     if not doc:
         return {}
-    return dict(zip(doc["hashes"]["ids"], doc["hashes"]["h"]))
+    return dict(zip(doc["hashes"]["ids"], doc["hashes"]["h"], strict=True))
 
 
 def _save_manifest(coll: Collection, job: str, part: str, hashes: Mapping[str, str]) -> None:

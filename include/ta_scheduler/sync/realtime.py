@@ -88,8 +88,8 @@ def refresh_quote_cache(redis: Redis | str, cols: dict[str, list], snapshot_time
 
     names = list(cols)
     mapping = {}
-    for values in zip(*(cols[n] for n in names)):
-        row = dict(zip(names, values))
+    for values in zip(*(cols[n] for n in names), strict=True):
+        row = dict(zip(names, values, strict=True))
         row["quote_time"] = row["quote_time"].isoformat() if row.get("quote_time") else None
         mapping[row["code"]] = json.dumps(row, ensure_ascii=False)
     if not mapping:
