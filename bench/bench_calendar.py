@@ -62,7 +62,6 @@ def _median_call_us(fn, n: int = 2000) -> float:
 
 def run() -> dict[str, dict]:
     from airflow.timetables.trigger import CronTriggerTimetable
-
     from ta_scheduler.calendar.lookup import get_calendar
     from ta_timetables import MultiScheduleTimetable, TradingDayTimetable, TradingSessionsTimetable
 

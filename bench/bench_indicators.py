@@ -39,7 +39,6 @@ def _market(n_sym: int, n_days: int, seed: int = 42):
 
 def _talib_loop(high, low, close, volume):
     import talib
-
     from ta_scheduler.analytics.indicators import INDICATOR_FIELDS
 
     out = {k: np.empty(close.shape) for k in INDICATOR_FIELDS}

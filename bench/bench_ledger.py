@@ -29,15 +29,14 @@ DAY = "2026-11-27"
 
 def run() -> dict[str, dict]:
     from fakes.tushare_server import FakeTushareServer
-
     from ta_scheduler.config import MongoTarget, mongo_target
     from ta_scheduler.providers.ratelimit import RateLimiter
     from ta_scheduler.providers.tushare_pro import TushareProvider
     from ta_scheduler.storage import ledger
     from ta_scheduler.storage.mongo import ensure_indexes, get_client
     from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_stock_basic
-    from ta_scheduler.sync.completeness import record_daily_day, record_index_day, repair_daily
     from ta_scheduler.sync.bars import known_codes, merge_daily_frames
+    from ta_scheduler.sync.completeness import record_daily_day, record_index_day, repair_daily
 
     base = mongo_target()
     name = f"ta_bench_ledger_{uuid.uuid4().hex[:8]}"

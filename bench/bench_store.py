@@ -215,7 +215,6 @@ def _fit(points: list[tuple[int, float]]):
 
 def _bench_candidate(name: str, uri: str, full: bool) -> dict[str, dict]:
     from pymongo import MongoClient
-
     from ta_scheduler.storage.mongo import ensure_indexes
 
     client = MongoClient(uri, serverSelectionTimeoutMS=10_000)

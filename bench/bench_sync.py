@@ -32,15 +32,14 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 def run() -> dict[str, dict]:
     from fakes.tushare_server import FakeTushareServer
-
     from ta_scheduler.config import MongoTarget, mongo_target
     from ta_scheduler.constants import Collections as C
     from ta_scheduler.providers.ratelimit import RateLimiter
     from ta_scheduler.providers.tushare_pro import TushareProvider
     from ta_scheduler.storage.mongo import ensure_indexes, get_client
+    from ta_scheduler.storage.writes import columns_from_frame, docs_from_columns, write_docs
     from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_realtime_quotes, sync_stock_basic
     from ta_scheduler.sync.bars import BAR_FIELDS, merge_daily_frames
-    from ta_scheduler.storage.writes import columns_from_frame, docs_from_columns, write_docs
 
     base = mongo_target()
     name = f"ta_bench_sync_{uuid.uuid4().hex[:8]}"

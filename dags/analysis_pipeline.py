@@ -36,8 +36,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, Param, dag, task
-from ta_timetables import MultiScheduleTimetable
-
 from ta_scheduler.analytics import ALL_JOBS
 from ta_scheduler.assets import ANALYSIS, DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
@@ -45,6 +43,7 @@ from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.llm.approval import ResearchBudgetApproval
 from ta_scheduler.llm.params import RESEARCH_PARAM_SCHEMAS
 from ta_scheduler.params import trading_date_schema
+from ta_timetables import MultiScheduleTimetable
 
 SCHEDULES = {"risk": "0 3 * * 0"}
 #: provider -> pool its research tasks run in (offline makes no LLM call)

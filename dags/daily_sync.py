@@ -40,14 +40,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
-from ta_timetables import TradingDayTimetable
-
 from ta_scheduler.assets import DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import symbols_schema, trading_date_schema
 from ta_scheduler.waits.operators import WaitForVendorOperator
 from ta_scheduler.waits.vendor import DEFAULT_DEADLINE
+from ta_timetables import TradingDayTimetable
 
 
 @dag(

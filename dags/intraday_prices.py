@@ -21,11 +21,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import dag, task
-from ta_timetables import TradingSessionsTimetable
-
 from ta_scheduler.assets import INTRADAY_QUOTES
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
+from ta_timetables import TradingSessionsTimetable
 
 
 @dag(

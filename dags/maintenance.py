@@ -21,11 +21,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
-from ta_timetables import MultiScheduleTimetable
-
 from ta_scheduler.calendar.runs import jobs_param_schema
 from ta_scheduler.constants import TIMEZONE, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
+from ta_timetables import MultiScheduleTimetable
 
 SCHEDULES = {
     "cleanup": "0 1 * * 0",

@@ -21,13 +21,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, task
-from ta_timetables import MultiScheduleTimetable
-
 from ta_scheduler.calendar.runs import jobs_param_schema
 from ta_scheduler.constants import TIMEZONE, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 from ta_scheduler.params import trading_date_schema
 from ta_scheduler.waits.operators import WaitForAnalysisOperator
+from ta_timetables import MultiScheduleTimetable
 
 SCHEDULES = {"daily": "trading_day@20:00", "weekly": "0 21 * * 0"}
 #: job -> its first task (the rest of the job runs downstream of it)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronTriggerTimetable, dag, task
-
 from ta_scheduler.assets import FINANCIALS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args

@@ -33,7 +33,6 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
-
 from ta_scheduler.params import conf_errors, format_errors, logical_date_error, non_finite, param_schemas
 
 log = logging.getLogger(__name__)

@@ -32,15 +32,13 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
+import ta_scheduler.params  # noqa: F401  registers the trigger-time param formats
 from airflow.plugins_manager import AirflowPlugin
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 from pendulum import UTC, DateTime
-
 from ta_scheduler.calendar.lookup import get_calendar
 from ta_scheduler.calendar.merged import PROVISIONAL, TradingCalendar
 from ta_scheduler.calendar.runs import ScheduleSet
-from ta_scheduler.constants import TIMEZONE
-import ta_scheduler.params  # noqa: F401  registers the trigger-time param formats
 from ta_scheduler.calendar.schedules import (
     TradingDayTicks,
     format_hhmm,
@@ -51,6 +49,7 @@ from ta_scheduler.calendar.schedules import (
     timezone_name,
     to_local,
 )
+from ta_scheduler.constants import TIMEZONE
 
 if TYPE_CHECKING:
     from datetime import tzinfo

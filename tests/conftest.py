@@ -47,9 +47,8 @@ def pytest_xdist_make_scheduler(config, log):
     """``--dist loadscope`` with the scopes of tests/worker_groups.py, in collection order."""
     if config.getvalue("dist") != "loadscope":
         return None
-    from xdist.scheduler import LoadScopeScheduling
-
     from worker_groups import group_of
+    from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
@@ -106,7 +105,6 @@ def _no_tushare_day_carried_over(redis_url):
     otherwise make every later test skip it. Only those keys go (Celery's broker shares the
     database), and not those of another pytest-xdist worker's token: its test may be running."""
     import redis
-
     from fakes import TEST_TOKEN, worker_tokens
     from ta_scheduler.storage.cache import RedisCallStore
 

@@ -14,7 +14,6 @@ import sys
 
 import pytest
 import yaml
-
 from paths import PROJECT_DIR
 from ta_scheduler.constants import Queues
 

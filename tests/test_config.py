@@ -7,7 +7,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from ta_scheduler import config
 from ta_scheduler.config import KNOBS, ConfigError, knob_table, setting, setting_int, setting_with_origin
 
@@ -130,7 +129,6 @@ def test_the_cache_client_comes_from_the_redis_default_connection(monkeypatch):
     import os
 
     import redis
-
     from ta_scheduler.storage.cache import connect
 
     monkeypatch.delenv("AIRFLOW_CONN_REDIS_DEFAULT", raising=False)

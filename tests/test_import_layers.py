@@ -9,7 +9,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from paths import PROJECT_DIR
 
 PACKAGE = "ta_scheduler"

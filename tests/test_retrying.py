@@ -6,7 +6,6 @@ import inspect
 import logging
 
 import pytest
-
 from ta_scheduler.retrying import call_with_retries, worst_case_wait
 
 

@@ -59,7 +59,7 @@ def make_bars(symbols: list[str], days: list[str], seed: int = 7, source: str = 
 
 def make_index(days: list[str], closes: np.ndarray, ts_code: str = "000300.SH", source: str = "demo") -> list[dict]:
     return [{"ts_code": ts_code, "name": "沪深300", "trade_date": d, "close": float(c), "data_source": source}
-            for d, c in zip(days, closes)]
+            for d, c in zip(days, closes, strict=True)]
 
 
 def news(news_id: str, day: str, hour: int, title: str, symbols: list[str]) -> dict:

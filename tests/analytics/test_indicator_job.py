@@ -9,7 +9,6 @@ import math
 import numpy as np
 import pytest
 from analytics_seed import trading_days
-
 from ta_scheduler.analytics.indicator_state import invalidate_indicator_states
 from ta_scheduler.analytics.indicators import INDICATOR_FIELDS
 from ta_scheduler.analytics.jobs import compute_indicators_for_date
@@ -102,9 +101,9 @@ def reference(sym: str, day: str) -> dict[str, float | None]:
     first = next((f for f in factors if f is not None), None)
     factors = [f if f is not None else first for f in factors]
     scale = [1.0 if last is None else f / last for f in factors]
-    c = [b["close"] * s for b, s in zip(rows, scale)]
-    h = [b["high"] * s for b, s in zip(rows, scale)]
-    lo = [b["low"] * s for b, s in zip(rows, scale)]
+    c = [b["close"] * s for b, s in zip(rows, scale, strict=True)]
+    h = [b["high"] * s for b, s in zip(rows, scale, strict=True)]
+    lo = [b["low"] * s for b, s in zip(rows, scale, strict=True)]
     v = [b["volume"] for b in rows]
     n = len(c)
     out: dict[str, float | None] = {}
@@ -112,7 +111,7 @@ def reference(sym: str, day: str) -> dict[str, float | None]:
         out[f"ma{p}"] = sum(c[-p:]) / p if n >= p else None
     e12, e26 = _ema_tdx(c, 12), _ema_tdx(c, 26)
     out["ema12"], out["ema26"] = e12[-1], e26[-1]
-    dif = [a - b for a, b in zip(e12, e26)]
+    dif = [a - b for a, b in zip(e12, e26, strict=True)]
     dea = _ema_tdx(dif, 9)
     out["macd_dif"], out["macd_dea"], out["macd_hist"] = dif[-1], dea[-1], 2 * (dif[-1] - dea[-1])
     moves = [c[i] - c[i - 1] for i in range(1, n)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import talib
-
 from ta_scheduler.analytics.indicators import INDICATOR_FIELDS, compute_indicators
 
 S, D = 40, 160

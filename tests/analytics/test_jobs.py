@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from analytics_seed import make_bars, make_index, news, trading_days
-
 from ta_scheduler.analytics.jobs import (
     compute_hot_stocks,
     compute_indicators_for_date,

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
-
-from ta_scheduler.analytics.hot_stocks import hot_scores
 from ta_scheduler.analytics.breadth import breadth, limit_flags, new_extremes, turnover_vs_mean
-from ta_scheduler.market import board_limit_pct
+from ta_scheduler.analytics.hot_stocks import hot_scores
 from ta_scheduler.analytics.panel import forward_adjust
 from ta_scheduler.analytics.risk import max_drawdown, portfolio_returns, risk_metrics, simple_returns
+from ta_scheduler.market import board_limit_pct
 
 nan = np.nan
 

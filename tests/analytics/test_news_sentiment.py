@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ta_scheduler.analytics.news_sentiment import LexiconScorer, SentimentScorer, validate_scores
 
 # (headline, label): +1 bullish, -1 bearish, 0 neutral
@@ -54,7 +53,7 @@ def _label(score: float) -> int:
 def test_lexicon_model_classifies_labelled_headlines():
     scorer = LexiconScorer()
     scores = scorer.score([t for t, _ in LABELLED])
-    wrong = [(t, round(s, 3), y) for (t, y), s in zip(LABELLED, scores) if _label(s) != y]
+    wrong = [(t, round(s, 3), y) for (t, y), s in zip(LABELLED, scores, strict=True) if _label(s) != y]
     accuracy = 1 - len(wrong) / len(LABELLED)
     assert len(LABELLED) >= 30
     assert accuracy >= 0.85, f"accuracy {accuracy:.2%}; misclassified: {wrong}"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from fake_trade_cal import HOLIDAYS_2027, FakeTradeCal
 from fakes import TEST_TOKEN
+
 
 @pytest.fixture
 def calendar_dir(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
 from fakes import TEST_TOKEN
 
 ALL_FIELDS = ["exchange", "cal_date", "is_open", "pretrade_date"]

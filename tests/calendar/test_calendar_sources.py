@@ -9,7 +9,6 @@ import sys
 from datetime import date, timedelta
 
 import pytest
-
 from ta_scheduler.calendar import (
     calendar_coverage_report,
     coverage_end,

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pendulum
 import pytest
 from airflow.timetables.base import TimeRestriction
-
 from fake_trade_cal import HOLIDAYS_2027
+from fakes import TEST_TOKEN
 from ta_scheduler.calendar import calendar_coverage_report, date_status, get_calendar, is_session
 from ta_scheduler.calendar.files import BACKUP_FILE_NAME, SYNCED_FILE_NAME
 from ta_scheduler.calendar.lookup import get_store
@@ -23,7 +23,6 @@ from ta_scheduler.constants import Collections
 from ta_scheduler.providers import get_provider
 from ta_scheduler.providers.tushare_pro import TushareProvider
 from ta_timetables import TradingDayTimetable
-from fakes import TEST_TOKEN
 
 SESSIONS_2027 = 261 - len(HOLIDAYS_2027)  # 2027 has 261 weekdays; every made-up holiday is one
 

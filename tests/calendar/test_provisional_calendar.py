@@ -9,7 +9,6 @@ import holidays
 import pendulum
 import pytest
 from airflow.timetables.base import TimeRestriction
-
 from ta_scheduler.calendar import date_status, get_calendar
 from ta_scheduler.calendar.files import baked_file, provisional_file, read_calendar_file
 from ta_scheduler.calendar.provisional import DEFAULT_FIRST_YEAR, DEFAULT_YEARS, provisional_year, provisional_years

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-
 from ta_scheduler.calendar.lookup import get_calendar
 from ta_scheduler.calendar.schedules import parse_schedule
 

@@ -9,9 +9,8 @@ from datetime import date, datetime, timezone
 
 import pendulum
 import pytest
-from airflow.timetables.base import DataInterval, TimeRestriction
-
 import ta_timetables
+from airflow.timetables.base import DataInterval, TimeRestriction
 from ta_scheduler.calendar.runs import jobs_due, select_jobs
 from ta_timetables import MultiScheduleTimetable, TradingDayTimetable, TradingSessionsTimetable
 

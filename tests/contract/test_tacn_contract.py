@@ -17,10 +17,9 @@ from datetime import date, datetime, timezone
 from functools import cache
 
 import pytest
-from tacn_contract import CONTRACT, CollectionContract, document_problems
-
 from airflow_cli import dags_test
 from ta_scheduler.providers.synthetic import TZ, SyntheticMarket
+from tacn_contract import CONTRACT, CollectionContract, document_problems
 
 #: the trading day each provider's store is filled for, and the Monday weekly_financials runs on (its
 #: first run looks back 120 days); different per provider so the two stores fill without sharing a run
@@ -113,7 +112,6 @@ class Truth:
 def filled(request, mongo_uri, tushare_server, tmp_path_factory):
     """(provider, store) after the DAG runs above, on a database of its own."""
     from fakes.llm_server import FakeLLMServer
-
     from ta_scheduler.config import MongoTarget, mongo_connection_json
     from ta_scheduler.storage.mongo import get_client
 

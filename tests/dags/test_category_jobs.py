@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from paths import DAGS_DIR
 from ta_scheduler.calendar.runs import Run, job_tasks, jobs_for_run, run_tick
 
@@ -56,9 +55,8 @@ def test_manual_runs_choose_jobs_and_default_to_all():
 
 @pytest.mark.parametrize("dag_file", ["maintenance", "reports"])
 def test_every_category_dag_has_the_same_jobs_param(dag_file):
-    from ta_scheduler.calendar.runs import jobs_param_schema
-
     from airflow.dag_processing.dagbag import DagBag
+    from ta_scheduler.calendar.runs import jobs_param_schema
 
     module = _dag_module(dag_file)
     dag = DagBag(dag_folder=str(DAGS_DIR / f"{dag_file}.py")).dags[dag_file]

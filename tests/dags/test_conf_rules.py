@@ -11,7 +11,6 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
-
 from paths import DAGS_DIR
 from ta_scheduler.market import TZ, exchange_today, to_ts_code
 from ta_scheduler.params import conf_errors, param_schemas
@@ -242,7 +241,6 @@ def test_the_first_task_refuses_what_the_trigger_refuses(schemas):
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.exceptions import AirflowFailException
-
     from ta_scheduler.calendar.runs import Run
 
     dag = DagBag(dag_folder=str(DAGS_DIR)).dags["maintenance"]

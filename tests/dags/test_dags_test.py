@@ -9,7 +9,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from airflow_cli import dags_test
 from paths import DAGS_DIR
 from ta_scheduler.health import expected_bars_date

@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from paths import DAGS_DIR, PLUGINS_DIR, PROJECT_DIR
 from ta_scheduler.constants import TAGS, TIMEZONE, Queues
 

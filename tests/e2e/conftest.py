@@ -5,13 +5,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from e2e.cluster import Cluster
 from fakes.http_sink import HttpSink
 from fakes.llm_server import FakeLLMServer
 from fakes.smtp_sink import SmtpSink
 from fakes.tushare_server import FakeTushareServer
 from private_store import PrivateFerretDB
+
+from e2e.cluster import Cluster
 
 
 @pytest.fixture(scope="package")

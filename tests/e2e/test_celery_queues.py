@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ta_scheduler.constants import Queues
 
 pytestmark = pytest.mark.slow

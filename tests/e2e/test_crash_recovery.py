@@ -15,9 +15,9 @@ import subprocess
 
 import pytest
 from pymongo import MongoClient
+from ta_scheduler.calendar.lookup import get_calendar
 
 from e2e.cluster import wait_until
-from ta_scheduler.calendar.lookup import get_calendar
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,6 @@ import time
 from datetime import timedelta
 
 import pytest
-
 from ta_scheduler.market import exchange_today
 
 pytestmark = pytest.mark.slow

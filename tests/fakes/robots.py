@@ -101,7 +101,7 @@ class RobotSink(HttpSink):
     @property
     def accepted(self) -> list[Request]:
         """The requests the robot answered with its success code."""
-        return [r for r, rep in zip(self.requests, self.replies) if rep.get("errcode", rep.get("code")) == 0]
+        return [r for r, rep in zip(self.requests, self.replies, strict=False) if rep.get("errcode", rep.get("code")) == 0]
 
     def connection(self, *, secret: str | None = None, token: str | None = None) -> str:
         """``AIRFLOW_CONN_<ID>`` JSON of the connection our sender reads (host: this server)."""

@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from ta_scheduler.providers.synthetic import TZ, SyntheticMarket
+
 from fakes import TEST_TOKEN
 
 RATE_LIMIT_MSG = "抱歉，您每分钟最多访问该接口{n}次，权限的具体详情访问：https://tushare.pro/document/1?doc_id=108。"

@@ -8,7 +8,6 @@ import subprocess
 import time
 
 import pytest
-
 from fakes import free_port
 from ta_scheduler.health import HealthCheckFailed, check_disk, run_health_check
 

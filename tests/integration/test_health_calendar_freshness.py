@@ -9,10 +9,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from ta_scheduler.waits import vendor as vendor_ready  # imports the Task SDK (and its logging set-up) before caplog attaches
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.health import bars_due_at, check_calendar, check_freshness, expected_bars_date
+from ta_scheduler.waits import vendor as vendor_ready  # imports the Task SDK (and its logging set-up) before caplog attaches
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -14,7 +14,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from isolation import isolation_problems
 from paths import PROJECT_DIR
 
@@ -105,7 +104,6 @@ def test_a_test_run_with_production_settings_uses_only_test_databases(hostile_pr
 def test_this_process_uses_only_test_databases():
     """Run by the test above inside the hostile project (and in every ordinary run)."""
     from airflow import settings
-
     from ta_scheduler.config import mongo_target
     from ta_scheduler.storage.mongo import get_db
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-
 from ta_scheduler.storage import ledger
 
 DAYS = ["2026-11-23", "2026-11-24", "2026-11-25"]

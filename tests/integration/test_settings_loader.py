@@ -8,7 +8,6 @@ import sys
 import uuid
 
 import pytest
-
 from paths import PROJECT_DIR
 from ta_scheduler.settings_loader import SettingsError, expand_env, load_settings
 

@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import pytest
 from pymongo.errors import DuplicateKeyError
-
 from ta_scheduler import config
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage.mongo import ensure_indexes, get_db

@@ -8,9 +8,8 @@ import datetime as dt
 import os
 
 import pytest
-from pymongo import MongoClient, UpdateMany
-
 from private_store import PrivateFerretDB
+from pymongo import MongoClient, UpdateMany
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.maintenance.store_move import move_databases
 from ta_scheduler.storage.mongo import ensure_indexes

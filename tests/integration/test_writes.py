@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage.writes import delete_where, same, set_fields, write_docs
 

@@ -9,7 +9,6 @@ import logging
 
 import pytest
 from llm_testdata import ANALYSIS_DATE, SYMBOLS
-
 from ta_scheduler.llm.base import LLMRetryableError
 from ta_scheduler.llm.budget import (
     ResearchNotStarted,

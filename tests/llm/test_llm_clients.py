@@ -6,7 +6,6 @@ import logging
 
 import pytest
 from llm_testdata import VALID_KEY
-
 from ta_scheduler.llm.base import LLMAuthError, LLMRetryableError, RetryPolicy
 from ta_scheduler.llm.clients import DashScopeChat, DeepSeekChat, chat_model
 from ta_scheduler.llm.config import provider_settings

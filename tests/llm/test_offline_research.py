@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from llm_testdata import ANALYSIS_DATE, SYMBOLS
-
 from ta_scheduler.llm.context import ResearchContext
 from ta_scheduler.llm.offline import OFFLINE_LABEL, offline_research, text_tone
 from ta_scheduler.llm.research import run_stock_research

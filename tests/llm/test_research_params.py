@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-
 from ta_scheduler.llm.params import (
     DEPTHS,
     RESEARCH_PARAM_SCHEMAS,

@@ -7,7 +7,6 @@ from collections import Counter
 
 import pytest
 from llm_testdata import ANALYSIS_DATE, NAMES, SYMBOLS
-
 from ta_scheduler.llm.base import LLMAuthError
 from ta_scheduler.llm.context import NoMarketDataError
 from ta_scheduler.llm.params import DEPTHS

@@ -10,10 +10,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 import bson
+import pytest
 from bson import Binary, Int64, ObjectId
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.maintenance.backup import (
     LATEST_GOOD,

@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 import redis
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.maintenance.cache_refresh import CACHE_NAMES, SPACE, read_cached, read_cached_set, refresh_cache
 from ta_scheduler.storage.cache import GRACE_SECONDS, pointer_key, version_key

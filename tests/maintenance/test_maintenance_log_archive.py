@@ -9,7 +9,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from ta_scheduler.maintenance.log_archive import ArchiveVerificationError, archive_logs, verify_archive
 
 UTC = dt.timezone.utc

@@ -7,7 +7,6 @@ import os
 import sys
 
 import pytest
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.maintenance.retention import (
     DEFAULT_RETENTION_DAYS,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from bson import Int64
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.maintenance import backup as backup_module
 from ta_scheduler.maintenance.backup import (

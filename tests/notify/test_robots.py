@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 
 import pytest
 from fakes.robots import RobotSink
-
 from ta_scheduler.notify import alerts
 from ta_scheduler.notify.robots import RobotError, dingtalk_sign, feishu_sign, send_dingtalk, send_feishu, send_wecom
 
@@ -67,9 +66,9 @@ def test_failure_alert_reaches_all_three_robots_with_the_same_facts(robots):
         req = sink.wait_for(1)[0]
         assert sink.accepted == [req], sink.replies
         body = req.json()
-        texts[service] = {"dingtalk": lambda: body["markdown"]["text"],
-                          "wecom": lambda: body["markdown"]["content"],
-                          "feishu": lambda: json.dumps(body["content"], ensure_ascii=False)}[service]()
+        texts[service] = {"dingtalk": lambda b=body: b["markdown"]["text"],
+                          "wecom": lambda b=body: b["markdown"]["content"],
+                          "feishu": lambda b=body: json.dumps(b["content"], ensure_ascii=False)}[service]()
     for service, text in texts.items():
         for fact in FACTS[:-1]:
             assert fact.replace("TushareError: ", "RuntimeError: TushareError: ") in text or fact in text, (service, fact)

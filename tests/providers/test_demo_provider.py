@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-
 from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.providers.synthetic import SyntheticMarket
 

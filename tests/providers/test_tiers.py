@@ -12,12 +12,11 @@ from datetime import date
 import pytest
 from fakes.tushare_server import FakeTushareServer
 from paths import PROJECT_DIR
-
 from ta_scheduler.providers import PermissionDenied, ProviderConfigError, QuotaExceeded, RateLimitError
 from ta_scheduler.providers.ratelimit import RateLimiter
-from ta_scheduler.storage.cache import RedisCallStore
 from ta_scheduler.providers.tiers import TIERS
 from ta_scheduler.providers.tushare_pro import TushareProvider
+from ta_scheduler.storage.cache import RedisCallStore
 
 DAY_S = 86_400.0
 START = 1_795_000_000.0  # 2026-11-18 (a Wednesday) 19:06 Asia/Shanghai

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
+from fakes import TEST_TOKEN
 from ta_scheduler.providers import (
     EmptyResponse,
     InvalidToken,
@@ -18,7 +18,6 @@ from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.providers.ratelimit import RateLimiter
 from ta_scheduler.providers.tiers import parse_limits
 from ta_scheduler.providers.tushare_pro import REALTIME_PATTERNS, TushareProvider, classify_error
-from fakes import TEST_TOKEN
 
 DAY = "2026-11-27"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from ta_scheduler.providers.tushare_pro import DEFAULT_URL, TushareProvider, warn_if_plain_http
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 from analytics.analytics_seed import make_bars, news, trading_days
-
 from ta_scheduler.analytics.jobs import compute_hot_stocks, compute_indicators_for_date, compute_market_sentiment, compute_risk
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage import ledger

@@ -11,11 +11,10 @@ import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-from pymongo import MongoClient
-from report_seed import T, seed_analysis, seed_market
-
 from airflow_cli import AIRFLOW
 from fakes import free_port
+from pymongo import MongoClient
+from report_seed import T, seed_analysis, seed_market
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.readiness import analysis_missing
 from ta_scheduler.waits.triggers import AnalysisReadyTrigger

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from report_seed import DAYS, LIMIT_DOWN, LIMIT_UP, NAMES, T, seed_market
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.daily import build_daily_report, change_buckets
 from ta_scheduler.reports.errors import AnalysisMissingError

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from report_seed import seed_market
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.portfolios import main
 

@@ -9,7 +9,6 @@ import subprocess
 import numpy as np
 import pytest
 from report_seed import T
-
 from ta_scheduler.reports import charts
 from ta_scheduler.reports.daily import build_daily_report
 from ta_scheduler.reports.errors import CJKFontMissingError

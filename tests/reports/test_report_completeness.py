@@ -4,7 +4,6 @@ their window is incomplete instead of printing a number built on missing days.""
 from __future__ import annotations
 
 from report_seed import T
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.daily import build_daily_report, window_gaps
 from ta_scheduler.storage import ledger

@@ -4,11 +4,10 @@ leave the stored report intact and recorded."""
 from __future__ import annotations
 
 import pytest
-from fakes.http_sink import HttpSink
 from fakes import free_port
+from fakes.http_sink import HttpSink
 from fakes.smtp_sink import SmtpSink, airflow_smtp_connection
 from report_seed import T
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.daily import build_daily_report
 from ta_scheduler.reports.delivery import deliver_report

@@ -4,9 +4,16 @@ in the page and kept verbatim in the Markdown, charts only in the page."""
 from __future__ import annotations
 
 import pytest
-
 from ta_scheduler.reports.render import (
-    Bullets, Chart, Metric, Metrics, Section, Table, Text, render_html, render_markdown,
+    Bullets,
+    Chart,
+    Metric,
+    Metrics,
+    Section,
+    Table,
+    Text,
+    render_html,
+    render_markdown,
 )
 
 SECTIONS = [

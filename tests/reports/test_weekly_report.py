@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from report_seed import DAYS, T, seed_market, seed_portfolio
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.reports.errors import AnalysisMissingError
 from ta_scheduler.reports.weekly import build_weekly_report
@@ -34,7 +33,7 @@ def test_weekly_returns_and_contributions_come_from_adjusted_closes(book):
     out = build_weekly_report(book, SUNDAY)
     doc, p = _summary(book)
     assert out["as_of"] == T and doc["as_of"] == T and p["week_base_date"] == WEEK_BASE
-    for h, c in zip(portfolio["holdings"], p["contributions"]):
+    for h, c in zip(portfolio["holdings"], p["contributions"], strict=True):
         r = _adj_close(book, h["symbol"], T) / _adj_close(book, h["symbol"], WEEK_BASE) - 1
         assert c["symbol"] == h["symbol"] and c["week_return"] == pytest.approx(r)
         assert c["contribution"] == pytest.approx(h["weight"] * r)

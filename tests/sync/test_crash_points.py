@@ -15,7 +15,6 @@ from __future__ import annotations
 import signal
 
 import pytest
-
 from crash_sync import backfill_in_child
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage import writes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers import PermissionDenied, ProviderUnavailable
 from ta_scheduler.storage import ledger
@@ -53,7 +52,7 @@ def test_a_whole_trading_day_end_to_end(make_tushare, db, tushare_server):
 def _raw_rows(server, api, day):
     status, payload = server.handle({"api_name": api, "token": server.token, "params": {"trade_date": day.replace("-", "")},
                                      "fields": ""}, "/dataapi")
-    return [dict(zip(payload["data"]["fields"], row)) for row in payload["data"]["items"]]
+    return [dict(zip(payload["data"]["fields"], row, strict=True)) for row in payload["data"]["items"]]
 
 
 def test_the_same_day_twice_leaves_the_collections_identical(make_tushare, db):
@@ -165,7 +164,6 @@ def test_a_run_naming_symbols_carries_their_codes_from_plan_to_store(make_tushar
     from zoneinfo import ZoneInfo
 
     from airflow.dag_processing.dagbag import DagBag
-
     from paths import DAGS_DIR
     from ta_scheduler.calendar.runs import Run
     from ta_scheduler.sync.tasks import plan_daily_sync

@@ -14,7 +14,6 @@ from datetime import datetime
 import pytest
 from airflow_cli import dags_test
 from fakes.tushare_server import FakeTushareServer
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage import ledger
 

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from airflow_cli import dags_test
-
 from paths import DAGS_DIR
 from ta_scheduler.calendar.lookup import get_calendar
 from ta_scheduler.calendar.runs import Run

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pendulum
 import pytest
 from airflow.timetables.base import TimeRestriction
-
 from airflow_cli import dags_test
 from paths import DAGS_DIR
 from ta_scheduler.calendar.lookup import get_calendar

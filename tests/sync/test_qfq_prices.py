@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.storage.mongo import ensure_indexes

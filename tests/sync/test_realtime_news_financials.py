@@ -7,12 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.demo import DemoProvider
+from ta_scheduler.storage.cache import GRACE_SECONDS, pointer_key, read_set, version_key
 from ta_scheduler.storage.mongo import ensure_indexes
 from ta_scheduler.sync import sync_financials, sync_news, sync_realtime_quotes, sync_stock_basic
-from ta_scheduler.storage.cache import GRACE_SECONDS, pointer_key, read_set, version_key
 from ta_scheduler.sync.realtime import REDIS_SPACE
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -63,7 +62,7 @@ def test_news_is_deduplicated_and_linked_to_the_stocks_it_names(make_tushare, db
     names = {d["code"]: d["name"] for d in db[C.STOCK_BASIC_INFO].find({})}
     for doc in db[C.STOCK_NEWS].find({}):
         assert doc["symbols"], doc["title"]
-        for code, name in zip(doc["symbols"], doc["stock_names"]):
+        for code, name in zip(doc["symbols"], doc["stock_names"], strict=True):
             assert names[code] == name
             assert name in doc["title"] + doc["content"] or code in doc["title"] + doc["content"]
         assert doc["source"] == "sina" and doc["symbol"] == doc["symbols"][0]

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from airflow_cli import dags_test
 from paths import DAGS_DIR
-
 from ta_scheduler.analytics.jobs import compute_indicators_for_date
 from ta_scheduler.analytics.tasks import plan_analysis, run_indicators
 from ta_scheduler.constants import Collections as C

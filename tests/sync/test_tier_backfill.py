@@ -11,15 +11,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from fakes.tushare_server import FakeTushareServer
-
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers import QuotaExceeded
 from ta_scheduler.providers.ratelimit import RateLimiter
-from ta_scheduler.storage.cache import RedisCallStore
 from ta_scheduler.providers.synthetic import TZ
 from ta_scheduler.providers.tiers import TIERS
 from ta_scheduler.providers.tushare_pro import TushareProvider
 from ta_scheduler.storage import ledger
+from ta_scheduler.storage.cache import RedisCallStore
 from ta_scheduler.sync.bars import backfill_daily
 
 REFUSED = {"adj_factor": "adj_factor", "daily_basic": "daily_basic", "stk_limit": "limit_prices"}

@@ -12,7 +12,6 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from airflow_cli import AIRFLOW
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.waits.operators import WaitForVendorOperator

@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
 from e2e.cluster import Cluster
 from ta_scheduler.market import exchange_today
 
@@ -86,7 +85,6 @@ def ui_reports(ui_store, ui_calendar):
     """The stored reports: a real daily report (charts, Chinese text) built from the seeded
     market for 2026-11-27, plus a small daily and a weekly document."""
     from reports.report_seed import T, seed_market
-
     from ta_scheduler.reports.daily import build_daily_report
     from ta_scheduler.reports.store import save_report
 

@@ -35,8 +35,8 @@ from ta_scheduler.calendar.files import (
 )
 from ta_scheduler.calendar.lookup import get_store
 from ta_scheduler.calendar.merged import TradingCalendar
-from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.market import TZ
 
 if TYPE_CHECKING:
     from pymongo.database import Database

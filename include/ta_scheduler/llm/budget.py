@@ -34,10 +34,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.config import setting_json
-from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.llm.params import DEPTHS
 from ta_scheduler.llm.pricing import cost_yuan, load_prices, usage_from_steps
+from ta_scheduler.market import TZ
 
 try:  # a symbol not started is a skip, shown as such in the grid
     from airflow.sdk.exceptions import AirflowSkipException as _Skip

@@ -17,9 +17,9 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.llm.params import split_symbol
+from ta_scheduler.market import TZ
 
 if TYPE_CHECKING:
     from pymongo.database import Database

@@ -62,11 +62,10 @@ def sentiment_scorer_from_config(provider: str | None = None) -> LLMSentimentSco
     DeepSeek). The model is ``TA_SENTIMENT_LLM_MODEL``, else the provider's configured quick model,
     else the depth-1 quick model (qwen-turbo / deepseek-chat).
     """
+    from ta_scheduler.config import setting
     from ta_scheduler.llm.clients import chat_model
     from ta_scheduler.llm.config import provider_settings
     from ta_scheduler.llm.params import DEPTHS
-
-    from ta_scheduler.config import setting
 
     choice = provider or setting("TA_SENTIMENT_LLM_PROVIDER") or ""
     if choice in ("offline", "none"):

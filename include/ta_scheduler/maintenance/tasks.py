@@ -43,9 +43,8 @@ def run_cleanup(*, days_to_keep: int | None = None, dry_run: bool = False) -> di
 
 def run_cache_refresh() -> dict[str, Any]:
     from ta_scheduler.maintenance.cache_refresh import refresh_cache
-    from ta_scheduler.storage.mongo import get_db
-
     from ta_scheduler.storage.cache import connect
+    from ta_scheduler.storage.mongo import get_db
 
     return refresh_cache(get_db(), connect(), now=_now())
 
@@ -64,10 +63,9 @@ def run_log_archive() -> dict[str, Any]:
 
 
 def run_backup() -> dict[str, Any]:
+    from ta_scheduler.config import setting_int
     from ta_scheduler.maintenance.backup import backup_database
     from ta_scheduler.storage.mongo import get_db
-
-    from ta_scheduler.config import setting_int
 
     keep = setting_int("TA_BACKUP_KEEP")
     return backup_database(get_db(), backup_dir(), keep=keep, now=_now())

@@ -25,6 +25,7 @@ from ta_scheduler.providers.base import (
     STOCK_BASIC_COLUMNS,
     TRADE_CAL_COLUMNS,
 )
+
 LOT = 100  # shares per lot (手)
 THOUSAND = 1_000  # 千元 -> yuan
 TEN_THOUSAND = 10_000  # 万股 / 万元 -> shares / yuan

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ta_scheduler.market import ST_LIMIT_PCT, TZ, board_limit_pct, exchange_of, session_close
+
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLD = np.uint64(0x9E3779B97F4A7C15)

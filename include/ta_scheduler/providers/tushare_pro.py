@@ -39,8 +39,8 @@ from typing import Any
 import pandas as pd
 
 from ta_scheduler.constants import Conns
-from ta_scheduler.providers import normalise as N
 from ta_scheduler.market import BOARDS, MAJOR_INDICES, to_ts_code
+from ta_scheduler.providers import normalise as N
 from ta_scheduler.providers.base import STATEMENTS
 from ta_scheduler.providers.errors import (
     EmptyResponse,

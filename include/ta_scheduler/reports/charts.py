@@ -33,7 +33,6 @@ _MISSING = re.compile(r"Glyph (\d+) .*missing from font")
 def new_figure(width: float, height: float, **subplots) -> tuple[Figure, object]:
     """A figure on an Agg canvas with the report style and CJK font (``subplots`` kwargs pass through)."""
     import matplotlib
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -21,7 +21,6 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import MAJOR_INDICES, SOURCE_RANK, TZ, board_limit_pct, preferred_source
 from ta_scheduler.reports import charts
 from ta_scheduler.reports.errors import AnalysisMissingError
-from ta_scheduler.storage.mongo import dates_between
 from ta_scheduler.reports.readiness import require_analysis
 from ta_scheduler.reports.render import (
     INCOMPLETE,
@@ -40,6 +39,7 @@ from ta_scheduler.reports.render import (
     sign_class,
 )
 from ta_scheduler.reports.store import check_kind_and_date, save_report
+from ta_scheduler.storage.mongo import dates_between
 
 if TYPE_CHECKING:
     import pandas as pd

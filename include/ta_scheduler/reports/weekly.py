@@ -30,14 +30,13 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import CSI300, MAJOR_INDICES, SOURCE_RANK, preferred_source
 from ta_scheduler.reports import charts
 from ta_scheduler.reports.errors import AnalysisMissingError
-from ta_scheduler.storage.mongo import find_each
 from ta_scheduler.reports.render import (
+    INCOMPLETE,
     Chart,
     Metric,
     Metrics,
     Section,
     Table,
-    INCOMPLETE,
     Text,
     fmt_frac,
     fmt_num,
@@ -46,6 +45,7 @@ from ta_scheduler.reports.render import (
     sign_class,
 )
 from ta_scheduler.reports.store import check_kind_and_date, save_report
+from ta_scheduler.storage.mongo import find_each
 
 if TYPE_CHECKING:
     from pymongo.database import Database

@@ -4,7 +4,6 @@ returns a small dict of counts (for XCom). See docs/data-sync.md.
 
 from __future__ import annotations
 
-from ta_scheduler.sync.financials import sync_financials
 from ta_scheduler.sync.bars import (
     backfill_daily,
     missing_trade_dates,
@@ -12,6 +11,7 @@ from ta_scheduler.sync.bars import (
     sync_index_daily,
     sync_stock_basic,
 )
+from ta_scheduler.sync.financials import sync_financials
 from ta_scheduler.sync.news import sync_news
 from ta_scheduler.sync.realtime import sync_realtime_quotes
 from ta_scheduler.sync.validate import DataQualityError

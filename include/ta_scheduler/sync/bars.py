@@ -27,8 +27,8 @@ from ta_scheduler.storage.writes import WriteResult, columns_from_frame, docs_fr
 from ta_scheduler.sync.adjust import DERIVED_FIELDS, adjust_day, rebase_history
 from ta_scheduler.sync.completeness import DAILY_JOB
 from ta_scheduler.sync.tacn_format import MARKET_CN, is_hs_flag, yyyymmdd_series
-from ta_scheduler.sync.valuation import refresh_latest_roe, restore_valuation_journal, sync_valuation
 from ta_scheduler.sync.validate import DataQualityError, bar_problems, quarantine_threshold
+from ta_scheduler.sync.valuation import refresh_latest_roe, restore_valuation_journal, sync_valuation
 
 if TYPE_CHECKING:
     from pymongo.database import Database

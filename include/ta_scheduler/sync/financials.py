@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.base import FINANCIAL_KEY_COLUMNS, STATEMENTS
+from ta_scheduler.storage.writes import columns_from_frame, write_docs
 from ta_scheduler.sync.bars import known_codes
 from ta_scheduler.sync.tacn_format import report_type, yyyymmdd
 from ta_scheduler.sync.valuation import refresh_latest_roe
-from ta_scheduler.storage.writes import columns_from_frame, write_docs
 
 if TYPE_CHECKING:
     from pymongo.database import Database

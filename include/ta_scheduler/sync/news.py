@@ -31,10 +31,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.analytics.news_sentiment import LexiconScorer, news_text, sentiment_label
-from ta_scheduler.market import TZ
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.sync.tacn_format import MARKET_CN, beijing_wall_clock
+from ta_scheduler.market import TZ
 from ta_scheduler.storage.writes import write_docs
+from ta_scheduler.sync.tacn_format import MARKET_CN, beijing_wall_clock
 
 if TYPE_CHECKING:
     from pymongo.database import Database

@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.sync.tacn_format import yyyymmdd_series
 from ta_scheduler.storage.writes import columns_from_frame, docs_from_columns, write_docs
+from ta_scheduler.sync.tacn_format import yyyymmdd_series
 
 if TYPE_CHECKING:
     from pymongo.database import Database
-
     from redis import Redis
 
     from ta_scheduler.providers.base import MarketDataProvider

@@ -15,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 
 from ta_scheduler.market import TZ
+
 YUAN_PER_YI = 100_000_000  # 亿元
 SHARES_PER_WAN = 10_000  # 万股
 #: ``market`` of TradingAgents-CN's A-share documents (``stock_daily_quotes``, ``stock_news``).

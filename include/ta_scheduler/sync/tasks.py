@@ -260,11 +260,11 @@ def run_repair_daily(plan: Mapping[str, Any], repair_days: int | None, run_id: s
 def repair_news_hours(provider, db, end: datetime, hours: int = DEFAULT_REPAIR_HOURS) -> dict[str, Any]:
     """Re-fetch the news hours of the last ``hours`` before ``end`` that the ledger shows not
     complete (contiguous hours in one call); returns the hours repaired."""
-    from ta_scheduler.storage import ledger
-    from ta_scheduler.sync import sync_news
     from ta_scheduler.constants import Collections as C
-    from ta_scheduler.sync.completeness import hour_period
+    from ta_scheduler.storage import ledger
     from ta_scheduler.storage.writes import prune_manifest
+    from ta_scheduler.sync import sync_news
+    from ta_scheduler.sync.completeness import hour_period
 
     starts = [end.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h) for h in range(hours, 0, -1)]
     periods = {hour_period(h): h for h in starts}

@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-
 from ta_scheduler.market import exchange_now, exchange_today
 from ta_scheduler.ui import queries
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ta_scheduler.market import TZ, exchange_time
 from ta_scheduler.constants import Collections as C
+from ta_scheduler.market import TZ, exchange_time
 from ta_scheduler.reports.store import KINDS
 from ta_scheduler.storage import ledger
 

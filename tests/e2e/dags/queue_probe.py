@@ -8,7 +8,6 @@ end-to-end test can prove every task ran on a worker of its own queue and nowher
 from __future__ import annotations
 
 from airflow.sdk import dag, task
-
 from ta_scheduler.constants import Queues
 from ta_scheduler.dag_defaults import START_DATE, default_args
 
