@@ -75,7 +75,7 @@ def test_a_store_made_on_sqlite_moves_whole_to_the_postgresql_backend(tmp_path, 
     stamp = dt.datetime(2026, 11, 27, 8, 0, tzinfo=dt.timezone.utc)
     names = [f"ta_test_move_{os.getpid()}_{i}" for i in range(2)]
     target = MongoClient(mongo_uri, tz_aware=True)
-    with PrivateFerretDB(tmp_path / "sqlite") as old:
+    with PrivateFerretDB(tmp_path / "sqlite", backend="sqlite") as old:
         src = MongoClient(old.uri, tz_aware=True)
         for i, name in enumerate(names):
             ensure_indexes(src[name], [C.STOCK_DAILY_QUOTES])
