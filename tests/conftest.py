@@ -99,19 +99,19 @@ def redis_url() -> str:
 
 @pytest.fixture(autouse=True)
 def _no_tushare_day_carried_over(redis_url):
-    """Each test starts with no tushare calls or refusals counted for today. The fake's token is
-    the same in every test of a worker and the rate limiter keeps per-token day counts and refused
-    endpoints in Redis (``ta:tushare:*``), so a test that makes the fake refuse an endpoint would
-    otherwise make every later test skip it. Only those keys go (Celery's broker shares the
-    database), and not those of another pytest-xdist worker's token: its test may be running."""
+    """Each test starts with no tushare calls or refusals counted for today under the worker's
+    token. The fake's token is the same in every test of a worker and the rate limiter keeps
+    per-token day counts and refused endpoints in Redis (``ta:tushare:<token hash>:*``), so a test
+    that makes the fake refuse an endpoint would otherwise make every later test skip it. Only
+    that token's keys go: Celery's broker shares the database, and a test of the other
+    pytest-xdist worker may be running on its own token (a worker's, or one made for the test)."""
     import redis
-    from fakes import TEST_TOKEN, worker_tokens
+    from fakes import TEST_TOKEN
     from ta_scheduler.storage.cache import RedisCallStore
 
     client = redis.Redis.from_url(redis_url)
     try:
-        others = tuple(RedisCallStore(client, t).prefix + ":" for t in worker_tokens() if t != TEST_TOKEN)
-        keys = [k for k in client.scan_iter("ta:tushare:*") if not k.decode().startswith(others or ("\0",))]
+        keys = list(client.scan_iter(RedisCallStore(client, TEST_TOKEN).prefix + ":*"))
         if keys:
             client.delete(*keys)
     finally:

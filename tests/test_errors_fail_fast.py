@@ -4,6 +4,8 @@ setting or connection, a data source refusing the token's permission."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -50,10 +52,11 @@ def test_a_refused_permission_fails_at_once_and_a_rate_limit_is_retried():
     from ta_scheduler.providers.errors import InvalidToken, QuotaExceeded
     from ta_scheduler.providers.tushare_pro import TushareProvider
 
-    with FakeTushareServer(n_stocks=10, token="TOKEN120") as server:
+    token = f"T{uuid.uuid4().hex}"  # counts and refusals of its own in Redis
+    with FakeTushareServer(n_stocks=10, token=token) as server:
         server.set_tier(120)
         with pytest.raises(PermissionDenied) as err:
-            TushareProvider("TOKEN120", server.url).adj_factor("2026-11-27")
+            TushareProvider(token, server.url).adj_factor("2026-11-27")
     assert isinstance(err.value, AirflowFailException) and "adj_factor" in str(err.value)
     assert issubclass(InvalidToken, AirflowFailException) and issubclass(QuotaExceeded, AirflowFailException)
     assert not issubclass(RateLimitError, AirflowFailException)

@@ -5,14 +5,9 @@ import socket
 
 #: The token the fakes accept and the tests send. Each pytest-xdist worker has its own, so the
 #: rate limiter's Redis keys (``ta:tushare:<token hash>:*``) of one worker's tests are never
-#: another's, and a worker clearing its keys between tests leaves the other's running test alone.
+#: another's, and a worker clearing its keys between tests leaves the other's running test alone
+#: (a test wanting counts of its own uses a token made for it).
 TEST_TOKEN = "TESTTOKEN" + os.environ.get("PYTEST_XDIST_WORKER", "")
-
-
-def worker_tokens() -> list[str]:
-    """The test token of every pytest-xdist worker of this run (just ours without xdist)."""
-    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
-    return [f"TESTTOKENgw{i}" for i in range(count)] or [TEST_TOKEN]
 
 
 def free_port() -> int:

@@ -28,7 +28,9 @@ Account tiers, as tushare enforces them (off by default: every endpoint, no limi
 Above the tier: ``PERMISSION_MSG``; over a limit: ``RATE_LIMIT_MSG`` / ``DAILY_QUOTA_MSG``. Windows
 and days follow ``server.clock`` (epoch seconds; tests share a fake clock with the limiter).
 ``server.refusals`` lists ``(api_name, kind)`` of every refused call, ``server.call_times``
-``(api_name, clock)`` of every call.
+``(api_name, clock)`` of every call. ``server.calls`` holds the calls made with this server's token;
+calls with another token are refused as tushare refuses them and kept in ``foreign_calls`` (a stray
+client elsewhere on the machine, aimed at a port this server now reuses, is not the test's caller).
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ class FakeTushareServer:
         #: days (YYYY-MM-DD) tushare has only partly published: ``daily`` serves this many rows
         self.partial_days: dict[str, int] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.foreign_calls: list[tuple[str, dict[str, Any]]] = []
         self._faults: dict[str, list[Fault]] = defaultdict(list)
         self._lock = threading.Lock()
         self.clock = time.time
@@ -166,6 +169,7 @@ class FakeTushareServer:
         """Forget recorded calls, pending faults and partial days (between tests sharing one server)."""
         with self._lock:
             self.calls.clear()
+            self.foreign_calls.clear()
             self._faults.clear()
             self.refusals.clear()
             self.call_times.clear()
@@ -242,6 +246,10 @@ class FakeTushareServer:
         api_name = body.get("api_name") or path.rstrip("/").rsplit("/", 1)[-1]
         params = dict(body.get("params") or {})
         params.pop("ts_type_name", None)
+        if body.get("token") != self.token:
+            with self._lock:
+                self.foreign_calls.append((api_name, params))
+            return 200, {"code": 40101, "msg": TOKEN_MSG, "data": None}
         with self._lock:
             self.calls.append((api_name, params))
         fault = self._take_fault(api_name)
@@ -258,8 +266,6 @@ class FakeTushareServer:
                        "daily_quota": DAILY_QUOTA_MSG.format(n=fault.options.get("limit", 2)),
                        "permission": PERMISSION_MSG, "token": TOKEN_MSG}[fault.kind]
                 return 200, {"code": 40203 if fault.kind == "rate_limit" else 40101, "msg": msg, "data": None}
-        if body.get("token") != self.token:
-            return 200, {"code": 40101, "msg": TOKEN_MSG, "data": None}
         with self._lock:
             self.call_times.append((api_name, self.clock()))
             refusal = self._tier_refusal(api_name)

@@ -67,9 +67,11 @@ def test_permission_error_fails_fast_naming_the_endpoint(make_tushare, tushare_s
 
 
 def test_bad_token_fails_fast(tushare_server):
+    tushare_server.reset()
     provider = TushareProvider("WRONG", tushare_server.url, limiter=RateLimiter({"*": 1000}), sleep=lambda s: None)
     with pytest.raises(InvalidToken, match="token was rejected"):
         provider.stock_basic()
+    assert tushare_server.calls == [] and [name for name, _ in tushare_server.foreign_calls] == ["stock_basic"]
 
 
 def test_http_500_is_not_mistaken_for_an_empty_day(make_tushare, tushare_server):
