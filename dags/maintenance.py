@@ -87,7 +87,7 @@ def maintenance():
     def health_check() -> list[dict]:
         """Fails with a message naming every component that is down."""
         from ta_scheduler.config import setting_float
-        from ta_scheduler.health import (
+        from ta_scheduler.maintenance.health import (
             check_backup_age,
             check_calendar,
             check_completeness,

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("analysis", ["ta_scheduler.analytics", "ta_scheduler.analytics.*", "ta_scheduler.llm", "ta_scheduler.llm.*"]),
     ("reports", ["ta_scheduler.notify", "ta_scheduler.notify.*", "ta_scheduler.reports", "ta_scheduler.reports.*"]),
     ("operations", ["ta_scheduler.waits", "ta_scheduler.waits.*", "ta_scheduler.maintenance", "ta_scheduler.maintenance.*",
-                    "ta_scheduler.health", "ta_scheduler.ui", "ta_scheduler.ui.*", "ta_scheduler.dag_defaults",
+                    "ta_scheduler.ui", "ta_scheduler.ui.*", "ta_scheduler.dag_defaults",
                     # aliases kept at former trigger class paths (deferrals stored before the move)
                     "ta_scheduler.vendor_trigger", "ta_scheduler.reports.triggers"]),
 ]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from airflow_cli import dags_test
 from paths import DAGS_DIR
-from ta_scheduler.health import expected_bars_date
+from ta_scheduler.maintenance.health import expected_bars_date
 
 #: the trading day the maintenance health check expects bars for, right now
 DAY = expected_bars_date(datetime.now(ZoneInfo("Asia/Shanghai")))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from fakes import free_port
-from ta_scheduler.health import HealthCheckFailed, check_disk, run_health_check
+from ta_scheduler.maintenance.health import HealthCheckFailed, check_disk, run_health_check
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_unreachable_store_fails_naming_mongodb(monkeypatch, own_redis):
     from ta_scheduler.config import mongo_connection_json
 
     monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", mongo_connection_json(f"mongodb://127.0.0.1:{free_port()}/x"))
-    monkeypatch.setattr("ta_scheduler.health.TIMEOUT_S", 1.0)
+    monkeypatch.setattr("ta_scheduler.maintenance.health.TIMEOUT_S", 1.0)
     with pytest.raises(HealthCheckFailed, match=r"mongodb DOWN"):
         run_health_check(redis=url, min_free_gb=0.001)
 
@@ -73,7 +73,7 @@ def test_tushare_refusals_warn_once_a_day_without_failing(own_redis, redis_url, 
     import uuid
 
     from fakes.tushare_server import FakeTushareServer
-    from ta_scheduler.health import check_tushare_permissions
+    from ta_scheduler.maintenance.health import check_tushare_permissions
     from ta_scheduler.providers import PermissionDenied
     from ta_scheduler.providers.tushare_pro import TushareProvider
 
@@ -94,11 +94,11 @@ def test_tushare_refusals_warn_once_a_day_without_failing(own_redis, redis_url, 
     detail = ("tier 120: tushare refused the token today: adj_factor (needs 2000 points), index_daily (needs 2000 "
               "points); those datasets are skipped (ledger: not_permitted). Raise the account's points or set "
               "TA_TUSHARE_TIER to match it")
-    caplog.set_level(logging.INFO, logger="ta_scheduler.health")
+    caplog.set_level(logging.INFO, logger="ta_scheduler.maintenance.health")
     for _ in range(3):
         res = check_tushare_permissions()
         assert (res.name, res.ok, res.warning, res.detail) == ("tushare_permissions", True, True, detail)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "ta_scheduler.health"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "ta_scheduler.maintenance.health"]
     assert warnings == [f"health: {detail}"]
 
     _, url = own_redis

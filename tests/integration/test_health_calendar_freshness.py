@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.health import bars_due_at, check_calendar, check_freshness, expected_bars_date
+from ta_scheduler.maintenance.health import bars_due_at, check_calendar, check_freshness, expected_bars_date
 from ta_scheduler.waits import vendor as vendor_ready  # imports the Task SDK (and its logging set-up) before caplog attaches
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -27,7 +27,7 @@ def demo_calendar(tmp_path, monkeypatch):
 
 def test_a_provisional_next_year_in_december_is_a_warning_logged_once_a_day(demo_calendar, mongo_db, caplog):
     now = datetime(2026, 12, 10, 9, 0, tzinfo=TZ)
-    with caplog.at_level(logging.WARNING, logger="ta_scheduler.health"):
+    with caplog.at_level(logging.WARNING, logger="ta_scheduler.maintenance.health"):
         for minutes in (0, 10, 20):
             res = check_calendar(now + timedelta(minutes=minutes))
             assert (res.name, res.ok, res.warning) == ("calendar", True, True)

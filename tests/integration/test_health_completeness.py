@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.health import COMPLETENESS_DATASETS, check_completeness, completeness_window
+from ta_scheduler.maintenance.health import COMPLETENESS_DATASETS, check_completeness, completeness_window
 from ta_scheduler.storage import ledger
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -63,7 +63,7 @@ def test_fails_naming_each_incomplete_dataset_with_its_days(mongo_db):
 
 
 def test_every_judged_dataset_says_what_heals_it_and_daily_sync_heals_what_it_is_said_to():
-    from ta_scheduler.health import DAILY_SYNC_REPAIRS, HEALED_BY
+    from ta_scheduler.maintenance.health import DAILY_SYNC_REPAIRS, HEALED_BY
     from ta_scheduler.sync.completeness import REPAIRED_DATASETS
 
     assert set(HEALED_BY) == set(COMPLETENESS_DATASETS)
@@ -98,7 +98,7 @@ def test_not_permitted_is_no_failure_and_warned_once_a_day(mongo_db, caplog):
     periods = _all_complete(mongo_db)
     ledger.record(mongo_db, "adj_factor", periods[2], ledger.NOT_PERMITTED, data_source="tushare", reason="adj_factor: no permission")
     ledger.record(mongo_db, "sentiment", periods[4], ledger.NOT_DUE, data_source="demo")
-    with caplog.at_level(logging.WARNING, logger="ta_scheduler.health"):
+    with caplog.at_level(logging.WARNING, logger="ta_scheduler.maintenance.health"):
         for minutes in (0, 10, 20):
             res = check_completeness(NOW + timedelta(minutes=minutes), DAYS)
             assert res.ok and res.detail.endswith("(not permitted: adj_factor)")
@@ -123,7 +123,7 @@ def test_days_before_a_datasets_first_entry_are_not_holes(mongo_db):
 
 
 def test_a_deployment_that_synced_nothing_yet_warns_instead_of_failing(mongo_db):
-    from ta_scheduler.health import NEW_DEPLOYMENT, check_freshness
+    from ta_scheduler.maintenance.health import NEW_DEPLOYMENT, check_freshness
 
     for res in (check_freshness(NOW), check_completeness(NOW, DAYS)):
         assert (res.ok, res.warning, res.detail) == (True, True, NEW_DEPLOYMENT)

@@ -18,7 +18,7 @@ from paths import DAGS_DIR
 from ta_scheduler.analytics.jobs import compute_indicators_for_date
 from ta_scheduler.analytics.tasks import plan_analysis, run_indicators
 from ta_scheduler.constants import Collections as C
-from ta_scheduler.health import DAILY_SYNC_REPAIRS, check_completeness
+from ta_scheduler.maintenance.health import DAILY_SYNC_REPAIRS, check_completeness
 from ta_scheduler.providers import get_provider
 from ta_scheduler.storage import ledger
 from ta_scheduler.sync import sync_daily_bars, sync_index_daily, sync_stock_basic

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 
 import pytest
-from ta_scheduler.health import expected_bars_date
+from ta_scheduler.maintenance.health import expected_bars_date
 from ta_scheduler.storage import ledger
 from ta_scheduler.ui import queries
 

@@ -115,10 +115,10 @@ def health_grid(db: Database, now: datetime, count: int = GRID_DAYS) -> dict[str
 
     A cell without a ledger entry is ``not_due`` when the day's data is not due yet at ``now``
     (its session has not closed, or its bars may still be on their way:
-    :func:`ta_scheduler.health.expected_bars_date`), ``not_started`` before the dataset's history
+    :func:`ta_scheduler.maintenance.health.expected_bars_date`), ``not_started`` before the dataset's history
     starts (its first ledger entry: those days were never synced), else ``missing`` — the rules
     the health check judges by."""
-    from ta_scheduler.health import expected_bars_date
+    from ta_scheduler.maintenance.health import expected_bars_date
 
     periods = recent_sessions(now.astimezone(TZ).date(), count)
     found = ledger.entries(db, periods, DAILY_DATASETS)
