@@ -89,18 +89,18 @@ def test_an_unknown_knob_is_a_programming_error():
 
 def test_one_state_directory_holds_every_location(monkeypatch, tmp_path):
     from ta_scheduler.calendar.files import calendar_dir
-    from ta_scheduler.maintenance.tasks import backup_dir
+    from ta_scheduler.maintenance.backup import backup_root
     from ta_scheduler.reports.store import reports_dir
 
     for var in ("TA_CALENDAR_DIR", "TA_REPORTS_DIR", "TA_BACKUP_DIR", "TA_STATE_DIR"):
         monkeypatch.delenv(var, raising=False)
     default = PROJECT_DIR / ".local"
-    assert (config.state_dir(), calendar_dir(), reports_dir(), backup_dir()) == (
+    assert (config.state_dir(), calendar_dir(), reports_dir(), backup_root()) == (
         default, default / "calendar", default / "reports", default / "backups")
     monkeypatch.setenv("TA_STATE_DIR", str(tmp_path))
-    assert (calendar_dir(), reports_dir(), backup_dir()) == (tmp_path / "calendar", tmp_path / "reports", tmp_path / "backups")
+    assert (calendar_dir(), reports_dir(), backup_root()) == (tmp_path / "calendar", tmp_path / "reports", tmp_path / "backups")
     monkeypatch.setenv("TA_REPORTS_DIR", str(tmp_path / "elsewhere"))
-    assert (calendar_dir(), reports_dir(), backup_dir()) == (
+    assert (calendar_dir(), reports_dir(), backup_root()) == (
         tmp_path / "calendar", tmp_path / "elsewhere", tmp_path / "backups")
 
 

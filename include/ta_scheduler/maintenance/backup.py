@@ -51,6 +51,13 @@ _STAMP_RE = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 _BATCH = 1000
 
 
+def backup_root() -> Path:
+    """Where the daily backups are kept: ``TA_BACKUP_DIR``, default ``$TA_STATE_DIR/backups``."""
+    from ta_scheduler.config import state_path
+
+    return state_path("TA_BACKUP_DIR", "backups")
+
+
 class BackupVerificationError(RuntimeError):
     """A backup is corrupted, incomplete, or does not restore to what its manifest records."""
 

@@ -377,12 +377,11 @@ def _warn_once_a_day_or_log(now: datetime, topic: str, message: str) -> None:
 
 def check_backup_age(max_age_hours: float = 26.0, now: datetime | None = None) -> CheckResult:
     """The latest verified backup is younger than ``max_age_hours`` (daily backups at 02:00)."""
-    from ta_scheduler.maintenance.backup import latest_good
-    from ta_scheduler.maintenance.tasks import backup_dir
+    from ta_scheduler.maintenance.backup import backup_root, latest_good
 
-    latest = latest_good(backup_dir())
+    latest = latest_good(backup_root())
     if latest is None:
-        return CheckResult("backup", True, f"no verified backup in {backup_dir()} yet", applicable=False)
+        return CheckResult("backup", True, f"no verified backup in {backup_root()} yet", applicable=False)
     now = now or datetime.now(tz=TZ)
     age_h = (now.timestamp() - latest.stat().st_mtime) / 3600
     ok = age_h <= max_age_hours

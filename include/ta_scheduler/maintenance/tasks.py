@@ -1,7 +1,7 @@
 """What the ``maintenance`` DAG's tasks call: each job with its configuration resolved.
 
 Locations (override by environment):
-  backups       ``TA_BACKUP_DIR``       default ``$TA_STATE_DIR/backups`` (keep ``TA_BACKUP_KEEP``, 7)
+  backups       ``TA_BACKUP_DIR``       default ``$TA_STATE_DIR/backups`` (``backup.backup_root``; keep ``TA_BACKUP_KEEP``, 7)
   log archives  ``TA_LOG_ARCHIVE_DIR``  default ``$TA_STATE_DIR/log-archive``
   task logs     Airflow ``[logging] base_log_folder``; archived after ``TA_LOG_ARCHIVE_DAYS`` (7)
   metadata DB retention  ``TA_METADATA_RETENTION_DAYS`` (30) for ``airflow db clean``
@@ -15,12 +15,6 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
-
-
-def backup_dir() -> Path:
-    from ta_scheduler.config import state_path
-
-    return state_path("TA_BACKUP_DIR", "backups")
 
 
 def _now() -> dt.datetime:
@@ -64,8 +58,8 @@ def run_log_archive() -> dict[str, Any]:
 
 def run_backup() -> dict[str, Any]:
     from ta_scheduler.config import setting_int
-    from ta_scheduler.maintenance.backup import backup_database
+    from ta_scheduler.maintenance.backup import backup_database, backup_root
     from ta_scheduler.storage.mongo import get_db
 
     keep = setting_int("TA_BACKUP_KEEP")
-    return backup_database(get_db(), backup_dir(), keep=keep, now=_now())
+    return backup_database(get_db(), backup_root(), keep=keep, now=_now())
