@@ -86,20 +86,9 @@ def maintenance():
     @task(retries=1, execution_timeout=timedelta(minutes=5))
     def health_check() -> list[dict]:
         """Fails with a message naming every component that is down."""
-        from ta_scheduler.config import setting_float
-        from ta_scheduler.maintenance.health import (
-            check_backup_age,
-            check_calendar,
-            check_completeness,
-            check_freshness,
-            check_tushare_permissions,
-            run_health_check,
-        )
+        from ta_scheduler.maintenance.tasks import run_platform_health_check
 
-        return run_health_check(
-            min_free_gb=setting_float("TA_DISK_MIN_FREE_GB"),
-            extra=[check_freshness, check_completeness, check_calendar, check_backup_age, check_tushare_permissions],
-        )
+        return run_platform_health_check()
 
     plan_jobs() >> [cleanup(), cache_refresh(), log_archive(), backup(), health_check()]
 

@@ -104,3 +104,24 @@ def test_tushare_refusals_warn_once_a_day_without_failing(own_redis, redis_url, 
     _, url = own_redis
     results = run_health_check(redis=url, min_free_gb=0.001, extra=[check_tushare_permissions])
     assert {r["name"]: (r["ok"], r["warning"]) for r in results}["tushare_permissions"] == (True, True)
+
+
+def test_the_maintenance_job_checks_the_components_then_what_the_jobs_keep_up(monkeypatch, tmp_path, caplog):
+    """The DAG's health_check runs the components, then freshness, completeness, calendar, backup
+    age and tushare permissions, in that order; a disk under its limit (Variable
+    ``ta_disk_min_free_gb``) fails it."""
+    import logging
+
+    from ta_scheduler.maintenance.tasks import run_platform_health_check
+
+    monkeypatch.setenv("AIRFLOW_VAR_TA_DISK_MIN_FREE_GB", str(10**9))
+    monkeypatch.setenv("TA_BACKUP_DIR", str(tmp_path / "backups"))
+    monkeypatch.setenv("TA_DATA_PROVIDER", "demo")
+    caplog.set_level(logging.INFO, logger="ta_scheduler.maintenance.health")
+    with pytest.raises(HealthCheckFailed) as err:
+        run_platform_health_check()
+    assert "disk" in [r.name for r in err.value.failed] and f"(< {float(10**9)} GiB)" in str(err.value)
+    ran = [r.getMessage().split()[1] for r in caplog.records
+           if r.levelno == logging.INFO and r.getMessage().startswith("health ")]
+    assert ran == ["mongodb", "redis", "metadata_db", "celery_workers", "disk",
+                   "freshness", "completeness", "calendar", "backup", "tushare_permissions"]

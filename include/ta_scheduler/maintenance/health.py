@@ -3,8 +3,9 @@
 Each check returns a :class:`CheckResult`; :func:`run_health_check` runs them all (a check
 that crashes counts as failed, it never hides the others) and raises
 :class:`HealthCheckFailed` naming every component that is down, so the task fails and the
-failure alert fires. Extra checks (data freshness, calendar coverage, backup age) plug in
-through the ``extra`` argument.
+failure alert fires. Extra checks plug in through the ``extra`` argument; the maintenance DAG's
+``health_check`` (``maintenance.tasks.run_platform_health_check``) adds :data:`DEPLOYMENT_CHECKS`
+(data freshness and completeness, calendar coverage, backup age, tushare permissions).
 """
 
 from __future__ import annotations
@@ -411,6 +412,13 @@ def check_tushare_permissions() -> CheckResult:
     if limiter.store.first_time(limiter.today(), "permission-warning:" + ",".join(refused)):
         log.warning("health: %s", detail)
     return CheckResult("tushare_permissions", True, detail, warning=True)
+
+
+#: What the deployment's jobs keep up, checked after the components (store, Redis, metadata DB,
+#: workers, disks) by the maintenance DAG's ``health_check``, in this order.
+DEPLOYMENT_CHECKS: tuple[Callable[[], CheckResult], ...] = (
+    check_freshness, check_completeness, check_calendar, check_backup_age, check_tushare_permissions,
+)
 
 
 def default_disk_paths() -> list[str]:

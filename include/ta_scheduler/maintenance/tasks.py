@@ -1,10 +1,11 @@
 """What the ``maintenance`` DAG's tasks call: each job with its configuration resolved.
 
-Locations (override by environment):
+Locations and limits (override by environment):
   backups       ``TA_BACKUP_DIR``       default ``$TA_STATE_DIR/backups`` (``backup.backup_root``; keep ``TA_BACKUP_KEEP``, 7)
   log archives  ``TA_LOG_ARCHIVE_DIR``  default ``$TA_STATE_DIR/log-archive``
   task logs     Airflow ``[logging] base_log_folder``; archived after ``TA_LOG_ARCHIVE_DAYS`` (7)
   metadata DB retention  ``TA_METADATA_RETENTION_DAYS`` (30) for ``airflow db clean``
+  health check  fails when a watched disk has less than ``TA_DISK_MIN_FREE_GB`` (1) GiB free
 """
 
 from __future__ import annotations
@@ -63,3 +64,13 @@ def run_backup() -> dict[str, Any]:
 
     keep = setting_int("TA_BACKUP_KEEP")
     return backup_database(get_db(), backup_root(), keep=keep, now=_now())
+
+
+def run_platform_health_check() -> list[dict[str, Any]]:
+    """The components (store, Redis, metadata DB, Celery workers, disks) and
+    :data:`~ta_scheduler.maintenance.health.DEPLOYMENT_CHECKS`: every result (for XCom), or
+    :class:`~ta_scheduler.maintenance.health.HealthCheckFailed` naming each check that failed."""
+    from ta_scheduler.config import setting_float
+    from ta_scheduler.maintenance.health import DEPLOYMENT_CHECKS, run_health_check
+
+    return run_health_check(min_free_gb=setting_float("TA_DISK_MIN_FREE_GB"), extra=DEPLOYMENT_CHECKS)
