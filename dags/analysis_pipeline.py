@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import AssetOrTimeSchedule, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, Param, XComArg, dag, task
 from ta_scheduler.analytics import ALL_JOBS
 from ta_scheduler.assets import ANALYSIS, DAILY_BARS
 from ta_scheduler.constants import TIMEZONE, Pools, Queues
@@ -131,6 +131,18 @@ def analysis_pipeline():
 
         return run_risk(the_plan)
 
+    the_plan = plan()
+    ind, sent, hot, rsk = indicators(the_plan), sentiment(the_plan), hot_stocks(the_plan), risk(the_plan)
+    run_jobs(the_plan) >> [ind, sent, hot, rsk]
+    ind >> [sent, hot]
+    research_under_budget(the_plan)
+
+
+def research_under_budget(the_plan: XComArg) -> None:
+    """The research tasks, added to the DAG being defined: estimate the batch, wait for approval
+    when it is over budget, research each symbol in its provider's pool (one mapped task per
+    provider), sum the run's usage."""
+
     @task(execution_timeout=timedelta(minutes=2))
     def estimate_research(the_plan: dict, params=None) -> dict:
         from ta_scheduler.analytics.tasks import estimate_research as estimate
@@ -157,10 +169,6 @@ def analysis_pipeline():
 
         return summarise_research_usage(the_plan, run_id)
 
-    the_plan = plan()
-    ind, sent, hot, rsk = indicators(the_plan), sentiment(the_plan), hot_stocks(the_plan), risk(the_plan)
-    run_jobs(the_plan) >> [ind, sent, hot, rsk]
-    ind >> [sent, hot]
     approve = ResearchBudgetApproval(task_id="approve_research", estimate_task_id="estimate_research",
                                      execution_timeout=timedelta(minutes=2))
     estimate_research(the_plan) >> approve
@@ -169,6 +177,5 @@ def analysis_pipeline():
         symbols = research_symbols.override(task_id=f"research_symbols_{provider}")(the_plan, provider)
         approve >> symbols
         research.override(task_id=f"research_{provider}", pool=pool).partial(the_plan=the_plan).expand(symbol=symbols) >> usage
-
 
 analysis_pipeline()

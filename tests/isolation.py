@@ -6,7 +6,6 @@ from __future__ import annotations
 def isolation_problems(env: dict[str, str]) -> list[str]:
     """Why ``env`` could reach something other than the local test databases (scripts/env.sh
     forces them in test mode; this refuses to run if anything slipped through)."""
-    import json
     from urllib.parse import urlsplit
 
     problems = []
@@ -25,6 +24,17 @@ def isolation_problems(env: dict[str, str]) -> list[str]:
     for var in ("MONGODB_URL", "REDIS_URL", "AIRFLOW_CONN_REDIS_DEFAULT", "AIRFLOW_CONN_AIRFLOW_METADATA_DB"):
         if env.get(var):
             problems.append(f"{var} is set")
+    problems.extend(_store_problems(env, local))
+    return problems
+
+
+def _store_problems(env: dict[str, str], local: tuple[str, ...]) -> list[str]:
+    """The store URIs (URL or the JSON connection form) that name another host or a database not
+    meant for tests."""
+    import json
+    from urllib.parse import urlsplit
+
+    problems = []
     for var in ("MONGO_URI", "AIRFLOW_CONN_MONGO_DEFAULT"):
         uri = env.get(var)
         if uri:

@@ -35,10 +35,13 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.config import DEFAULT_MAX_BACKFILL_SESSIONS, MAX_BACKFILL_SESSIONS_CAP, setting
 from ta_scheduler.market import CODE_PATTERN, CODE_RULE, TZ, code_schema, exchange_today
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 FORMAT_TRADING_DATE = "trading-date"
 
@@ -159,32 +162,40 @@ def value_error(value: Any, schema: Mapping[str, Any]) -> str | None:
     if error is None:
         return None
     where = "".join(f"[{p!r}]" for p in error.absolute_path)
+    return f"{where} {_what_failed(error)}".strip()
+
+
+_BOUNDS = ("maxItems", "minItems", "maxLength", "minLength", "maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum")
+
+
+def _what_failed(error: ValidationError) -> str:
+    """The rule ``error`` reports, in words, quoting the value it refused (shortened)."""
     if error.validator in ("format", "pattern") and error.schema.get("format") == FORMAT_TRADING_DATE:
-        day = parse_day(error.instance)
-        if day is not None and day > exchange_today():
-            what = f"{error.instance} is in the future (exchange time); there is no market data for it yet"
-        else:
-            what = f"{_short(error.instance)} is not a trading day (YYYY-MM-DD of an SSE/SZSE session)"
-    elif error.validator == "pattern" and error.validator_value == CODE_PATTERN:
-        what = f"{_short(error.instance)} is not an A-share code ({CODE_RULE})"
-    elif error.validator == "pattern":
-        what = f"{_short(error.instance)} does not match {error.validator_value}"
-    elif error.validator in ("maxItems", "minItems", "maxLength", "minLength", "maximum", "minimum",
-                             "exclusiveMaximum", "exclusiveMinimum"):
-        what = f"{error.validator} is {error.validator_value}"
+        return _not_a_trading_day(error.instance)
+    if error.validator == "pattern" and error.validator_value == CODE_PATTERN:
+        return f"{_short(error.instance)} is not an A-share code ({CODE_RULE})"
+    if error.validator == "pattern":
+        return f"{_short(error.instance)} does not match {error.validator_value}"
+    if error.validator in _BOUNDS:
+        bound = f"{error.validator} is {error.validator_value}"
         if isinstance(error.instance, (list, str)):
-            what = f"has {len(error.instance)} {'items' if isinstance(error.instance, list) else 'characters'}, {what}"
-        else:
-            what = f"{_short(error.instance)} breaks {what}"
-    elif error.validator == "type":
-        what = f"{_short(error.instance)} is not of type {error.validator_value}"
-    elif error.validator == "enum":
-        what = f"{_short(error.instance)} is not one of {error.validator_value}"
-    elif error.validator == "uniqueItems":
-        what = "has duplicate items"
-    else:
-        what = error.message if len(error.message) <= 2 * _QUOTE else error.message[: 2 * _QUOTE] + "..."
-    return f"{where} {what}".strip()
+            return f"has {len(error.instance)} {'items' if isinstance(error.instance, list) else 'characters'}, {bound}"
+        return f"{_short(error.instance)} breaks {bound}"
+    if error.validator == "type":
+        return f"{_short(error.instance)} is not of type {error.validator_value}"
+    if error.validator == "enum":
+        return f"{_short(error.instance)} is not one of {error.validator_value}"
+    if error.validator == "uniqueItems":
+        return "has duplicate items"
+    return error.message if len(error.message) <= 2 * _QUOTE else error.message[: 2 * _QUOTE] + "..."
+
+
+def _not_a_trading_day(instance: Any) -> str:
+    """Why a value given for a trading day is refused: a day still to come, or no session."""
+    day = parse_day(instance)
+    if day is not None and day > exchange_today():
+        return f"{instance} is in the future (exchange time); there is no market data for it yet"
+    return f"{_short(instance)} is not a trading day (YYYY-MM-DD of an SSE/SZSE session)"
 
 
 def conf_errors(dag_id: str, conf: Any, schemas: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -309,8 +309,19 @@ CONTRACT: tuple[CollectionContract, ...] = (
 
 def document_problems(contract: CollectionContract, doc: dict, truth: Any) -> list[str]:
     """Everything about ``doc`` that breaks ``contract`` (empty when it holds)."""
-    out = []
     where = f"{contract.name} {doc.get('_id')}"
+    out = _field_problems(contract, doc, where)
+    clash = set(contract.fields) & set(contract.ours)
+    if clash:
+        out.append(f"{contract.name}: our fields reuse its names: {sorted(clash)}")
+    if out:
+        return out
+    return _unit_problems(contract, doc, truth, where)
+
+
+def _field_problems(contract: CollectionContract, doc: dict, where: str) -> list[str]:
+    """Fields missing or of the wrong kind, and (strict contracts) fields outside the contract."""
+    out = []
     for name, spec in {**contract.fields, **contract.ours}.items():
         if name not in doc:
             if spec.optional:
@@ -324,11 +335,22 @@ def document_problems(contract: CollectionContract, doc: dict, truth: Any) -> li
         extra = set(doc) - set(contract.fields) - set(contract.ours) - {"_id"}
         if extra:
             out.append(f"{where}: fields outside the contract: {sorted(extra)}")
-    clash = set(contract.fields) & set(contract.ours)
-    if clash:
-        out.append(f"{contract.name}: our fields reuse its names: {sorted(clash)}")
-    if out:
-        return out
+    return out
+
+
+def _unit_problems(contract: CollectionContract, doc: dict, truth: Any, where: str) -> list[str]:
+    """Values that differ from what the contract's units expect from ``truth``."""
+    out = []
+    for unit in contract.units:
+        # an optional field still absent must be one whose rule expects nothing yet
+        expected, stored = unit.expected(doc, truth), unit.key(doc[unit.field]) if unit.field in doc else None
+        if isinstance(expected, float) and math.isnan(expected):
+            expected = None  # a missing figure (NaN in a frame) is stored as null
+        close_floats = (isinstance(expected, float) and isinstance(stored, float)
+                        and math.isclose(stored, expected, rel_tol=1e-7, abs_tol=1e-9))
+        if stored != expected and not close_floats:
+            out.append(f"{where}: {unit.field} = {stored!r}, expected {expected!r} ({unit.rule})")
+    return out
     for unit in contract.units:
         # an optional field still absent must be one whose rule expects nothing yet
         expected, stored = unit.expected(doc, truth), unit.key(doc[unit.field]) if unit.field in doc else None

@@ -47,6 +47,11 @@ UNKNOWN = [
 
 def _hostile() -> list[tuple[str, object, str]]:
     """(dag_id, conf, text the 400 message must contain)."""
+    return [*_conf_shape_cases(), *_param_value_cases(), *_cross_field_cases()]
+
+
+def _conf_shape_cases() -> list[tuple[str, object, str]]:
+    """Unknown keys, confs that are not objects, and params given to a DAG without params."""
     cases: list[tuple[str, object, str]] = []
     for dag_id in DAGS:
         for conf in UNKNOWN:
@@ -56,6 +61,11 @@ def _hostile() -> list[tuple[str, object, str]]:
     for dag_id in NO_PARAMS:
         for conf in ({"date": "2026-11-27"}, {"symbols": ["600519"]}, {"jobs": ["all"]}, {"x": None}, {"dry_run": False}):
             cases.append((dag_id, conf, "takes no params"))
+    return cases
+
+
+def _param_value_cases() -> list[tuple[str, object, str]]:
+    """Each param of each DAG given a value its schema refuses."""
     params = {
         "daily_sync": {"date": DATE_BAD, "start_date": DATE_BAD, "end_date": DATE_BAD, "symbols": CODES_BAD},
         "analysis_pipeline": {
@@ -71,6 +81,7 @@ def _hostile() -> list[tuple[str, object, str]]:
             "analysis_wait_minutes": [-1, 721, 1e9, "120", True, [], None, float("inf")],
         },
     }
+    cases: list[tuple[str, object, str]] = []
     for dag_id, by_key in params.items():
         for key, values in by_key.items():
             for value in [*values, *ANY_BAD]:
@@ -81,6 +92,11 @@ def _hostile() -> list[tuple[str, object, str]]:
                 else:
                     conf = {key: value}
                 cases.append((dag_id, conf, f"'{key}'"))
+    return cases
+
+
+def _cross_field_cases() -> list[tuple[str, object, str]]:
+    """daily_sync's rules across its date params."""
     cross = [
         ({"date": "2026-11-27", "start_date": "2026-11-02", "end_date": "2026-11-27"}, "not both"),
         ({"start_date": "2026-11-02"}, "go together"),
@@ -91,8 +107,7 @@ def _hostile() -> list[tuple[str, object, str]]:
         ({"start_date": "0001-01-03", "end_date": "2026-11-27"}, "'start_date'"),
         ({"start_date": "2026-11-02", "end_date": "9999-12-30"}, "'end_date'"),
     ]
-    cases += [("daily_sync", conf, text) for conf, text in cross]
-    return cases
+    return [("daily_sync", conf, text) for conf, text in cross]
 
 
 HOSTILE = _hostile()

@@ -173,6 +173,47 @@ def reply_for(messages: list[dict[str, Any]]) -> tuple[str, str]:
     return f"【分析】{name}走势{trend}，建议持续跟踪。", "chat"
 
 
+def _reply_body(api: str, request_id: str, model: str, text: str, prompt_tokens: int,
+                completion_tokens: int) -> dict[str, Any]:
+    """A successful reply as each service shapes it, usage included (module doc)."""
+    if api == "dashscope":
+        return {
+            "request_id": request_id,
+            "output": {
+                "choices": [
+                    {"finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                ]
+            },
+            "usage": {
+                "input_tokens": prompt_tokens,
+                "output_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": 0},
+            },
+        }
+    return {
+        "id": request_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": text},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "prompt_cache_hit_tokens": 0,
+            "prompt_cache_miss_tokens": prompt_tokens,
+        },
+    }
+
+
 class FakeLLMServer:
     """A threaded HTTP server on 127.0.0.1 (random port) for both LLM wire protocols.
 
@@ -268,6 +309,43 @@ class FakeLLMServer:
             self.calls.append(record)
             self.requests.append(body)
 
+    def _answer(self, api: str, body: dict[str, Any], raw: bytes,
+                auth: str) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+        """(status, body, extra headers) for one request to ``api`` (``dashscope`` or ``openai``):
+        the next scripted failure, the provider's 401 for an unknown key, else the reply its
+        prompt asks for. Every request is recorded."""
+        model = str(body.get("model", ""))
+        request_id = f"req-{_digest(raw.decode('utf-8', 'replace') + str(time.monotonic_ns())):08x}"
+        kind = self._next_failure() or None
+        key = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
+        if kind is None and key not in self.valid_keys:
+            kind = "auth"
+        if kind is not None:
+            return self._failure(api, kind, model, body, request_id)
+        if api == "dashscope":
+            messages = (body.get("input") or {}).get("messages") or []
+        else:
+            messages = body.get("messages") or []
+        text, reply_kind = reply_for(messages)
+        prompt_tokens = _tokens("".join(m.get("content", "") for m in messages))
+        completion_tokens = _tokens(text)
+        self._record(CallRecord(api, model, 200, reply_kind, prompt_tokens, completion_tokens), body)
+        return 200, _reply_body(api, request_id, model, text, prompt_tokens, completion_tokens), None
+
+    def _failure(self, api: str, kind: str, model: str, body: dict[str, Any],
+                 request_id: str) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+        """The provider's error reply of ``kind``; a rate limit carries the retry hint headers."""
+        status, err = ERRORS[(api, kind)]
+        err = dict(err)
+        if api == "dashscope":
+            err["request_id"] = request_id
+        self._record(CallRecord(api, model, status, kind), body)
+        headers = None
+        if kind == "rate_limit":
+            wait = self.retry_after
+            headers = {"retry-after-ms": str(int(wait * 1000)), "Retry-After": str(max(1, round(wait)))}
+        return status, err, headers
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -296,82 +374,10 @@ class FakeLLMServer:
                 except json.JSONDecodeError:
                     body = {}
                 path = self.path.split("?", 1)[0]
-                if path == DASHSCOPE_PATH:
-                    api = "dashscope"
-                elif path in OPENAI_PATHS:
-                    api = "openai"
-                else:
+                api = "dashscope" if path == DASHSCOPE_PATH else "openai" if path in OPENAI_PATHS else None
+                if api is None:
                     self._send(404, {"code": "NotFound", "message": f"no route {path}"})
                     return
-                model = str(body.get("model", ""))
-                request_id = f"req-{_digest(raw.decode('utf-8', 'replace') + str(time.monotonic_ns())):08x}"
-                kind = server._next_failure() or None
-                auth = self.headers.get("Authorization", "")
-                key = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
-                if kind is None and key not in server.valid_keys:
-                    kind = "auth"
-                if kind is not None:
-                    status, err = ERRORS[(api, kind)]
-                    err = dict(err)
-                    if api == "dashscope":
-                        err["request_id"] = request_id
-                    server._record(CallRecord(api, model, status, kind), body)
-                    headers = None
-                    if kind == "rate_limit":
-                        wait = server.retry_after
-                        headers = {"retry-after-ms": str(int(wait * 1000)), "Retry-After": str(max(1, round(wait)))}
-                    self._send(status, err, headers)
-                    return
-                if api == "dashscope":
-                    messages = (body.get("input") or {}).get("messages") or []
-                else:
-                    messages = body.get("messages") or []
-                text, reply_kind = reply_for(messages)
-                prompt_tokens = _tokens("".join(m.get("content", "") for m in messages))
-                completion_tokens = _tokens(text)
-                server._record(CallRecord(api, model, 200, reply_kind, prompt_tokens, completion_tokens), body)
-                if api == "dashscope":
-                    self._send(
-                        200,
-                        {
-                            "request_id": request_id,
-                            "output": {
-                                "choices": [
-                                    {"finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-                                ]
-                            },
-                            "usage": {
-                                "input_tokens": prompt_tokens,
-                                "output_tokens": completion_tokens,
-                                "total_tokens": prompt_tokens + completion_tokens,
-                                "prompt_tokens_details": {"cached_tokens": 0},
-                            },
-                        },
-                    )
-                else:
-                    self._send(
-                        200,
-                        {
-                            "id": request_id,
-                            "object": "chat.completion",
-                            "created": int(time.time()),
-                            "model": model,
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": text},
-                                }
-                            ],
-                            "usage": {
-                                "prompt_tokens": prompt_tokens,
-                                "completion_tokens": completion_tokens,
-                                "total_tokens": prompt_tokens + completion_tokens,
-                                "prompt_tokens_details": {"cached_tokens": 0},
-                                "prompt_cache_hit_tokens": 0,
-                                "prompt_cache_miss_tokens": prompt_tokens,
-                            },
-                        },
-                    )
+                self._send(*server._answer(api, body, raw, self.headers.get("Authorization", "")))
 
         return Handler

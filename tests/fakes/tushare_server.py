@@ -253,19 +253,9 @@ class FakeTushareServer:
         with self._lock:
             self.calls.append((api_name, params))
         fault = self._take_fault(api_name)
-        bad_rows = 0
-        if fault is not None:
-            if fault.kind == "slow":
-                time.sleep(float(fault.options.get("seconds", 1.0)))
-            elif fault.kind == "http500":
-                return 500, {"code": 500, "msg": "Internal Server Error", "data": None}
-            elif fault.kind == "bad_rows":
-                bad_rows = int(fault.options.get("rows", 4))
-            else:
-                msg = {"rate_limit": RATE_LIMIT_MSG.format(n=fault.options.get("limit", 500)),
-                       "daily_quota": DAILY_QUOTA_MSG.format(n=fault.options.get("limit", 2)),
-                       "permission": PERMISSION_MSG, "token": TOKEN_MSG}[fault.kind]
-                return 200, {"code": 40203 if fault.kind == "rate_limit" else 40101, "msg": msg, "data": None}
+        if fault is not None and (reply := _fault_reply(fault)) is not None:
+            return reply
+        bad_rows = int(fault.options.get("rows", 4)) if fault is not None and fault.kind == "bad_rows" else 0
         with self._lock:
             self.call_times.append((api_name, self.clock()))
             refusal = self._tier_refusal(api_name)
@@ -279,13 +269,7 @@ class FakeTushareServer:
         frame: pd.DataFrame = handler(params, api_name)
         if bad_rows:
             frame = _corrupt(frame, bad_rows)
-        fields = body.get("fields") or ""
-        wanted = [f.strip() for f in (fields.split(",") if isinstance(fields, str) else fields) if f.strip()]
-        if wanted:
-            for f in wanted:
-                if f not in frame.columns:
-                    frame[f] = None
-            frame = frame[wanted]
+        frame = _only_fields(frame, body.get("fields") or "")
         items = frame.astype(object).where(frame.notna(), None).values.tolist()
         return 200, {"request_id": "fake", "code": 0, "msg": "",
                      "data": {"fields": list(frame.columns), "items": items, "has_more": False}}
@@ -425,6 +409,34 @@ class FakeTushareServer:
                              "amount": f.amount.astype("int64"), "num": (f.volume // 1000).astype("int64"),
                              "ask_price1": f.ask1, "bid_price1": f.bid1,
                              "trade_time": f.quote_time.dt.strftime("%Y-%m-%d %H:%M:%S")})
+
+
+def _fault_reply(fault: Fault) -> tuple[int, dict[str, Any]] | None:
+    """What the server answers under ``fault`` instead of the data, or None when it answers with
+    the data all the same (``slow``: after its pause; ``bad_rows``: some rows broken)."""
+    if fault.kind == "slow":
+        time.sleep(float(fault.options.get("seconds", 1.0)))
+        return None
+    if fault.kind == "http500":
+        return 500, {"code": 500, "msg": "Internal Server Error", "data": None}
+    if fault.kind == "bad_rows":
+        return None
+    msg = {"rate_limit": RATE_LIMIT_MSG.format(n=fault.options.get("limit", 500)),
+           "daily_quota": DAILY_QUOTA_MSG.format(n=fault.options.get("limit", 2)),
+           "permission": PERMISSION_MSG, "token": TOKEN_MSG}[fault.kind]
+    return 200, {"code": 40203 if fault.kind == "rate_limit" else 40101, "msg": msg, "data": None}
+
+
+def _only_fields(frame: pd.DataFrame, fields: str | list[str]) -> pd.DataFrame:
+    """The columns a request's ``fields`` name (comma-separated or a list), in that order, a
+    missing one as None; every column when it names none."""
+    wanted = [f.strip() for f in (fields.split(",") if isinstance(fields, str) else fields) if f.strip()]
+    if wanted:
+        for f in wanted:
+            if f not in frame.columns:
+                frame[f] = None
+        frame = frame[wanted]
+    return frame
 
 
 def _corrupt(frame: pd.DataFrame, rows: int) -> pd.DataFrame:

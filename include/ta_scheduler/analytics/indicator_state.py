@@ -199,7 +199,7 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
     Returns counts for XCom: ``symbols``, ``carried`` (from states), ``recomputed`` (from full
     history), ``unchanged`` (re-run), ``with_ma60``, and the write counts.
     """
-    from ta_scheduler.analytics.indicators import INDICATOR_FIELDS, TerminalState
+    from ta_scheduler.analytics.indicators import INDICATOR_FIELDS
     from ta_scheduler.storage.writes import docs_from_columns, write_docs
 
     t0 = time.perf_counter()
@@ -208,66 +208,14 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
     phases = {"states_read": time.perf_counter() - t0}
     earlier = [d["last_date"] for d in states.values() if d["last_date"] < trade_date]
     previous = max(earlier) if earlier else None  # the last day the job carried states to
-    query: dict[str, Any] = {"period": "daily"}
-    if data_source:
-        query["data_source"] = data_source
-    days = dates_between(previous, trade_date)[1:] if previous else [trade_date]  # (previous, trade_date]
-    frame = raw_bar_frame(list(find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", days, query,
-                                         {**bar_projection(BAR_FIELDS), "data_source": 1}, batch_size=10_000)))
-    source = _pick_source(frame, trade_date, data_source, db)
-    frame = frame[frame["data_source"] == source]
-    for f in BAR_FIELDS:
-        if f not in frame.columns:
-            frame[f] = np.nan
-    between = set(frame.loc[frame["trade_date"] < trade_date, "symbol"])
-    day = frame[frame["trade_date"] == trade_date].sort_values("symbol")
-    today = {f: day[f].to_numpy(dtype=float, na_value=np.nan) for f in BAR_FIELDS}
-    ok = np.isfinite(today["high"]) & np.isfinite(today["low"]) & np.isfinite(today["close"])
-    if not ok.all():
-        log.warning("%s: %d bars without high/low/close skipped: %s", trade_date, int((~ok).sum()),
-                    ", ".join(day["symbol"][~ok].head(10)))
-    day = day[ok]
-    today = {f: a[ok] for f, a in today.items()}
-    symbols = day["symbol"].astype(str).tolist()
+    source, symbols, today, between = _day_bars(db, trade_date, previous, data_source)
     phases["bars_read"] = time.perf_counter() - t0 - sum(phases.values())
     n = len(symbols)
     basis = ["qfq" if np.isfinite(a) else "unadjusted" for a in today["adj_factor"]]
 
-    kind = np.empty(n, dtype=object)  # carry / full / same / past
-    for i, sym in enumerate(symbols):
-        st = states.get((sym, source))
-        if st is None or st.get("layout") != LAYOUT:
-            kind[i] = "full"
-        elif st["last_date"] == trade_date:
-            same = all(_same_value(st["last_bar"].get(f), today[f][i]) for f in BAR_FIELDS)
-            kind[i] = "same" if same else "full"
-        elif st["last_date"] > trade_date:
-            kind[i] = "past"
-        elif st["last_date"] != previous or sym in between or st["price_basis"] != basis[i]:
-            kind[i] = "full"
-        else:
-            kind[i] = "carry"
-
-    state = TerminalState.empty(n)
+    kind = _kinds(symbols, [states.get((sym, source)) for sym in symbols], trade_date, previous, between, today, basis)
     rows = {k: np.flatnonzero(kind == k) for k in ("carry", "full", "same", "past")}
-    for k in ("carry", "same"):
-        if len(rows[k]):
-            state.put(rows[k], _state_from_docs([states[(symbols[i], source)] for i in rows[k]]))
-    if len(rows["carry"]):
-        r = rows["carry"]
-        sub = state.take(r)
-        old = np.array([_value(states[(symbols[i], source)]["adj_factor"]) for i in r])
-        new = today["adj_factor"][r]
-        qfq = np.isfinite(old) & np.isfinite(new)
-        ratio = np.where(qfq, old / np.where(qfq, new, 1.0), 1.0)
-        if (ratio != 1.0).any():
-            sub.rescale(ratio)
-        sub.advance(today["high"][r], today["low"][r], today["close"][r], today["volume"][r])
-        state.put(r, sub)
-    full = np.concatenate([rows["full"], rows["past"]])
-    if len(full):
-        full.sort()
-        state.put(full, _recompute(db, trade_date, source, [symbols[i] for i in full], n))
+    state = _day_state(db, trade_date, source, symbols, states, rows, today)
     values = state.outputs()
     phases["compute"] = time.perf_counter() - t0 - sum(phases.values())
 
@@ -294,6 +242,91 @@ def run_indicator_job(db: Database, trade_date: str, *, data_source: str | None 
             "recomputed": counts["full"] + counts["past"], "unchanged": counts["same"],
             "with_ma60": int(np.isfinite(values["ma60"]).sum()), **written.as_dict(),
             "states_written": state_res.inserted + state_res.updated}
+
+
+def _day_bars(db: Database, trade_date: str, previous: str | None,
+              data_source: str | None) -> tuple[str, list[str], dict[str, np.ndarray], set[str]]:
+    """The day's bars of one data source: ``(source, symbols, today, between)``, ``today`` holding
+    one array per :data:`BAR_FIELDS` in ``symbols`` order (sorted; bars without high/low/close are
+    dropped with a warning), ``between`` the symbols with a bar after ``previous`` and before the
+    day (one read of the days in ``(previous, trade_date]``)."""
+    query: dict[str, Any] = {"period": "daily"}
+    if data_source:
+        query["data_source"] = data_source
+    days = dates_between(previous, trade_date)[1:] if previous else [trade_date]  # (previous, trade_date]
+    frame = raw_bar_frame(list(find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", days, query,
+                                         {**bar_projection(BAR_FIELDS), "data_source": 1}, batch_size=10_000)))
+    source = _pick_source(frame, trade_date, data_source, db)
+    frame = frame[frame["data_source"] == source]
+    for f in BAR_FIELDS:
+        if f not in frame.columns:
+            frame[f] = np.nan
+    between = set(frame.loc[frame["trade_date"] < trade_date, "symbol"])
+    day = frame[frame["trade_date"] == trade_date].sort_values("symbol")
+    today = {f: day[f].to_numpy(dtype=float, na_value=np.nan) for f in BAR_FIELDS}
+    ok = np.isfinite(today["high"]) & np.isfinite(today["low"]) & np.isfinite(today["close"])
+    if not ok.all():
+        log.warning("%s: %d bars without high/low/close skipped: %s", trade_date, int((~ok).sum()),
+                    ", ".join(day["symbol"][~ok].head(10)))
+    day = day[ok]
+    today = {f: a[ok] for f, a in today.items()}
+    return source, day["symbol"].astype(str).tolist(), today, between
+
+
+def _kinds(symbols: list[str], stored: list[dict | None], trade_date: str, previous: str | None, between: set[str],
+           today: dict[str, np.ndarray], basis: list[str]) -> np.ndarray:
+    """How each stock's new state is reached (module doc), from its ``stored`` state: ``carry``
+    (forward from the state), ``full`` (from full history), ``same`` (a re-run with the same
+    bar) or ``past`` (a past day: recomputed, its state left as it is)."""
+    kind = np.empty(len(symbols), dtype=object)
+    for i, (sym, st) in enumerate(zip(symbols, stored, strict=True)):
+        if st is None or st.get("layout") != LAYOUT:
+            kind[i] = "full"
+        elif st["last_date"] == trade_date:
+            same = all(_same_value(st["last_bar"].get(f), today[f][i]) for f in BAR_FIELDS)
+            kind[i] = "same" if same else "full"
+        elif st["last_date"] > trade_date:
+            kind[i] = "past"
+        elif st["last_date"] != previous or sym in between or st["price_basis"] != basis[i]:
+            kind[i] = "full"
+        else:
+            kind[i] = "carry"
+    return kind
+
+
+def _day_state(db: Database, trade_date: str, source: str, symbols: list[str], states: dict[tuple[str, str], dict],
+               rows: dict[str, np.ndarray], today: dict[str, np.ndarray]) -> TerminalState:
+    """Every stock's state after ``trade_date``, its ``rows`` by kind (:func:`_kinds`): read from
+    the stored states (``same``), carried forward by the day's bar (``carry``), or recomputed
+    from full history (``full``, ``past``)."""
+    from ta_scheduler.analytics.indicators import TerminalState
+
+    state = TerminalState.empty(len(symbols))
+    for k in ("carry", "same"):
+        if len(rows[k]):
+            state.put(rows[k], _state_from_docs([states[(symbols[i], source)] for i in rows[k]]))
+    if len(rows["carry"]):
+        r = rows["carry"]
+        state.put(r, _carried_forward(state.take(r), [states[(symbols[i], source)] for i in r],
+                                      {f: a[r] for f, a in today.items()}))
+    full = np.concatenate([rows["full"], rows["past"]])
+    if len(full):
+        full.sort()
+        state.put(full, _recompute(db, trade_date, source, [symbols[i] for i in full], len(symbols)))
+    return state
+
+
+def _carried_forward(sub: TerminalState, docs: list[dict], today: dict[str, np.ndarray]) -> TerminalState:
+    """``sub`` (the states stored in ``docs``) advanced by the day's bars ``today``; a stock whose
+    adj_factor changed (ex-rights) is rescaled by old / new factor first."""
+    old = np.array([_value(d["adj_factor"]) for d in docs])
+    new = today["adj_factor"]
+    qfq = np.isfinite(old) & np.isfinite(new)
+    ratio = np.where(qfq, old / np.where(qfq, new, 1.0), 1.0)
+    if (ratio != 1.0).any():
+        sub.rescale(ratio)
+    sub.advance(today["high"], today["low"], today["close"], today["volume"])
+    return sub
 
 
 def _same_value(stored: Any, value: float) -> bool:

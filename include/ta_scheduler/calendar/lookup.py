@@ -128,37 +128,10 @@ class CalendarStore:
     def _load(self) -> TradingCalendar:
         problems: list[str] = []
         layers: list[tuple[str, Mapping[int, YearCalendar]]] = []
-        if self.provisional is not None:  # optional: without it, later years are assumed Mon-Fri
-            try:
-                prov = read_calendar_file(self.provisional)
-                if not prov.source.startswith(PROVISIONAL_SOURCE_PREFIX):
-                    raise CalendarFileError(
-                        f"{self.provisional}: source {prov.source!r} does not start with {PROVISIONAL_SOURCE_PREFIX!r}"
-                    )
-                layers.append((prov.source, prov.years))
-            except CalendarFileError as exc:
-                problems.append(str(exc))
-        if self.baked is None:
-            problems.append(f"baked calendar file {BAKED_FILE_NAME} not found")
-        else:
-            try:
-                baked = read_calendar_file(self.baked)
-                layers.append((baked.source or "baked", baked.years))
-            except CalendarFileError as exc:
-                problems.append(str(exc))
-        self.synced_source = None
-        if self.synced_path.exists() or self.backup_path.exists():
-            for label, path in (("current", self.synced_path), ("backup", self.backup_path)):
-                if not path.exists():
-                    continue
-                try:
-                    synced = read_calendar_file(path)
-                except CalendarFileError as exc:
-                    problems.append(str(exc))
-                    continue
-                layers.append((synced.source or "synced", synced.years))
-                self.synced_source = label
-                break
+        for read in (self._provisional_layer, self._baked_layer, self._synced_layer):
+            layer = read(problems)
+            if layer is not None:
+                layers.append(layer)
         if problems != self.problems:
             for p in problems:
                 log.warning("trading calendar: %s; falling back to the next source", p)
@@ -166,6 +139,46 @@ class CalendarStore:
         cal = TradingCalendar(layers)
         log.debug("trading calendar loaded: years %s", cal.year_sources())
         return cal
+
+    def _provisional_layer(self, problems: list[str]) -> tuple[str, Mapping[int, YearCalendar]] | None:
+        if self.provisional is None:  # optional: without it, later years are assumed Mon-Fri
+            return None
+        try:
+            prov = read_calendar_file(self.provisional)
+            if not prov.source.startswith(PROVISIONAL_SOURCE_PREFIX):
+                raise CalendarFileError(
+                    f"{self.provisional}: source {prov.source!r} does not start with {PROVISIONAL_SOURCE_PREFIX!r}"
+                )
+        except CalendarFileError as exc:
+            problems.append(str(exc))
+            return None
+        return (prov.source, prov.years)
+
+    def _baked_layer(self, problems: list[str]) -> tuple[str, Mapping[int, YearCalendar]] | None:
+        if self.baked is None:
+            problems.append(f"baked calendar file {BAKED_FILE_NAME} not found")
+            return None
+        try:
+            baked = read_calendar_file(self.baked)
+        except CalendarFileError as exc:
+            problems.append(str(exc))
+            return None
+        return (baked.source or "baked", baked.years)
+
+    def _synced_layer(self, problems: list[str]) -> tuple[str, Mapping[int, YearCalendar]] | None:
+        """The synced file, else its backup; sets :attr:`synced_source` to the one used."""
+        self.synced_source = None
+        for label, path in (("current", self.synced_path), ("backup", self.backup_path)):
+            if not path.exists():
+                continue
+            try:
+                synced = read_calendar_file(path)
+            except CalendarFileError as exc:
+                problems.append(str(exc))
+                continue
+            self.synced_source = label
+            return (synced.source or "synced", synced.years)
+        return None
 
 
 _stores: dict[tuple[str, str], CalendarStore] = {}

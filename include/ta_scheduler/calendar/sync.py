@@ -78,6 +78,27 @@ def validate_year(year: int, rows: Iterable[Mapping[str, Any]], *, exchange: str
     naming the year and the first problem found.
     """
     what = f"trade_cal {exchange} {year}"
+    days = _open_by_day(year, rows, exchange, what)
+    if not days:
+        return None
+    first, last = min(days), max(days)
+    missing = (last - first).days + 1 - len(days)
+    if missing:
+        raise CalendarSyncError(f"{what}: {missing} calendar days missing between {first} and {last}")
+    weekend_open = sorted(d for d, is_open in days.items() if is_open and d.weekday() >= 5)
+    if weekend_open:
+        raise CalendarSyncError(
+            f"{what}: sessions on weekend days {[d.isoformat() for d in weekend_open[:5]]}; "
+            "the exchanges close on make-up weekend days, so the data is wrong"
+        )
+    entry = YearCalendar.from_sessions(year, (d for d, o in days.items() if o), first, last)
+    _check_session_count(entry, days, what)
+    return entry
+
+
+def _open_by_day(year: int, rows: Iterable[Mapping[str, Any]], exchange: str, what: str) -> dict[date, bool]:
+    """``{day: is_open}`` of the rows; raises on a row of another exchange or year, an ``is_open``
+    other than 0/1, or a day given twice."""
     days: dict[date, bool] = {}
     for row in rows:
         if row.get("exchange") not in (None, "", exchange):
@@ -94,19 +115,12 @@ def validate_year(year: int, rows: Iterable[Mapping[str, Any]], *, exchange: str
         if d in days:
             raise CalendarSyncError(f"{what}: {d} appears twice")
         days[d] = flag == 1
-    if not days:
-        return None
-    first, last = min(days), max(days)
-    missing = (last - first).days + 1 - len(days)
-    if missing:
-        raise CalendarSyncError(f"{what}: {missing} calendar days missing between {first} and {last}")
-    weekend_open = sorted(d for d, is_open in days.items() if is_open and d.weekday() >= 5)
-    if weekend_open:
-        raise CalendarSyncError(
-            f"{what}: sessions on weekend days {[d.isoformat() for d in weekend_open[:5]]}; "
-            "the exchanges close on make-up weekend days, so the data is wrong"
-        )
-    entry = YearCalendar.from_sessions(year, (d for d, o in days.items() if o), first, last)
+    return days
+
+
+def _check_session_count(entry: YearCalendar, days: Mapping[date, bool], what: str) -> None:
+    """A complete year has :data:`COMPLETE_YEAR_SESSIONS`; a partial one longer than
+    :data:`PARTIAL_MIN_DAYS` days at least :data:`PARTIAL_MIN_OPEN_SHARE` of its weekdays open."""
     lo, hi = COMPLETE_YEAR_SESSIONS
     if entry.complete and not lo <= entry.sessions <= hi:
         raise CalendarSyncError(f"{what}: {entry.sessions} sessions in a complete year, expected {lo}-{hi}")
@@ -114,9 +128,8 @@ def validate_year(year: int, rows: Iterable[Mapping[str, Any]], *, exchange: str
         weekdays = sum(1 for d in days if d.weekday() < 5)
         if entry.sessions < PARTIAL_MIN_OPEN_SHARE * weekdays:
             raise CalendarSyncError(
-                f"{what}: only {entry.sessions} sessions among {weekdays} weekdays of {first}..{last}"
+                f"{what}: only {entry.sessions} sessions among {weekdays} weekdays of {entry.first}..{entry.last}"
             )
-    return entry
 
 
 def _trade_calendar_docs(entry: YearCalendar, exchange: str, previous_session: date | None) -> list[dict[str, Any]]:

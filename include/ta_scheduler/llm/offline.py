@@ -83,65 +83,77 @@ class OfflineResearch:
     scores: dict[str, float] = field(default_factory=dict)
 
 
-def offline_research(ctx: ResearchContext) -> OfflineResearch:
-    """Score trend, momentum, valuation and news tone and derive the decision (rules above)."""
-    closes = ctx.adjusted_closes()
-    close = closes[-1]
+def _trend(close: float, closes: list[float], ctx: ResearchContext) -> tuple[float, str]:
+    """Trend score and its sentence: close against MA5/MA20/MA60."""
     ma = {n: _indicator(ctx, f"ma{n}", f"ma_{n}") or _sma(closes, n) for n in (5, 20, 60)}
     ma5, ma20, ma60 = ma[5], ma[20], ma[60]
     if ma5 and ma20 and ma60 and close > ma5 > ma20 > ma60:
-        trend, trend_text = 2.0, "均线多头排列（收盘>MA5>MA20>MA60），趋势向上"
-    elif ma5 and ma20 and ma60 and close < ma5 < ma20 < ma60:
-        trend, trend_text = -2.0, "均线空头排列（收盘<MA5<MA20<MA60），趋势向下"
-    elif ma20:
-        trend = 1.0 if close > ma20 else -1.0
-        trend_text = f"收盘价{'高于' if close > ma20 else '低于'}MA20，趋势{'偏强' if close > ma20 else '偏弱'}"
-    else:
-        trend, trend_text = 0.0, "K线不足20日，趋势无法判断"
+        return 2.0, "均线多头排列（收盘>MA5>MA20>MA60），趋势向上"
+    if ma5 and ma20 and ma60 and close < ma5 < ma20 < ma60:
+        return -2.0, "均线空头排列（收盘<MA5<MA20<MA60），趋势向下"
+    if ma20:
+        return (1.0 if close > ma20 else -1.0,
+                f"收盘价{'高于' if close > ma20 else '低于'}MA20，趋势{'偏强' if close > ma20 else '偏弱'}")
+    return 0.0, "K线不足20日，趋势无法判断"
 
+
+def _momentum(closes: list[float], ctx: ResearchContext) -> tuple[float, list[str]]:
+    """Momentum score and its phrases: MACD DIF against DEA, RSI overbought / oversold."""
     dif = _indicator(ctx, "macd_dif", "dif")
     dea = _indicator(ctx, "macd_dea", "dea", "macd_signal")
     if (dif is None or dea is None) and len(closes) >= 26:
         dif_series = [a - b for a, b in zip(_ema(closes, 12), _ema(closes, 26), strict=True)]
         dif, dea = dif_series[-1], _ema(dif_series, 9)[-1]
     rsi = _indicator(ctx, "rsi6", "rsi_6", "rsi12", "rsi_12", "rsi14", "rsi_14") or _rsi(closes)
-    momentum, mom_parts = 0.0, []
+    momentum, parts = 0.0, []
     if dif is not None and dea is not None:
         momentum += 1 if dif > dea else -1
-        mom_parts.append(f"MACD DIF {dif:.3f} {'高于' if dif > dea else '低于'} DEA {dea:.3f}")
+        parts.append(f"MACD DIF {dif:.3f} {'高于' if dif > dea else '低于'} DEA {dea:.3f}")
     if rsi is not None:
         if rsi >= 70:
             momentum -= 1
-            mom_parts.append(f"RSI {rsi:.1f} 超买")
+            parts.append(f"RSI {rsi:.1f} 超买")
         elif rsi <= 30:
             momentum += 1
-            mom_parts.append(f"RSI {rsi:.1f} 超卖")
+            parts.append(f"RSI {rsi:.1f} 超卖")
         else:
-            mom_parts.append(f"RSI {rsi:.1f} 中性")
+            parts.append(f"RSI {rsi:.1f} 中性")
+    return momentum, parts
 
-    last = ctx.last
+
+def _valuation(last: dict[str, Any]) -> tuple[float, list[str]]:
+    """Valuation score and its phrases: PE(TTM) (else PE) and PB of the last day."""
     pe = last.get("pe_ttm") if last.get("pe_ttm") is not None else last.get("pe")
     pb = last.get("pb")
-    valuation, val_parts = 0.0, []
+    valuation, parts = 0.0, []
     if pe is not None:
         pe = float(pe)
         if pe <= 0:
             valuation -= 1
-            val_parts.append("PE为负（亏损）")
+            parts.append("PE为负（亏损）")
         elif pe < 15:
             valuation += 1
-            val_parts.append(f"PE {pe:.1f} 偏低")
+            parts.append(f"PE {pe:.1f} 偏低")
         elif pe > 60:
             valuation -= 1
-            val_parts.append(f"PE {pe:.1f} 偏高")
+            parts.append(f"PE {pe:.1f} 偏高")
         else:
-            val_parts.append(f"PE {pe:.1f} 适中")
+            parts.append(f"PE {pe:.1f} 适中")
     if pb is not None:
-        val_parts.append(f"PB {float(pb):.2f}")
+        parts.append(f"PB {float(pb):.2f}")
         if float(pb) > 8:
             valuation -= 0.5
-    if not val_parts:
-        val_parts.append("缺少估值数据")
+    if not parts:
+        parts.append("缺少估值数据")
+    return valuation, parts
+
+
+def offline_research(ctx: ResearchContext) -> OfflineResearch:
+    """Score trend, momentum, valuation and news tone and derive the decision (rules above)."""
+    closes = ctx.adjusted_closes()
+    trend, trend_text = _trend(closes[-1], closes, ctx)
+    momentum, mom_parts = _momentum(closes, ctx)
+    valuation, val_parts = _valuation(ctx.last)
 
     tones = [text_tone(f"{n.get('title') or ''} {n.get('content') or ''}") for n in ctx.news]
     tone = statistics.fmean(tones) if tones else 0.0

@@ -268,8 +268,6 @@ def replace_from_backup(
     swapped are untouched, the others are under ``_prerestore_<stamp>_*``, and the pre-restore
     backup holds them all; a new replace refuses to start until those are dealt with.
     """
-    from ta_scheduler.storage.writes import drop_collection, rename_collection
-
     backup_dir = Path(backup_dir)
     manifest = _load_manifest(backup_dir)
     if not force_unverified and not is_verified(backup_dir):
@@ -292,14 +290,32 @@ def replace_from_backup(
     names = sorted(manifest["collections"])
     staged = {name: f"{STAGED_PREFIX}{token}_{name}" for name in names}
     aside = {name: f"{ASIDE_PREFIX}{token}_{name}" for name in names}
+    counts = _stage(db, backup_dir, manifest, staged)
+    _swap(db, names, staged, aside)
+    return {"backup": str(backup_dir), "target_db": target_db, "collections": counts,
+            "documents": sum(counts.values()), "pre_restore_backup": pre["backup_dir"]}
+
+
+def _stage(db: Database, backup_dir: Path, manifest: Mapping[str, Any], staged: Mapping[str, str]) -> dict[str, int]:
+    """Restore and check every collection of the backup under its ``staged`` name; on any failure
+    drop the staged collections and re-raise. Returns the document counts."""
+    from ta_scheduler.storage.writes import drop_collection
+
     counts: dict[str, int] = {}
     try:
-        for name in names:
+        for name in staged:
             counts[name] = _restore_collection(db, name, backup_dir, manifest["collections"][name], into=staged[name])
     except BaseException:
-        for name in names:
+        for name in staged:
             drop_collection(db, staged[name])
         raise
+    return counts
+
+
+def _swap(db: Database, names: list[str], staged: Mapping[str, str], aside: Mapping[str, str]) -> None:
+    """Put each staged collection in place of the live one (renamed ``aside``), then drop the set-aside
+    ones; a failure during the swap renames everything back, drops the staged copies and re-raises."""
+    from ta_scheduler.storage.writes import drop_collection, rename_collection
 
     live = set(db.list_collection_names())
     set_aside: list[str] = []  # live collections renamed aside
@@ -312,7 +328,7 @@ def replace_from_backup(
             rename_collection(db, staged[name], name)
             swapped.append(name)
     except BaseException:
-        log.error("restore of %s failed during the swap; putting the live collections back", target_db)
+        log.error("restore of %s failed during the swap; putting the live collections back", db.name)
         for name in reversed(swapped):
             rename_collection(db, name, staged[name])
         for name in reversed(set_aside):
@@ -322,8 +338,6 @@ def replace_from_backup(
         raise
     for name in set_aside:
         drop_collection(db, aside[name])
-    return {"backup": str(backup_dir), "target_db": target_db, "collections": counts,
-            "documents": sum(counts.values()), "pre_restore_backup": pre["backup_dir"]}
 
 
 def verify_backup(client: MongoClient, backup_dir: str | Path, scratch_db_name: str) -> dict[str, Any]:

@@ -24,7 +24,8 @@ import logging
 import os
 import re
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -65,6 +66,20 @@ def verify_archive(archive: Path, manifest: dict[str, Any] | Path | None = None)
     archive and the first mismatch.
     """
     archive = Path(archive)
+    manifest = _read_manifest(archive, manifest)
+    expected = {f["path"]: f for f in manifest["files"]}
+    recorded = manifest.get("archive_sha256")
+    if recorded and sha256_file(archive) != recorded:
+        raise ArchiveVerificationError(f"{archive}: file sha256 differs from the manifest (corrupted or truncated)")
+    seen = _verified_members(archive, expected)
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise ArchiveVerificationError(f"{archive}: {len(missing)} files of the manifest missing, e.g. {missing[0]}")
+    return manifest
+
+
+def _read_manifest(archive: Path, manifest: dict[str, Any] | Path | None) -> dict[str, Any]:
+    """``manifest`` as given, or read from its file (default: the one next to ``archive``)."""
     if manifest is None:
         manifest = _manifest_path(archive)
     if isinstance(manifest, Path):
@@ -72,10 +87,12 @@ def verify_archive(archive: Path, manifest: dict[str, Any] | Path | None = None)
             manifest = json.loads(manifest.read_text())
         except (OSError, ValueError) as exc:
             raise ArchiveVerificationError(f"{archive}: manifest {manifest} unreadable: {exc}") from exc
-    expected = {f["path"]: f for f in manifest["files"]}
-    recorded = manifest.get("archive_sha256")
-    if recorded and sha256_file(archive) != recorded:
-        raise ArchiveVerificationError(f"{archive}: file sha256 differs from the manifest (corrupted or truncated)")
+    return manifest
+
+
+def _verified_members(archive: Path, expected: dict[str, dict[str, Any]]) -> set[str]:
+    """Read ``archive`` to its end, checking each member against ``expected`` (path → manifest
+    entry); returns the names of the members read."""
     seen: set[str] = set()
     try:
         with tarfile.open(archive, "r:gz") as tar:
@@ -92,10 +109,7 @@ def verify_archive(archive: Path, manifest: dict[str, Any] | Path | None = None)
                 seen.add(member.name)
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
         raise ArchiveVerificationError(f"{archive}: unreadable ({type(exc).__name__}: {exc})") from exc
-    missing = sorted(set(expected) - seen)
-    if missing:
-        raise ArchiveVerificationError(f"{archive}: {len(missing)} files of the manifest missing, e.g. {missing[0]}")
-    return manifest
+    return seen
 
 
 def _candidates(log_dir: Path, archive_dir: Path, cutoff_ts: float) -> Iterator[tuple[Path, os.stat_result]]:
@@ -205,6 +219,70 @@ def _prune_empty_dirs(log_dir: Path, dirs: set[Path]) -> None:
             d = d.parent
 
 
+@dataclass
+class _Candidates:
+    """The files old enough to archive, by what this run does with them."""
+
+    by_day: dict[str, list[tuple[Path, os.stat_result]]] = field(default_factory=dict)  # to archive, by mtime day
+    already: list[tuple[Path, os.stat_result, str]] = field(default_factory=list)  # in a part that verifies: delete only
+    kept_for_corrupt: list[Path] = field(default_factory=list)  # in a part that fails: left alone this run
+    corrupt: list[str] = field(default_factory=list)  # the parts that failed verification
+
+
+def _sort_candidates(log_dir: Path, archive_dir: Path, cutoff: dt.datetime) -> _Candidates:
+    """The files under ``log_dir`` last modified before ``cutoff``, sorted by whether a part
+    already holds their content and whether that part verifies (each part verified once)."""
+    index = _archived_index(archive_dir)
+    part_ok: dict[Path, bool] = {}
+    found = _Candidates()
+    for path, st in _candidates(log_dir, archive_dir, cutoff.timestamp()):
+        rel = path.relative_to(log_dir).as_posix()
+        sha = sha256_file(path) if rel in index else ""
+        part = index.get(rel, {}).get(sha)
+        if part is None:
+            day = dt.datetime.fromtimestamp(st.st_mtime, TZ).date().isoformat()
+            found.by_day.setdefault(day, []).append((path, st))
+        elif _part_verifies(part, part_ok, found.corrupt):
+            found.already.append((path, st, sha))
+        else:
+            found.kept_for_corrupt.append(path)
+    return found
+
+
+def _part_verifies(part: Path, part_ok: dict[Path, bool], corrupt: list[str]) -> bool:
+    """Whether ``part`` verifies, checked on first sight (``part_ok`` remembers); a part that
+    fails is logged and added to ``corrupt``."""
+    if part not in part_ok:
+        try:
+            verify_archive(part)
+            part_ok[part] = True
+        except ArchiveVerificationError as exc:
+            log.error("%s; its originals are kept", exc)
+            part_ok[part] = False
+            corrupt.append(part.name)
+    return part_ok[part]
+
+
+def _set_aside_corrupt(archive_dir: Path, corrupt: list[str]) -> None:
+    """Rename each corrupt part and its manifest ``*.corrupt``."""
+    for name in corrupt:
+        bad = archive_dir / name
+        os.replace(bad, bad.with_name(bad.name + ".corrupt"))
+        os.replace(_manifest_path(bad), _manifest_path(bad).with_name(_manifest_path(bad).name + ".corrupt"))
+
+
+def _delete_originals(archived: Iterable[tuple[Path, os.stat_result, str]], result: dict[str, Any],
+                      touched: set[Path]) -> None:
+    """Delete each archived original still as it was archived (counted in ``result["deleted"]``,
+    its folder added to ``touched``); one that changed is counted in ``result["kept"]``."""
+    for path, st, sha in archived:
+        if _delete_if_unchanged(path, st, sha):
+            result["deleted"] += 1
+            touched.add(path.parent)
+        else:
+            result["kept"] += 1
+
+
 def archive_logs(
     log_dir: str | Path, archive_dir: str | Path, *, older_than_days: int, now: dt.datetime
 ) -> dict[str, Any]:
@@ -226,65 +304,29 @@ def archive_logs(
     _remove_uncommitted(archive_dir)
     cutoff = now - dt.timedelta(days=older_than_days)
 
-    index = _archived_index(archive_dir)
-    part_ok: dict[Path, bool] = {}
-    corrupt: list[str] = []
-    by_day: dict[str, list[tuple[Path, os.stat_result]]] = {}
-    already: list[tuple[Path, os.stat_result, str]] = []  # in a part that verifies: delete only
-    kept_for_corrupt: list[Path] = []  # in a part that fails: left alone this run
-    for path, st in _candidates(log_dir, archive_dir, cutoff.timestamp()):
-        rel = path.relative_to(log_dir).as_posix()
-        sha = sha256_file(path) if rel in index else ""
-        part = index.get(rel, {}).get(sha)
-        if part is not None and part not in part_ok:
-            try:
-                verify_archive(part)
-                part_ok[part] = True
-            except ArchiveVerificationError as exc:
-                log.error("%s; its originals are kept", exc)
-                part_ok[part] = False
-                corrupt.append(part.name)
-        if part is not None and part_ok[part]:
-            already.append((path, st, sha))
-        elif part is not None:
-            kept_for_corrupt.append(path)
-        else:
-            day = dt.datetime.fromtimestamp(st.st_mtime, TZ).date().isoformat()
-            by_day.setdefault(day, []).append((path, st))
+    found = _sort_candidates(log_dir, archive_dir, cutoff)
+    corrupt = found.corrupt
+    _set_aside_corrupt(archive_dir, corrupt)
 
-    for name in corrupt:
-        bad = archive_dir / name
-        os.replace(bad, bad.with_name(bad.name + ".corrupt"))
-        os.replace(_manifest_path(bad), _manifest_path(bad).with_name(_manifest_path(bad).name + ".corrupt"))
-
-    result: dict[str, Any] = {"archived_files": 0, "archived_bytes": 0, "deleted": 0, "kept": len(kept_for_corrupt),
+    result: dict[str, Any] = {"archived_files": 0, "archived_bytes": 0, "deleted": 0, "kept": len(found.kept_for_corrupt),
                               "parts": [], "corrupt_parts": corrupt, "cutoff": cutoff.isoformat()}
     touched: set[Path] = set()
-    for path, st, sha in already:
-        if _delete_if_unchanged(path, st, sha):
-            result["deleted"] += 1
-            touched.add(path.parent)
-        else:
-            result["kept"] += 1
-    for day in sorted(by_day):
-        files = by_day[day]
+    _delete_originals(found.already, result, touched)
+    for day in sorted(found.by_day):
+        files = found.by_day[day]
         archive = _next_part(archive_dir, day)
         manifest = _write_part(log_dir, archive, day, files, now)
         result["parts"].append(archive.name)
         result["archived_files"] += len(files)
         result["archived_bytes"] += sum(st.st_size for _, st in files)
-        for (path, st), entry in zip(files, manifest["files"], strict=True):
-            if _delete_if_unchanged(path, st, entry["sha256"]):
-                result["deleted"] += 1
-                touched.add(path.parent)
-            else:
-                result["kept"] += 1
+        _delete_originals(((path, st, entry["sha256"]) for (path, st), entry in zip(files, manifest["files"], strict=True)),
+                          result, touched)
         log.info("archived %d log files of %s into %s", len(files), day, archive.name)
     _prune_empty_dirs(log_dir, touched)
     if corrupt:
         raise ArchiveVerificationError(
             f"log archive parts failed verification and were renamed *.corrupt: {corrupt}; "
-            f"{len(kept_for_corrupt)} originals they held are kept and will be archived again by the "
+            f"{len(found.kept_for_corrupt)} originals they held are kept and will be archived again by the "
             f"next run ({result})"
         )
     return result

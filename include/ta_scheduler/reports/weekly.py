@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -200,6 +200,121 @@ def _risk_for(db: Database, portfolio_id: str, as_of: str, computed: dict[str, A
     return computed, f"本报告计算（无 risk_assessments 记录；最近 {computed['n_obs']} 个日收益）"
 
 
+class _PortfolioPart(NamedTuple):
+    """One portfolio's share of the report: its section, its summary and its row of the overview
+    table with the row's tones (None when nothing could be computed)."""
+
+    section: Section
+    summary: dict[str, Any]
+    overview_row: list[str] | None = None
+    overview_tones: list[str] | None = None
+
+
+def _portfolio_part(db: Database, p: dict[str, Any], as_of: str, source: str, names: dict[str, str]) -> _PortfolioPart:
+    """One portfolio's figures as of ``as_of`` against its benchmark (module doc)."""
+    pid = str(p["portfolio_id"])
+    weights = {str(h["symbol"]): float(h.get("weight") or 0) for h in p.get("holdings") or []}
+    dates, prices, syms, bench_close, bench = _load(db, p, as_of, source)
+    bench_label = MAJOR_INDICES.get(bench, bench)
+    if not syms:
+        return _PortfolioPart(Section(f"{p.get('name') or pid}（{pid}）",
+                                      [Text(f"持仓 {sorted(weights)} 在 {as_of} 前没有行情，无法计算。")]),
+                              {"portfolio_id": pid, "name": p.get("name"), "error": "no bars for any holding"})
+    f = portfolio_figures(dates, prices, syms, weights, bench_close, as_of)
+    risk, risk_source = _risk_for(db, pid, as_of, {**f["computed_risk"],
+                                                   "start_date": dates[max(0, len(dates) - 1 - f["computed_risk"]["n_obs"])]})
+    f, risk, holes = _without_incomplete_windows(db, f, risk, as_of)
+    ytd = "今年以来" if f["year_base_date"] < f"{as_of[:4]}-01-01" else f"自 {f['year_base_date']} 起"
+    excess_w = None if f["week_return"] is None or f["bench_week_return"] is None else f["week_return"] - f["bench_week_return"]
+    excess_y = None if f["ytd_return"] is None or f["bench_ytd_return"] is None else f["ytd_return"] - f["bench_ytd_return"]
+
+    def shown(window: str, text: str) -> str:
+        return INCOMPLETE if window in holes else text
+
+    summary = {"portfolio_id": pid, "name": p.get("name"), "benchmark": bench,
+               **{k: f[k] for k in ("week_return", "bench_week_return", "ytd_return", "bench_ytd_return", "week_base_date",
+                                    "year_base_date", "missing_symbols")},
+               "excess_week": excess_w, "excess_ytd": excess_y, "ytd_label": ytd, "risk": risk, "risk_source": risk_source,
+               "incomplete_windows": holes,
+               "contributions": [{k: h[k] for k in ("symbol", "weight", "week_return", "contribution")} for h in f["holdings"]]}
+    overview_row = [p.get("name") or pid, pid,
+                    *(shown("week", fmt_frac(v)) for v in (f["week_return"], f["bench_week_return"], excess_w)),
+                    *(shown("ytd", fmt_frac(v)) for v in (f["ytd_return"], f["bench_ytd_return"]))]
+    overview_tones = ["", "", sign_class(f["week_return"]), sign_class(f["bench_week_return"]), sign_class(excess_w),
+                      sign_class(f["ytd_return"]), sign_class(f["bench_ytd_return"])]
+    contrib = [h for h in f["holdings"] if h["contribution"] is not None]
+    blocks: list = [
+        Metrics([
+            Metric("本周收益", shown("week", fmt_frac(f["week_return"])), sign_class(f["week_return"])),
+            Metric(f"基准 {bench_label} 本周", shown("week", fmt_frac(f["bench_week_return"])), sign_class(f["bench_week_return"])),
+            Metric("本周超额", shown("week", fmt_frac(excess_w)), sign_class(excess_w)),
+            Metric(ytd, shown("ytd", fmt_frac(f["ytd_return"])), sign_class(f["ytd_return"])),
+            Metric(f"基准{ytd}", shown("ytd", fmt_frac(f["bench_ytd_return"])), sign_class(f["bench_ytd_return"])),
+            Metric(f"{ytd}超额", shown("ytd", fmt_frac(excess_y)), sign_class(excess_y)),
+        ]),
+        Chart(charts.nav_and_drawdown(f["nav_dates"], f["nav"], f["bench_nav"],
+                                      title=f"{p.get('name') or pid} 净值与回撤（{f['year_base_date']} = 1）", bench_label=bench_label),
+              "净值与回撤", f"今年以来最大回撤 {shown('ytd', fmt_frac(f['ytd_max_drawdown'], signed=False))}"),
+        _holdings_table(f, contrib, names, as_of),
+    ]
+    if contrib:
+        blocks.append(Chart(charts.bar_chart([names.get(h["symbol"], h["symbol"]) for h in contrib],
+                                             [h["contribution"] * 100 for h in contrib],
+                                             title="本周收益贡献（百分点）", unit="百分点", horizontal=True), "收益贡献"))
+    blocks.append(Table(["指标", "数值"], [
+        ["年化波动率", shown("risk", fmt_frac(risk.get("volatility_ann"), signed=False))],
+        ["VaR 95%（1日）", shown("risk", fmt_frac(risk.get("var_95"), signed=False))],
+        ["CVaR 95%（1日）", shown("risk", fmt_frac(risk.get("cvar_95"), signed=False))],
+        ["最大回撤", shown("risk", fmt_frac(risk.get("max_drawdown"), signed=False))],
+        [f"Beta（相对 {bench_label}）", shown("risk", fmt_num(risk.get("beta"), 3))],
+    ], caption=f"风险指标来源：{risk_source}"))
+    if holes:
+        blocks.append(_holes_text(holes, ytd))
+    if f["missing_symbols"]:
+        blocks.append(Text(f"无行情的持仓未计入，权重已重新归一：{'、'.join(f['missing_symbols'])}"))
+    return _PortfolioPart(Section(f"{p.get('name') or pid}（{pid}）", blocks), summary, overview_row, overview_tones)
+
+
+def _without_incomplete_windows(db: Database, f: dict[str, Any], risk: dict[str, Any],
+                                as_of: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str]]]:
+    """``(f, risk, holes)``: the figures and risk with None for every number whose window (week,
+    ytd, risk) has a day the ledger does not show complete, and those days per window."""
+    starts = {"week": f["week_base_date"] or as_of, "ytd": f["year_base_date"], "risk": risk.get("start_date") or as_of}
+    span = window_holes(db, min(starts.values()), as_of)
+    holes = {k: [d for d in span if d >= start] for k, start in starts.items()}
+    holes = {k: v for k, v in holes.items() if v}
+    if "week" in holes:
+        f = {**f, "week_return": None, "bench_week_return": None,
+             "holdings": [{**h, "week_return": None, "contribution": None} for h in f["holdings"]]}
+    if "ytd" in holes:
+        f = {**f, "ytd_return": None, "bench_ytd_return": None, "ytd_max_drawdown": None,
+             "holdings": [{**h, "ytd_return": None} for h in f["holdings"]]}
+    if "risk" in holes:
+        risk = {k: None for k in risk}
+    return f, risk, holes
+
+
+def _holdings_table(f: dict[str, Any], contrib: list[dict[str, Any]], names: dict[str, str], as_of: str) -> Table:
+    """Each holding's weight, week return, contribution and year-to-date return, and the
+    daily-rebalancing residual (the week's return less the contributions)."""
+    residual = None if f["week_return"] is None else f["week_return"] - sum(h["contribution"] for h in contrib)
+    rows = [[h["symbol"], names.get(h["symbol"], h["symbol"]), fmt_frac(h["weight"], signed=False), fmt_frac(h["week_return"]),
+             fmt_frac(h["contribution"]), fmt_frac(h["ytd_return"])] for h in f["holdings"]]
+    tones = [["", "", "", sign_class(h["week_return"]), sign_class(h["contribution"]), sign_class(h["ytd_return"])]
+             for h in f["holdings"]]
+    rows.append(["", "每日再平衡差异", "", "", fmt_frac(residual), ""])
+    tones.append(["", "", "", "", sign_class(residual), ""])
+    return Table(["代码", "名称", "权重", "本周收益", "贡献", "今年以来"], rows, tones,
+                 caption=f"持仓贡献（权重 × 本周收益，{f['week_base_date']} 收盘 → {as_of} 收盘）")
+
+
+def _holes_text(holes: dict[str, list[str]], ytd: str) -> Text:
+    """Which figures are left out and the incomplete days of their windows (the first five)."""
+    labels = {"week": "本周收益", "ytd": f"{ytd}收益", "risk": "风险指标"}
+    return Text("；".join(f"{labels[k]}的窗口中 {'、'.join(d[5:] for d in v[:5])}{f' 等 {len(v)} 天' if len(v) > 5 else ''}"
+                         " 数据不完整，未给出数值" for k, v in holes.items()) + "。")
+
+
 def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
     """Build, store and write the weekly portfolio report for the week ending ``week_end_date``.
 
@@ -224,90 +339,12 @@ def build_weekly_report(db: Database, week_end_date: str) -> dict[str, Any]:
                                              "创建组合：python -m ta_scheduler.reports.portfolios add …（见 docs/reports.md）")]))
     overview_rows, overview_tones = [], []
     for p in portfolios:
-        pid = str(p["portfolio_id"])
-        weights = {str(h["symbol"]): float(h.get("weight") or 0) for h in p.get("holdings") or []}
-        dates, prices, syms, bench_close, bench = _load(db, p, as_of, source)
-        bench_label = MAJOR_INDICES.get(bench, bench)
-        if not syms:
-            sections.append(Section(f"{p.get('name') or pid}（{pid}）",
-                                    [Text(f"持仓 {sorted(weights)} 在 {as_of} 前没有行情，无法计算。")]))
-            summaries.append({"portfolio_id": pid, "name": p.get("name"), "error": "no bars for any holding"})
-            continue
-        f = portfolio_figures(dates, prices, syms, weights, bench_close, as_of)
-        risk, risk_source = _risk_for(db, pid, as_of, {**f["computed_risk"],
-                                                       "start_date": dates[max(0, len(dates) - 1 - f["computed_risk"]["n_obs"])]})
-        starts = {"week": f["week_base_date"] or as_of, "ytd": f["year_base_date"], "risk": risk.get("start_date") or as_of}
-        span = window_holes(db, min(starts.values()), as_of)
-        holes = {k: [d for d in span if d >= start] for k, start in starts.items()}
-        holes = {k: v for k, v in holes.items() if v}
-        if "week" in holes:
-            f = {**f, "week_return": None, "bench_week_return": None,
-                 "holdings": [{**h, "week_return": None, "contribution": None} for h in f["holdings"]]}
-        if "ytd" in holes:
-            f = {**f, "ytd_return": None, "bench_ytd_return": None, "ytd_max_drawdown": None,
-                 "holdings": [{**h, "ytd_return": None} for h in f["holdings"]]}
-        if "risk" in holes:
-            risk = {k: None for k in risk}
-        ytd = "今年以来" if f["year_base_date"] < f"{as_of[:4]}-01-01" else f"自 {f['year_base_date']} 起"
-        excess_w = None if f["week_return"] is None or f["bench_week_return"] is None else f["week_return"] - f["bench_week_return"]
-        excess_y = None if f["ytd_return"] is None or f["bench_ytd_return"] is None else f["ytd_return"] - f["bench_ytd_return"]
-
-        def shown(window: str, text: str, holes=holes) -> str:  # this portfolio's holes
-            return INCOMPLETE if window in holes else text
-
-        summary = {"portfolio_id": pid, "name": p.get("name"), "benchmark": bench,
-                   **{k: f[k] for k in ("week_return", "bench_week_return", "ytd_return", "bench_ytd_return", "week_base_date",
-                                        "year_base_date", "missing_symbols")},
-                   "excess_week": excess_w, "excess_ytd": excess_y, "ytd_label": ytd, "risk": risk, "risk_source": risk_source,
-                   "incomplete_windows": holes,
-                   "contributions": [{k: h[k] for k in ("symbol", "weight", "week_return", "contribution")} for h in f["holdings"]]}
-        summaries.append(summary)
-        overview_rows.append([p.get("name") or pid, pid,
-                              *(shown("week", fmt_frac(v)) for v in (f["week_return"], f["bench_week_return"], excess_w)),
-                              *(shown("ytd", fmt_frac(v)) for v in (f["ytd_return"], f["bench_ytd_return"]))])
-        overview_tones.append(["", "", sign_class(f["week_return"]), sign_class(f["bench_week_return"]), sign_class(excess_w),
-                               sign_class(f["ytd_return"]), sign_class(f["bench_ytd_return"])])
-        contrib = [h for h in f["holdings"] if h["contribution"] is not None]
-        residual = None if f["week_return"] is None else f["week_return"] - sum(h["contribution"] for h in contrib)
-        rows = [[h["symbol"], names.get(h["symbol"], h["symbol"]), fmt_frac(h["weight"], signed=False), fmt_frac(h["week_return"]),
-                 fmt_frac(h["contribution"]), fmt_frac(h["ytd_return"])] for h in f["holdings"]]
-        tones = [["", "", "", sign_class(h["week_return"]), sign_class(h["contribution"]), sign_class(h["ytd_return"])]
-                 for h in f["holdings"]]
-        rows.append(["", "每日再平衡差异", "", "", fmt_frac(residual), ""])
-        tones.append(["", "", "", "", sign_class(residual), ""])
-        blocks: list = [
-            Metrics([
-                Metric("本周收益", shown("week", fmt_frac(f["week_return"])), sign_class(f["week_return"])),
-                Metric(f"基准 {bench_label} 本周", shown("week", fmt_frac(f["bench_week_return"])), sign_class(f["bench_week_return"])),
-                Metric("本周超额", shown("week", fmt_frac(excess_w)), sign_class(excess_w)),
-                Metric(ytd, shown("ytd", fmt_frac(f["ytd_return"])), sign_class(f["ytd_return"])),
-                Metric(f"基准{ytd}", shown("ytd", fmt_frac(f["bench_ytd_return"])), sign_class(f["bench_ytd_return"])),
-                Metric(f"{ytd}超额", shown("ytd", fmt_frac(excess_y)), sign_class(excess_y)),
-            ]),
-            Chart(charts.nav_and_drawdown(f["nav_dates"], f["nav"], f["bench_nav"],
-                                          title=f"{p.get('name') or pid} 净值与回撤（{f['year_base_date']} = 1）", bench_label=bench_label),
-                  "净值与回撤", f"今年以来最大回撤 {shown('ytd', fmt_frac(f['ytd_max_drawdown'], signed=False))}"),
-            Table(["代码", "名称", "权重", "本周收益", "贡献", "今年以来"], rows, tones,
-                  caption=f"持仓贡献（权重 × 本周收益，{f['week_base_date']} 收盘 → {as_of} 收盘）"),
-        ]
-        if contrib:
-            blocks.append(Chart(charts.bar_chart([names.get(h["symbol"], h["symbol"]) for h in contrib],
-                                                 [h["contribution"] * 100 for h in contrib],
-                                                 title="本周收益贡献（百分点）", unit="百分点", horizontal=True), "收益贡献"))
-        blocks.append(Table(["指标", "数值"], [
-            ["年化波动率", shown("risk", fmt_frac(risk.get("volatility_ann"), signed=False))],
-            ["VaR 95%（1日）", shown("risk", fmt_frac(risk.get("var_95"), signed=False))],
-            ["CVaR 95%（1日）", shown("risk", fmt_frac(risk.get("cvar_95"), signed=False))],
-            ["最大回撤", shown("risk", fmt_frac(risk.get("max_drawdown"), signed=False))],
-            [f"Beta（相对 {bench_label}）", shown("risk", fmt_num(risk.get("beta"), 3))],
-        ], caption=f"风险指标来源：{risk_source}"))
-        if holes:
-            labels = {"week": "本周收益", "ytd": f"{ytd}收益", "risk": "风险指标"}
-            blocks.append(Text("；".join(f"{labels[k]}的窗口中 {'、'.join(d[5:] for d in v[:5])}{f' 等 {len(v)} 天' if len(v) > 5 else ''}"
-                                        " 数据不完整，未给出数值" for k, v in holes.items()) + "。"))
-        if f["missing_symbols"]:
-            blocks.append(Text(f"无行情的持仓未计入，权重已重新归一：{'、'.join(f['missing_symbols'])}"))
-        sections.append(Section(f"{p.get('name') or pid}（{pid}）", blocks))
+        part = _portfolio_part(db, p, as_of, source, names)
+        sections.append(part.section)
+        summaries.append(part.summary)
+        if part.overview_row is not None:
+            overview_rows.append(part.overview_row)
+            overview_tones.append(part.overview_tones)
     if overview_rows:
         header = ["组合", "代码", "本周", "基准本周", "本周超额", "今年以来", "基准今年以来"]
         sections.insert(0, Section("概览", [Table(header, overview_rows, overview_tones)]))

@@ -35,7 +35,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -196,78 +196,139 @@ def write_docs(
         raise ValueError("replace mode re-inserts changed documents: it cannot keep a created_field")
     key = tuple(key or UNIQUE_KEYS[coll.name])
     ensure_indexes_once(coll.database, coll.name)
-    stamp = _as_stored(now or datetime.now(timezone.utc))
     stamped = tuple(f for f in (timestamp_field, created_field) if f)
-    ignore = frozenset({"_id", *stamped, *volatile})
-    total = WriteResult()
-    chunk: list[Mapping[str, Any]] = []
-    manifest_job = f"manifest:{coll.name}" + (f":{writer}" if writer else "")
-    manifests: dict[str, dict[str, str]] = {}
-    dirty: set[str] = set()
+    chunk_writer = _ChunkWriter(
+        coll=coll, key=key, mode=mode, timestamp_field=timestamp_field, created_field=created_field,
+        stamped=stamped, stamp=_as_stored(now or datetime.now(timezone.utc)), ignore=frozenset({"_id", *stamped, *volatile}),
+        partition=partition, natural_ids=natural_ids, manifest_job=f"manifest:{coll.name}" + (f":{writer}" if writer else ""),
+    )
+    for chunk in _chunks(docs, chunk_size or CHUNK_SIZE):
+        chunk_writer.write(chunk)
+    chunk_writer.save_manifests()
+    return chunk_writer.total
 
-    def flush() -> None:
-        by_id: dict[str, dict[str, Any]] = {}
-        for doc in chunk:
-            if any(f in doc for f in stamped):
-                raise ValueError(f"{coll.name}: the writer stamps {', '.join(stamped)}; leave it out of documents")
-            ident = natural_id(doc, key)
-            by_id[ident] = {**doc, "_id": ident} if natural_ids else {k: v for k, v in doc.items() if k != "_id"}
-        chunk.clear()  # the last of duplicates in one batch wins
-        if mode == "insert":
-            total.add(_insert_new(coll, list(by_id.values()), stamped, stamp))
+
+def _chunks(docs: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Mapping[str, Any]]]:
+    """``docs`` in lists of ``size`` (the last may be shorter); the next list is read from
+    ``docs`` only once the previous one is written."""
+    chunk: list[Mapping[str, Any]] = []
+    for doc in docs:
+        chunk.append(doc)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class _ChunkWriter:
+    """One :func:`write_docs` call: its options, the counts so far and the manifests of the
+    partitions it has touched (read once, saved once at the end)."""
+
+    coll: Collection
+    key: tuple[str, ...]
+    mode: str
+    timestamp_field: str | None
+    created_field: str | None
+    stamped: tuple[str, ...]
+    stamp: datetime
+    ignore: frozenset[str]
+    partition: Sequence[str] | None
+    natural_ids: bool
+    manifest_job: str
+    total: WriteResult = field(default_factory=WriteResult)
+    manifests: dict[str, dict[str, str]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+
+    def write(self, chunk: list[Mapping[str, Any]]) -> None:
+        """Write one chunk: insert the new documents, rewrite the changed ones, count the rest."""
+        by_id = self._by_id(chunk)
+        if self.mode == "insert":
+            self.total.add(_insert_new(self.coll, list(by_id.values()), self.stamped, self.stamp))
             return
         hashes: dict[str, str] = {}
-        if partition:
-            hashes = {i: content_hash(d, ignore) for i, d in by_id.items()}
-            known: dict[str, str] = {}
-            for i, d in by_id.items():
-                part = natural_id(d, partition)
-                if part not in manifests:
-                    manifests[part] = _load_manifest(coll, manifest_job, part)
-                known[i] = manifests[part].get(i, "")
-            new = [d for i, d in by_id.items() if not known[i]]
-            changed = [d for i, d in by_id.items() if known[i] and known[i] != hashes[i]]
+        if self.partition:
+            hashes = {i: content_hash(d, self.ignore) for i, d in by_id.items()}
+            new, changed = self._split_by_manifest(by_id, hashes)
         else:
-            stored = _stored(coll, by_id, key, natural_ids)
-            new = [d for i, d in by_id.items() if i not in stored]
-            changed = [d for i, d in by_id.items() if i in stored and _changed(stored[i], d, ignore)]
-            if not natural_ids:
-                for d in changed:
-                    d["_id"] = stored[natural_id(d, key)]["_id"]
+            new, changed = self._split_by_stored(by_id)
         result = WriteResult(inserted=len(new), updated=len(changed), unchanged=len(by_id) - len(new) - len(changed))
         for d in new:
-            d.update(dict.fromkeys(stamped, stamp))
-        if timestamp_field:
+            d.update(dict.fromkeys(self.stamped, self.stamp))
+        if self.timestamp_field:
             for d in changed:
-                d[timestamp_field] = stamp
+                d[self.timestamp_field] = self.stamp
+        self._store(new, changed, result)
+        if self.partition:
+            self._remember(by_id, hashes, new + changed)
+        self.total.add(result)
+
+    def save_manifests(self) -> None:
+        """Save the manifest of every partition this call wrote to."""
+        for part in sorted(self.dirty):
+            _save_manifest(self.coll, self.manifest_job, part, self.manifests[part])
+
+    def _by_id(self, chunk: list[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The chunk's documents by natural id, as they will be written (copies): with the natural
+        ``_id``, or without any ``_id``. The last of duplicates in one chunk wins."""
+        by_id: dict[str, dict[str, Any]] = {}
+        for doc in chunk:
+            if any(f in doc for f in self.stamped):
+                raise ValueError(f"{self.coll.name}: the writer stamps {', '.join(self.stamped)}; leave it out of documents")
+            ident = natural_id(doc, self.key)
+            by_id[ident] = {**doc, "_id": ident} if self.natural_ids else {k: v for k, v in doc.items() if k != "_id"}
+        return by_id
+
+    def _split_by_manifest(self, by_id: Mapping[str, dict[str, Any]],
+                           hashes: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(new, changed) documents by the partitions' manifests: unknown ids are new, known ids
+        with another content hash changed."""
+        known: dict[str, str] = {}
+        for i, d in by_id.items():
+            part = natural_id(d, self.partition)
+            if part not in self.manifests:
+                self.manifests[part] = _load_manifest(self.coll, self.manifest_job, part)
+            known[i] = self.manifests[part].get(i, "")
+        new = [d for i, d in by_id.items() if not known[i]]
+        changed = [d for i, d in by_id.items() if known[i] and known[i] != hashes[i]]
+        return new, changed
+
+    def _split_by_stored(self, by_id: Mapping[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(new, changed) documents by reading the stored ones back; changed documents without
+        natural ids take the stored ``_id``."""
+        stored = _stored(self.coll, by_id, self.key, self.natural_ids)
+        new = [d for i, d in by_id.items() if i not in stored]
+        changed = [d for i, d in by_id.items() if i in stored and _changed(stored[i], d, self.ignore)]
+        if not self.natural_ids:
+            for d in changed:
+                d["_id"] = stored[natural_id(d, self.key)]["_id"]
+        return new, changed
+
+    def _store(self, new: list[dict[str, Any]], changed: list[dict[str, Any]], result: WriteResult) -> None:
+        """Insert ``new`` and update ``changed`` (``replace``: delete them, insert them with the new
+        ones); a document the unique index refuses is rewritten and counted as updated."""
         to_insert, to_update = new, changed
-        if mode == "replace" and changed:
-            _delete_ids(coll, changed, partition)
+        if self.mode == "replace" and changed:
+            _delete_ids(self.coll, changed, self.partition)
             to_insert, to_update = new + changed, []
         if to_insert:
-            clashes = _insert_many(coll, to_insert)
+            clashes = _insert_many(self.coll, to_insert)
             if clashes:  # already stored (stale manifest, a concurrent writer) or under another _id
-                _rewrite(coll, clashes, key, mode, created_field, partition)
+                _rewrite(self.coll, clashes, self.key, self.mode, self.created_field, self.partition)
                 moved = min(len(clashes), result.inserted)
                 result.inserted -= moved
                 result.updated += moved
         if to_update:
-            _update_by_id(coll, to_update)
-        if partition:
-            for i, d in by_id.items():
-                manifests[natural_id(d, partition)][i] = hashes[i]
-            dirty.update(natural_id(d, partition) for d in new + changed)
-        total.add(result)
+            _update_by_id(self.coll, to_update)
 
-    for doc in docs:
-        chunk.append(doc)
-        if len(chunk) >= (chunk_size or CHUNK_SIZE):
-            flush()
-    if chunk:
-        flush()
-    for part in sorted(dirty):
-        _save_manifest(coll, manifest_job, part, manifests[part])
-    return total
+    def _remember(self, by_id: Mapping[str, dict[str, Any]], hashes: Mapping[str, str],
+                  written: list[dict[str, Any]]) -> None:
+        """Record the chunk's hashes in the manifests; partitions with ``written`` documents are
+        saved at the end."""
+        for i, d in by_id.items():
+            self.manifests[natural_id(d, self.partition)][i] = hashes[i]
+        self.dirty.update(natural_id(d, self.partition) for d in written)
 
 
 def _stored(coll: Collection, by_id: Mapping[str, Mapping[str, Any]], key: Sequence[str],

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from ta_scheduler.market import exchange_now, exchange_today
@@ -54,6 +54,58 @@ def _utcnow():
     return datetime.now(timezone.utc)
 
 
+#: The pages; :func:`create_app` puts them behind Airflow's auth manager.
+pages = APIRouter()
+
+
+@pages.get("/", include_in_schema=False)
+def index(request: Request):
+    return RedirectResponse(_base(request) + "/reports", status_code=307)
+
+
+@pages.get("/reports", response_class=HTMLResponse, name="reports")
+def reports(request: Request, kind: str | None = None,
+            date_from: Annotated[str | None, Query(alias="from")] = None,
+            date_to: Annotated[str | None, Query(alias="to")] = None):
+    kind, date_from, date_to = kind or None, date_from or None, date_to or None
+    try:
+        rows = queries.list_reports(_db(), kind, date_from, date_to)
+    except queries.BadFilter as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    return _render(request, "reports.html", "reports", rows=rows, kind=kind or "", date_from=date_from or "",
+                   date_to=date_to or "", kinds=queries.KINDS)
+
+
+@pages.get("/reports/{kind}/{report_date}", response_class=HTMLResponse, name="report")
+def report(kind: str, report_date: str):
+    from ta_scheduler.reports.errors import ReportNotFoundError
+    from ta_scheduler.reports.store import load_report
+
+    try:
+        doc = load_report(_db(), kind, report_date)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    except ReportNotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return HTMLResponse(doc["html"])
+
+
+@pages.get("/health", response_class=HTMLResponse, name="health")
+def health(request: Request):
+    now = exchange_now()
+    return _render(request, "health.html", "health", grid=queries.health_grid(_db(), now),
+                   runs=queries.last_successful_runs(), coverage=queries.calendar_coverage(now.date()),
+                   state_classes=queries.LEDGER_STATE_CLASSES)
+
+
+@pages.get("/calendar", response_class=HTMLResponse, name="calendar")
+def calendar(request: Request):
+    today = exchange_today()
+    days = queries.calendar_days(today)
+    return _render(request, "calendar.html", "calendar", days=days, holidays=queries.holiday_periods(days),
+                   coverage=queries.calendar_coverage(today))
+
+
 def create_app() -> FastAPI:
     """The app; Airflow's security helpers are imported here, on the first request, not when
     the plugin is loaded (every DAG parse loads plugins)."""
@@ -67,48 +119,5 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title="Market data", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(reader)])
-
-    @app.get("/", include_in_schema=False)
-    def index(request: Request):
-        return RedirectResponse(_base(request) + "/reports", status_code=307)
-
-    @app.get("/reports", response_class=HTMLResponse, name="reports")
-    def reports(request: Request, kind: str | None = None,
-                date_from: Annotated[str | None, Query(alias="from")] = None,
-                date_to: Annotated[str | None, Query(alias="to")] = None):
-        kind, date_from, date_to = kind or None, date_from or None, date_to or None
-        try:
-            rows = queries.list_reports(_db(), kind, date_from, date_to)
-        except queries.BadFilter as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
-        return _render(request, "reports.html", "reports", rows=rows, kind=kind or "", date_from=date_from or "",
-                       date_to=date_to or "", kinds=queries.KINDS)
-
-    @app.get("/reports/{kind}/{report_date}", response_class=HTMLResponse, name="report")
-    def report(kind: str, report_date: str):
-        from ta_scheduler.reports.errors import ReportNotFoundError
-        from ta_scheduler.reports.store import load_report
-
-        try:
-            doc = load_report(_db(), kind, report_date)
-        except ValueError as exc:
-            raise HTTPException(status_code=400, detail=str(exc)) from None
-        except ReportNotFoundError as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
-        return HTMLResponse(doc["html"])
-
-    @app.get("/health", response_class=HTMLResponse, name="health")
-    def health(request: Request):
-        now = exchange_now()
-        return _render(request, "health.html", "health", grid=queries.health_grid(_db(), now),
-                       runs=queries.last_successful_runs(), coverage=queries.calendar_coverage(now.date()),
-                       state_classes=queries.LEDGER_STATE_CLASSES)
-
-    @app.get("/calendar", response_class=HTMLResponse, name="calendar")
-    def calendar(request: Request):
-        today = exchange_today()
-        days = queries.calendar_days(today)
-        return _render(request, "calendar.html", "calendar", days=days, holidays=queries.holiday_periods(days),
-                       coverage=queries.calendar_coverage(today))
-
+    app.include_router(pages)
     return app
