@@ -48,10 +48,17 @@ fi
 export TA_FERRETDB_BACKEND
 
 if [ "$TA_ENV" = "test" ]; then
-  # Forced, not defaults (see "Test isolation" below).
+  # Forced, not defaults (see "Test isolation" below). A pytest-xdist worker after the first
+  # (PYTEST_XDIST_WORKER gw1, gw2, ...) has a metadata DB and a default store of its own,
+  # airflow_gw1_test and tradingagents_gw1_test (tests/conftest.py copies the metadata DB), so two
+  # workers' `airflow dags test` runs never meet; its subprocesses inherit the variable.
+  _ta_worker=""
+  if [[ "${PYTEST_XDIST_WORKER:-}" =~ ^gw[1-9][0-9]*$ ]]; then _ta_worker="_$PYTEST_XDIST_WORKER"; fi
   export AIRFLOW_HOME="$TA_STATE_DIR/test/airflow"
-  export TA_METADATA_DB=airflow_test
-  export TA_MONGO_DB=tradingagents_test
+  export TA_METADATA_DB="airflow${_ta_worker}_test"
+  export TA_MONGO_DB="tradingagents${_ta_worker}_test"
+  export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$AIRFLOW_HOME/logs${_ta_worker}"
+  unset _ta_worker
   export TA_REDIS_DB=1
   export TA_API_PORT="${TA_API_PORT:-18080}"
 else
@@ -142,16 +149,17 @@ fi
 
 # --- Test isolation ------------------------------------------------------------------------------
 # In test mode every database and URI is the local test one, whatever .env or the shell said: the
-# metadata DB is airflow_test on the local PostgreSQL, Redis DB 1 on the local server, and the
-# store is the local test store — or, for a test that starts a private store, a MONGO_URI on
-# 127.0.0.1 whose database is a test name (ta_test_*, ta_e2e_*, *_test). MONGODB_URL, REDIS_URL
-# and connections given as AIRFLOW_CONN_* for the store, Redis and the metadata DB are dropped.
+# metadata DB is airflow_test on the local PostgreSQL (airflow_gw1_test, ... on later pytest-xdist
+# workers), Redis DB 1 on the local server, and the store is the local test store — or, for a test
+# that starts a private store, a MONGO_URI on 127.0.0.1 whose database is a test name (ta_test_*,
+# ta_e2e_*, *_test). MONGODB_URL, REDIS_URL and connections given as AIRFLOW_CONN_* for the store,
+# Redis and the metadata DB are dropped.
 # tests/conftest.py refuses to run if any of this does not hold.
 if [ "$TA_ENV" = "test" ]; then
-  _ta_pg="postgresql+psycopg2://$_ta_pg_auth/airflow_test"
+  _ta_pg="postgresql+psycopg2://$_ta_pg_auth/$TA_METADATA_DB"
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$_ta_pg"
   export AIRFLOW__CELERY__BROKER_URL="redis://127.0.0.1:$TA_REDIS_PORT/1"
-  export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://$_ta_pg_auth/airflow_test"
+  export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql://$_ta_pg_auth/$TA_METADATA_DB"
   unset _ta_pg MONGODB_URL REDIS_URL CELERY_BROKER_URL AIRFLOW_CONN_REDIS_DEFAULT AIRFLOW_CONN_AIRFLOW_METADATA_DB \
     AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET
   if [ -n "${MONGO_URI:-}" ] && ! [[ "$MONGO_URI" =~ ^mongodb://(127\.0\.0\.1|localhost)(:[0-9]+)?/((ta_test|ta_e2e)[A-Za-z0-9_]*|[A-Za-z0-9_]*_test)?(\?.*)?$ ]]; then

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -27,6 +28,26 @@ def _require_test_env() -> None:
 
 
 _require_test_env()
+
+
+def _adopt_worker_databases() -> None:
+    """On a pytest-xdist worker after the first: the metadata DB, default store and task-log
+    folder scripts/env.sh names for it (from ``PYTEST_XDIST_WORKER``), as the Airflow commands it
+    starts will see them. Its environment came from the controller, which has no worker name."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if worker == "gw0":
+        return
+    out = subprocess.run(["bash", "-c", '. "$0/scripts/env.sh" >/dev/null && env -0', str(PROJECT_DIR)],
+                         capture_output=True, check=True, timeout=60).stdout.decode()
+    env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+    for var in WORKER_VARIABLES:
+        os.environ[var] = env[var]
+
+
+#: What differs between pytest-xdist workers (scripts/env.sh, test mode)
+WORKER_VARIABLES = ("TA_METADATA_DB", "TA_MONGO_DB", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+                    "AIRFLOW__CELERY__RESULT_BACKEND", "AIRFLOW__LOGGING__BASE_LOG_FOLDER")
+_adopt_worker_databases()
 from isolation import isolation_problems  # noqa: E402  (tests/ is on sys.path from here)
 
 if _problems := isolation_problems(dict(os.environ)):
@@ -36,15 +57,33 @@ if _problems := isolation_problems(dict(os.environ)):
 # ---- on pytest-xdist workers (tests/worker_groups.py says which tests share one) ----------------
 
 
-def pytest_collection_modifyitems(config, items):
-    """The ``airflow_db`` group first: the longest chain starts at once on its worker."""
-    from worker_groups import AIRFLOW_DB, group_of
+def pytest_configure(config):
+    """On the controller of a pytest-xdist run: each worker after the first gets its own copy of
+    the migrated test metadata DB (``scripts/metadata-db.sh clone``), with airflow_settings.yaml
+    loaded so the store connection names that worker's default store."""
+    workers = config.getoption("numprocesses", None)
+    if hasattr(config, "workerinput") or not isinstance(workers, int) or workers < 2:
+        return
+    for n in range(1, workers):
+        env = {**os.environ, "PYTEST_XDIST_WORKER": f"gw{n}"}
+        res = subprocess.run(
+            ["bash", "-c", '"$0/scripts/metadata-db.sh" clone "$1" && . "$0/scripts/env.sh" '
+                           '&& python -m ta_scheduler.settings_loader "$0/airflow_settings.yaml"',
+             str(PROJECT_DIR), os.environ["TA_METADATA_DB"]],
+            env=env, capture_output=True, text=True, timeout=300)
+        if res.returncode != 0:
+            pytest.exit(f"metadata DB of worker gw{n}: {res.stderr[-2000:]}", returncode=2)
 
-    items.sort(key=lambda item: group_of(item.nodeid) != AIRFLOW_DB)
+
+def pytest_collection_modifyitems(config, items):
+    """The longest groups first (tests/worker_groups.py), each group's tests in collection order."""
+    from worker_groups import group_of, start_rank
+
+    items.sort(key=lambda item: start_rank(group_of(item.nodeid)))
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """``--dist loadscope`` with the scopes of tests/worker_groups.py, in collection order."""
+    """``--dist loadscope`` with the groups of tests/worker_groups.py, in collection order."""
     if config.getvalue("dist") != "loadscope":
         return None
     from worker_groups import group_of
@@ -55,6 +94,19 @@ def pytest_xdist_make_scheduler(config, log):
             return group_of(nodeid)
 
     return GroupScheduling(config, log)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_state_folders(tmp_path_factory):
+    """Reports, backups and log archives written by the DAG runs of this worker go to folders of
+    its own, not to the state dir a `make up` deployment uses (nor the other worker's); a test
+    naming its own folder keeps it. Airflow commands the tests start inherit them."""
+    mp = pytest.MonkeyPatch()
+    for var, name in (("TA_REPORTS_DIR", "reports"), ("TA_BACKUP_DIR", "backups"), ("TA_LOG_ARCHIVE_DIR", "log-archive")):
+        if not os.environ.get(var):
+            mp.setenv(var, str(tmp_path_factory.mktemp(name)))
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

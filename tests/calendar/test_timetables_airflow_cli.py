@@ -72,7 +72,7 @@ def airflow_env(tmp_path, calendar_dir):
          "kwargs": {"path": str(dags), "refresh_interval": 0}},
     ]
     env = dict(os.environ, AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(bundles))
-    assert env.get("TA_ENV") == "test" and "airflow_test" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env.get("TA_ENV") == "test" and env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("/" + env["TA_METADATA_DB"])
     yield env
     procs = [subprocess.Popen([AIRFLOW, "dags", "delete", "-y", dag_id], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for dag_id in DAGS]
@@ -115,7 +115,7 @@ def replan_env(tmp_path, calendar_dir):
          "kwargs": {"path": str(dags), "refresh_interval": 0}},
     ]
     env = dict(os.environ, AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST=json.dumps(bundles))
-    assert env.get("TA_ENV") == "test" and "airflow_test" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env.get("TA_ENV") == "test" and env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("/" + env["TA_METADATA_DB"])
     yield env
     _run(["dags", "delete", "-y", REPLAN_DAG], env)
 

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from isolation import isolation_problems
+from isolation import isolation_problems, worker_databases
 from paths import PROJECT_DIR
 
 SCRIPTS = PROJECT_DIR / "scripts"
@@ -75,8 +75,9 @@ def test_env_sh_forces_test_databases_whatever_dotenv_and_the_shell_say(hostile_
     assert res.returncode == 0, res.stderr
     got = dict(item.split("=", 1) for item in res.stdout.decode().split("\0") if "=" in item)
     assert isolation_problems(got) == []
+    metadata_db, store_db = worker_databases(env.get("PYTEST_XDIST_WORKER"))  # airflow_test, tradingagents_test
     assert (got["TA_ENV"], got["TA_METADATA_DB"], got["TA_MONGO_DB"], got["TA_REDIS_DB"]) == (
-        "test", "airflow_test", "tradingagents_test", "1")
+        "test", metadata_db, store_db, "1")
     assert got["AIRFLOW_HOME"] == f"{os.environ['TA_STATE_DIR']}/test/airflow"
     assert "MONGO_URI" not in got and "MONGODB_URL" not in got and "REDIS_URL" not in got
     assert b"secret" not in res.stderr  # the refused URI is named without its password
@@ -108,9 +109,10 @@ def test_this_process_uses_only_test_databases():
     from ta_scheduler.storage.mongo import get_db
 
     assert isolation_problems(dict(os.environ)) == []
-    assert settings.engine.url.database == "airflow_test" and settings.engine.url.host == "127.0.0.1"
+    metadata_db, store_db = worker_databases(os.environ.get("PYTEST_XDIST_WORKER"))
+    assert settings.engine.url.database == metadata_db and settings.engine.url.host == "127.0.0.1"
     target = mongo_target()
-    assert target.database.endswith("_test") and target.uri.startswith("mongodb://127.0.0.1:"), target
+    assert target.database == store_db and target.uri.startswith("mongodb://127.0.0.1:"), target
     get_db(target)["isolation_probe"].insert_one({"probe": True})  # a write lands in the test store
     get_db(target).drop_collection("isolation_probe")
 

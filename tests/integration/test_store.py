@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -27,7 +28,7 @@ def test_mongo_default_connection_names_the_test_store(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     target = config.mongo_target()
     assert target.source == "connection mongo_default"
-    assert target.database == "tradingagents_test"
+    assert target.database == os.environ["TA_MONGO_DB"]  # tradingagents_test (a later worker's own copy)
     assert get_db(target).command("ping")["ok"] == 1
 
 

@@ -140,7 +140,7 @@ def test_inside_a_task_the_metadata_db_comes_from_its_connection(monkeypatch):
 
     monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "airflow-db-not-allowed:///")
     port, password = os.environ["TA_PG_PORT"], os.environ["TA_PG_PASSWORD"]
-    assert metadata_db_conn() == f"postgresql://airflow:{password}@127.0.0.1:{port}/airflow_test"
+    assert metadata_db_conn() == f"postgresql://airflow:{password}@127.0.0.1:{port}/{os.environ['TA_METADATA_DB']}"
     assert clean_airflow_metadata(older_than_days=30, dry_run=True)["clean_before"]  # the CLI ran against it
     monkeypatch.setattr(config, "metadata_db_hook", lambda: None)
     with pytest.raises(AirflowDbCleanError, match="define connection airflow_metadata_db"):
