@@ -42,7 +42,8 @@ def test_a_seed_mongo_uri_keeps_replica_sets_credentials_and_options(monkeypatch
     srv = "mongodb+srv://cluster0.example.net/?retryWrites=false"
     monkeypatch.setenv("AIRFLOW_CONN_MONGO_DEFAULT", config.mongo_connection_json(srv))
     assert config.mongo_target() == config.MongoTarget(
-        "mongodb+srv://cluster0.example.net", "tradingagents_test", "connection mongo_default", {"retryWrites": "false"})
+        "mongodb+srv://cluster0.example.net", os.environ["TA_MONGO_DB"], "connection mongo_default",
+        {"retryWrites": "false"})  # no database in the URI: TA_MONGO_DB
 
 
 def test_a_worker_without_the_connection_fails_naming_it(tmp_path):
