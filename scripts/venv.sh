@@ -15,11 +15,12 @@ command -v "$PY" >/dev/null || PY=python3
 [ -x "$TA_VENV/bin/python" ] || "$PY" -m venv "$TA_VENV"
 # uv installs the lock's ~200 packages in seconds where pip takes a minute or more (the same
 # versions: the lock pins every one; certificates from the system store, as pip uses them); pip
-# does it when uv cannot be had or fails.
+# does it when uv cannot be had or fails. Bytecode is compiled at install, as pip does: env.sh sets
+# PYTHONDONTWRITEBYTECODE, so without it every Airflow process would compile Airflow again.
 uv_install() {
   "$TA_VENV/bin/pip" install -q "uv==$UV_VERSION" || return 1
   export UV_SYSTEM_CERTS=1
-  "$TA_VENV/bin/uv" pip install --python "$TA_VENV/bin/python" -q -r requirements.txt -r requirements-dev.txt -c requirements.lock \
+  "$TA_VENV/bin/uv" pip install --python "$TA_VENV/bin/python" -q --compile-bytecode -r requirements.txt -r requirements-dev.txt -c requirements.lock \
     && "$TA_VENV/bin/uv" pip install --python "$TA_VENV/bin/python" -q --no-deps -e .
 }
 if ! uv_install; then

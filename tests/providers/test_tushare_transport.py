@@ -26,6 +26,9 @@ def test_plain_http_beyond_localhost_is_warned(url, warned):
 def test_the_provider_warns_about_the_default_endpoint_without_logging_the_token(caplog):
     with caplog.at_level(logging.WARNING, logger="ta_scheduler.providers.tushare_pro"):
         TushareProvider("SECRET-TOKEN-123", DEFAULT_URL)
-    messages = [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if "SECRET-TOKEN-123" in r.getMessage()]
+    # ours only: the first test of a process to resolve a connection also hears Airflow's secrets
+    # masker ("Skipping masking for a secret as it's too short")
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("ta_scheduler")]
     assert messages == ["tushare: http://api.waditu.com is plain HTTP; the token is sent unencrypted with every "
                         "request (set TUSHARE_API_URL to an https:// endpoint you trust to avoid it)"]
