@@ -128,14 +128,18 @@ def test_prompts_carry_the_stores_data_and_nothing_after_the_analysis_date(marke
 def test_retry_of_a_task_overwrites_its_document(market_db, llm_env):
     kw = {"analysis_date": ANALYSIS_DATE, "llm_provider": "dashscope", "research_depth": 1}
     first = run_stock_research(market_db, "600519", run_id="scheduled__a", **kw)
-    created = market_db["analysis_reports"].find_one()["created_at"]
+    written = market_db["analysis_reports"].find_one()
+    # what a try killed halfway could have left: the retry must replace it, not keep it
+    market_db["analysis_reports"].update_one({"_id": written["_id"]}, {"$set": {"status": "failed", "recommendation": "stale"}})
 
     again = run_stock_research(market_db, "600519.SH", run_id="scheduled__a", **kw)
 
     assert again["analysis_id"] == first["analysis_id"] == "600519_20261127_dashscope_d1"
     docs = list(market_db["analysis_reports"].find())
     assert len(docs) == 1
-    assert docs[0]["created_at"] == created and docs[0]["updated_at"] > created
+    assert docs[0]["created_at"] == written["created_at"] and docs[0]["updated_at"] > written["updated_at"]
+    timing = {"updated_at": None, "execution_time": None}  # the moment and the duration of each run
+    assert {**docs[0], **timing} == {**written, **timing}
 
 
 def test_other_depth_or_provider_is_a_separate_document(market_db, llm_env):
