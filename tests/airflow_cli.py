@@ -36,7 +36,8 @@ def _import_time(env: dict[str, str]) -> dict[str, str]:
 
 
 class WarmAirflow:
-    """One ``tests/warm_airflow.py`` server for this pytest process, started at its first command."""
+    """One ``tests/warm_airflow.py`` server for this pytest process, started at its first
+    command; it runs one command at a time."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -49,11 +50,12 @@ class WarmAirflow:
                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
                                      text=True, bufsize=1)
         self.env = env
-        ready = self._reply(300)
+        ready = self.reply(300)
         assert "ready" in ready, ready
         atexit.register(self.stop)
 
-    def _reply(self, timeout: float | None) -> dict:
+    def reply(self, timeout: float | None) -> dict:
+        """The server's next reply; TimeoutError when none comes within ``timeout`` seconds."""
         if timeout is not None and not select.select([self.proc.stdout], [], [], timeout)[0]:
             raise TimeoutError
         line = self.proc.stdout.readline()
@@ -66,38 +68,95 @@ class WarmAirflow:
             self.proc.kill()
             self.proc.wait()
 
-    def run(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
-        env = _wrapper_env(dict(os.environ))
-        with self.lock:
+    def start(self, argv: list[str], stdout: Path, stderr: Path, env: dict[str, str] | None = None):
+        """``airflow <argv>`` started with ``env`` (default: this process's environment) as
+        ``scripts/airflow`` would run it, its output appended to ``stdout`` and ``stderr`` (which
+        may be one file): a :class:`WarmRun`, or a ``subprocess.Popen`` of ``scripts/airflow``
+        when the command's Airflow configuration is not the server's."""
+        env = dict(os.environ if env is None else env)
+        full_env = _wrapper_env(env)
+        for path in {stdout, stderr}:
+            Path(path).write_bytes(b"")
+        self.lock.acquire()
+        try:
             if self.proc is None or self.proc.poll() is not None:
-                self._start(env)
-            elif _import_time(env) != _import_time(self.env):
-                return subprocess.run([AIRFLOW, *argv], capture_output=True, text=True, timeout=timeout)
-            with tempfile.TemporaryDirectory() as tmp:
-                out, err = os.path.join(tmp, "stdout"), os.path.join(tmp, "stderr")
-                self.proc.stdin.write(json.dumps({"argv": argv, "env": env, "cwd": os.getcwd(), "stdout": out, "stderr": err}) + "\n")
-                pid = self._reply(60)["pid"]
-                try:
-                    code = self._reply(timeout)["returncode"]
-                except TimeoutError:
-                    os.killpg(pid, signal.SIGKILL)
-                    self._reply(60)
-                    raise subprocess.TimeoutExpired(["airflow", *argv], timeout, Path(out).read_text(errors="replace"),
-                                                    Path(err).read_text(errors="replace")) from None
-                return subprocess.CompletedProcess(["airflow", *argv], code, Path(out).read_text(errors="replace"),
-                                                   Path(err).read_text(errors="replace"))
+                self._start(full_env)
+            elif _import_time(full_env) != _import_time(self.env):
+                self.lock.release()
+                return subprocess.Popen([AIRFLOW, *argv], env=env, stdout=open(stdout, "ab"), stderr=open(stderr, "ab"))
+            self.proc.stdin.write(json.dumps({"argv": argv, "env": full_env, "cwd": os.getcwd(),
+                                              "stdout": str(stdout), "stderr": str(stderr)}) + "\n")
+            return WarmRun(self, ["airflow", *argv], self.reply(60)["pid"])
+        except BaseException:
+            if self.lock.locked():
+                self.lock.release()
+            raise
+
+
+class WarmRun:
+    """A command running in the warm server's child, used like ``subprocess.Popen``."""
+
+    def __init__(self, server: WarmAirflow, args: list[str], pid: int) -> None:
+        self.server, self.args, self.pid = server, args, pid
+        self.returncode: int | None = None
+
+    def _finish(self, timeout: float | None) -> int:
+        if self.returncode is None:
+            self.returncode = self.server.reply(timeout)["returncode"]
+            self.server.lock.release()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        try:
+            return self._finish(0) if self.returncode is None else self.returncode
+        except TimeoutError:
+            return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        try:
+            return self._finish(timeout)
+        except TimeoutError:
+            raise subprocess.TimeoutExpired(self.args, timeout) from None
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._finish(60)
 
 
 _WARM = WarmAirflow()
 
 
-def dags_test(dag_id: str, logical_date: str | None, conf: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
-    """``airflow dags test <dag_id> [<logical_date>] [-c conf]``, output captured (no logical
-    date: a run without one, as ``airflow dags trigger`` without ``-e`` makes), run by the warm
-    CLI. Its DAG file is named (``-B dags-folder -f dags/<dag_id>.py``), so only that file is
-    parsed before the run (``dags test`` syncs the whole folder to the metadata DB anyway)."""
+def warm_airflow(argv: list[str], stdout: Path, stderr: Path | None = None, env: dict[str, str] | None = None):
+    """``airflow <argv>`` started by this process's warm CLI, used like ``subprocess.Popen``
+    (output appended to ``stdout``, and to ``stderr`` or the same file)."""
+    return _WARM.start(argv, stdout, stderr or stdout, env)
+
+
+def dags_test_args(dag_id: str, logical_date: str | None, conf: dict | None = None) -> list[str]:
+    """``dags test <dag_id> [<logical_date>] [-c conf]``; its DAG file named (``-B dags-folder
+    -f dags/<dag_id>.py``), so only that file is parsed before the run (``dags test`` syncs the
+    whole folder to the metadata DB anyway)."""
     argv = ["dags", "test", dag_id, *([logical_date] if logical_date else []), "-B", "dags-folder",
             "-f", str(Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER", PROJECT_DIR / "dags")) / f"{dag_id}.py")]
-    if conf:
-        argv += ["-c", json.dumps(conf)]
-    return _WARM.run(argv, timeout)
+    return argv + (["-c", json.dumps(conf)] if conf else [])
+
+
+def dags_test(dag_id: str, logical_date: str | None, conf: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``airflow dags test <dag_id> [<logical_date>] [-c conf]`` by the warm CLI, output captured
+    (no logical date: a run without one, as ``airflow dags trigger`` without ``-e`` makes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
+        proc = warm_airflow(dags_test_args(dag_id, logical_date, conf), out, err)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise subprocess.TimeoutExpired(proc.args, timeout, out.read_text(errors="replace"),
+                                            err.read_text(errors="replace")) from None
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(errors="replace"),
+                                           err.read_text(errors="replace"))

@@ -18,7 +18,7 @@ process of its own. The server imports nothing of the project: the DAG files and
 import it in the child, under the command's environment.
 
 Protocol (JSON lines on the server's stdin / stdout): ``{"argv", "env", "cwd", "stdout",
-"stderr"}`` in; ``{"pid"}`` once the child runs, then ``{"returncode"}`` when it has exited.
+"stderr"}`` in (the paths of files the child appends to); ``{"pid"}`` once the child runs, then ``{"returncode"}`` when it has exited.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _run_child(request: dict) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
-            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)  # both may name one file
             os.dup2(out, fd)
             os.close(out)
         for fd in request["_close"]:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 
-from airflow_cli import AIRFLOW
+from airflow_cli import dags_test_args, warm_airflow
 from fakes import free_port
 from pymongo import MongoClient
 from report_seed import T, seed_analysis, seed_market
@@ -96,15 +95,13 @@ def test_an_unreachable_store_is_a_reason_to_keep_waiting():
 # ---- the operator through `airflow dags test` --------------------------------------------------
 
 
-def _dags_test_reports(conf: dict, log_path, poll_seconds: float = 1.0) -> subprocess.Popen:
+def _dags_test_reports(conf: dict, log_path, poll_seconds: float = 1.0):
+    """``airflow dags test reports`` started by the warm CLI, its output in ``log_path``."""
     env = {**os.environ, "TA_REPORTS_ANALYSIS_POLL_SECONDS": str(poll_seconds)}
-    return subprocess.Popen(
-        [AIRFLOW, "dags", "test", "reports", f"{T}T20:00:00+08:00", "-c", json.dumps(conf)],
-        stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, env=env,
-    )
+    return warm_airflow(dags_test_args("reports", f"{T}T20:00:00+08:00", conf), log_path, env=env)
 
 
-def _wait_for_text(log_path, text: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+def _wait_for_text(log_path, text: str, proc, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if text in log_path.read_text(errors="replace"):
