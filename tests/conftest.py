@@ -76,10 +76,11 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The longest groups first (tests/worker_groups.py), each group's tests in collection order."""
-    from worker_groups import group_of, start_rank
+    """The longest groups first (tests/worker_groups.py), each group's tests in collection order
+    but for the modules it starts with."""
+    from worker_groups import run_order
 
-    items.sort(key=lambda item: start_rank(group_of(item.nodeid)))
+    items.sort(key=lambda item: run_order(item.nodeid))
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -40,6 +40,13 @@ LONGEST_FIRST = (
 )
 
 
+#: Modules that start first within their package's group. The e2e deployment starts the latest
+#: scheduled run of each DAG (a ``daily_sync`` repairing 20 days, the analysis it triggers, …);
+#: the deferred-report test waits for those to finish anyway, so it goes first and the tests
+#: after it find the deployment's workers free.
+FIRST_IN_PACKAGE = ("e2e/test_reports_deferred.py",)
+
+
 def group_of(nodeid: str) -> str:
     """The group of a test, from its node id (``tests/sync/test_x.py::test_y[param]``)."""
     path = nodeid.partition("::")[0]
@@ -53,3 +60,9 @@ def group_of(nodeid: str) -> str:
 def start_rank(group: str) -> int:
     """Where a group starts: its place in :data:`LONGEST_FIRST`, after them all if not listed."""
     return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+def run_order(nodeid: str) -> tuple[int, int]:
+    """Sort key of a test: its group's start rank, then :data:`FIRST_IN_PACKAGE` modules first."""
+    module = nodeid.partition("::")[0].removeprefix("tests/")
+    return start_rank(group_of(nodeid)), 0 if module in FIRST_IN_PACKAGE else 1

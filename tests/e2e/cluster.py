@@ -91,13 +91,15 @@ class Cluster:
         )
 
     def stop(self) -> None:
-        """Stop every process group this cluster started (and nothing else)."""
+        """Stop every process group this cluster started (and nothing else): SIGTERM, and SIGKILL
+        after 10 s (a Celery worker's warm shutdown waits for the task it runs, which may be one
+        of the deployment's own scheduled runs; nothing is checked after the stop)."""
         for proc in self.procs.values():
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        deadline = time.time() + 30
+        deadline = time.time() + 10
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.time()))

@@ -66,7 +66,7 @@ def _assert_each_day_complete_once(e2e_world, days: list[str]) -> None:
 
 
 def test_task_killed_mid_write_is_retried_and_stores_each_row_once(cluster, e2e_world):
-    days = _sessions("2026-10-12", "2026-10-23")  # 10 sessions no other test syncs
+    days = _sessions("2026-10-12", "2026-10-19")  # 6 sessions no other test syncs
     db = _db(e2e_world)
     cluster.wait_dag("daily_sync")
     run_id = _start_backfill(cluster, e2e_world, days, seconds_per_day=1.5)
@@ -89,7 +89,7 @@ def test_task_killed_mid_write_is_retried_and_stores_each_row_once(cluster, e2e_
 
 
 def test_store_restarted_during_a_backfill_the_retry_completes(cluster, e2e_world):
-    days = _sessions("2026-09-14", "2026-09-25")  # 10 sessions no other test syncs
+    days = _sessions("2026-09-14", "2026-09-21")  # 6 sessions no other test syncs
     store = e2e_world["store"]
     db = _db(e2e_world)
     cluster.wait_dag("daily_sync")
