@@ -37,7 +37,8 @@ def _import_time(env: dict[str, str]) -> dict[str, str]:
 
 class WarmAirflow:
     """One ``tests/warm_airflow.py`` server for this pytest process, started at its first
-    command; it runs one command at a time."""
+    command in this process's environment (as ``scripts/airflow`` gives it); it runs one
+    command at a time."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -80,8 +81,8 @@ class WarmAirflow:
         self.lock.acquire()
         try:
             if self.proc is None or self.proc.poll() is not None:
-                self._start(full_env)
-            elif _import_time(full_env) != _import_time(self.env):
+                self._start(_wrapper_env(dict(os.environ)))
+            if _import_time(full_env) != _import_time(self.env):
                 self.lock.release()
                 return subprocess.Popen([AIRFLOW, *argv], env=env, stdout=open(stdout, "ab"), stderr=open(stderr, "ab"))
             self.proc.stdin.write(json.dumps({"argv": argv, "env": full_env, "cwd": os.getcwd(),

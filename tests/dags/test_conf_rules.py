@@ -270,5 +270,6 @@ def test_a_run_made_outside_the_api_server_fails_in_its_first_task():
 
     res = dags_test("news_sync", "2026-11-27T15:00:00+08:00", {"since": "2026-01-01"}, timeout=600)
     output = res.stdout + res.stderr
+    assert res.returncode == 1 and "DagRun failed" in res.stderr, output[-3000:]  # the CLI's own exit
     assert "invalid conf for news_sync: news_sync takes no params; got 'since'" in output, output[-3000:]
     assert "AirflowFailException" in output  # failed at once, not retried
