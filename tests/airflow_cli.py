@@ -23,9 +23,10 @@ AIRFLOW = str(PROJECT_DIR / "scripts" / "airflow")
 IMPORT_TIME = ("AIRFLOW__", "AIRFLOW_HOME", "AIRFLOW_CONFIG", "PYTHONPATH")
 
 
-def _wrapper_env(env: dict[str, str]) -> dict[str, str]:
+def wrapper_env(env: dict[str, str]) -> dict[str, str]:
     """The environment ``scripts/airflow`` gives the CLI when started with ``env`` (its
-    ``scripts/env.sh``); services and the metadata DB are ready in a test session."""
+    ``scripts/env.sh``; a pytest-xdist worker's own databases among them); services and the
+    metadata DB are ready in a test session."""
     out = subprocess.run(["bash", "-c", '. "$0/scripts/env.sh" >/dev/null && env -0', str(PROJECT_DIR)],
                          env=env, capture_output=True, check=True, timeout=60).stdout.decode()
     return dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
@@ -75,13 +76,13 @@ class WarmAirflow:
         may be one file): a :class:`WarmRun`, or a ``subprocess.Popen`` of ``scripts/airflow``
         when the command's Airflow configuration is not the server's."""
         env = dict(os.environ if env is None else env)
-        full_env = _wrapper_env(env)
+        full_env = wrapper_env(env)
         for path in {stdout, stderr}:
             Path(path).write_bytes(b"")
         self.lock.acquire()
         try:
             if self.proc is None or self.proc.poll() is not None:
-                self._start(_wrapper_env(dict(os.environ)))
+                self._start(wrapper_env(dict(os.environ)))
             if _import_time(full_env) != _import_time(self.env):
                 self.lock.release()
                 return subprocess.Popen([AIRFLOW, *argv], env=env, stdout=open(stdout, "ab"), stderr=open(stderr, "ab"))

@@ -34,12 +34,12 @@ def _adopt_worker_databases() -> None:
     """On a pytest-xdist worker after the first: the metadata DB, default store and task-log
     folder scripts/env.sh names for it (from ``PYTEST_XDIST_WORKER``), as the Airflow commands it
     starts will see them. Its environment came from the controller, which has no worker name."""
+    from airflow_cli import wrapper_env
+
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     if worker == "gw0":
         return
-    out = subprocess.run(["bash", "-c", '. "$0/scripts/env.sh" >/dev/null && env -0', str(PROJECT_DIR)],
-                         capture_output=True, check=True, timeout=60).stdout.decode()
-    env = dict(item.split("=", 1) for item in out.split("\0") if "=" in item)
+    env = wrapper_env(dict(os.environ))
     for var in WORKER_VARIABLES:
         os.environ[var] = env[var]
 

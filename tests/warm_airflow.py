@@ -29,7 +29,7 @@ import signal
 import sys
 import traceback
 
-#: what the server imports before it serves: everything the run of any command would import first
+#: libraries the tasks import, imported once by the server too (they read no environment on import)
 WARM_MODULES = ("numpy", "pandas", "pymongo", "httpx")
 
 
