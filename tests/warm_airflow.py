@@ -27,6 +27,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import traceback
 
 #: libraries the tasks import, imported once by the server too (they read no environment on import)
@@ -51,6 +52,8 @@ def _warm() -> None:
         settings.engine.dispose()  # no metadata DB connection for the children to inherit
     leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("ta_scheduler", "dags"))
     assert not leaked, f"the warm server imported project modules under its own environment: {leaked}"
+    threads = [t.name for t in threading.enumerate()]
+    assert threads == ["MainThread"], f"a fork copies no thread, so none may run in the warm server: {threads}"
     # every run gets this instance, as the first call in a fresh process would have made it
     supervisor.in_process_api_server = lambda: api
 
