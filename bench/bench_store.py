@@ -11,6 +11,10 @@ Candidates (all speak the MongoDB wire protocol; the project's code is the same 
 - ``pg+gin``: the same, plus ``scripts/ferretdb/postgresql-indexes.sql`` (what ``scripts/services.sh``
   installs): every index FerretDB creates gets a GIN twin on its leading field, which serves the
   pushed-down ``@>``.
+- ``pg+gin+patch``: the same with ``scripts/ferretdb/patches`` applied and garbage collected by a
+  memory limit (what ``scripts/services.sh`` builds and starts): a ``$in`` of strings reaches the
+  indexes too, a count whose filter PostgreSQL applies exactly is a ``SELECT count(*)``, and
+  documents are decoded without a leak-tracking stack walk each.
 - ``mongodb``: a real MongoDB, when ``TA_BENCH_MONGODB_URI`` names one (none can be installed here).
 
 Documents: ``stock_daily_quotes`` bars with the real field set (``sync.bars.BAR_FIELDS``), 5,400
@@ -93,10 +97,16 @@ def _pg_exec(database: str, sql: str) -> None:
 
 @contextmanager
 def _ferretdb(backend: str):
-    """A FerretDB of the project's build on a free port: ``sqlite`` in a temp dir, ``pg`` or
-    ``pg+gin`` on a fresh PostgreSQL database of the local server. Yields its URI."""
+    """A FerretDB of the project's build (released, or patched for ``+patch``) on a free port:
+    ``sqlite`` in a temp dir, the others on a fresh PostgreSQL database of the local server.
+    Yields its URI."""
+    patched = backend.endswith("+patch")
+    env = {**os.environ, "TA_FERRETDB_UNPATCHED": "0" if patched else "1"}
     binary = subprocess.run([str(ROOT / "scripts/services.sh"), "build-ferretdb"], capture_output=True, text=True,
-                            check=True).stdout.strip().splitlines()[-1]
+                            check=True, env=env).stdout.strip().splitlines()[-1]
+    run_env = {k: v for k, v in os.environ.items() if k not in ("GOGC", "GOMEMLIMIT")}
+    if not patched:
+        run_env["GOGC"] = "100"  # Go's default, as FerretDB ran before the memory-limit setting
     port = _free_port()
     tmp = tempfile.mkdtemp(prefix="ta_bench_store_")
     pg_db = f"ta_bench_store_{uuid.uuid4().hex[:8]}"
@@ -104,11 +114,11 @@ def _ferretdb(backend: str):
         args = ["-handler", "sqlite", "-sqlite-url", f"file:{tmp}/"]
     else:
         _pg_exec("postgres", f'CREATE DATABASE "{pg_db}"')
-        if backend == "pg+gin":
+        if backend.startswith("pg+gin"):
             _pg_exec(pg_db, (ROOT / "scripts/ferretdb/postgresql-indexes.sql").read_text())
         args = ["-handler", "postgresql", "-postgresql-url", _pg_dsn(pg_db).replace("postgresql://", "postgres://")]
     proc = subprocess.Popen([binary, "-listen", f"127.0.0.1:{port}", *args], stdout=subprocess.DEVNULL,
-                            stderr=open(Path(tmp) / "ferretdb.log", "w"))
+                            stderr=open(Path(tmp) / "ferretdb.log", "w"), env=run_env)
     try:
         _wait_port(port, proc)
         yield f"mongodb://127.0.0.1:{port}/"
@@ -262,7 +272,7 @@ def _bench_candidate(name: str, uri: str, full: bool) -> dict[str, dict]:
 
 
 def run() -> dict[str, dict]:
-    only = [c for c in os.environ.get("TA_BENCH_STORE_CANDIDATES", "sqlite,pg,pg+gin").split(",") if c]
+    only = [c for c in os.environ.get("TA_BENCH_STORE_CANDIDATES", "sqlite,pg,pg+gin,pg+gin+patch").split(",") if c]
     full = os.environ.get("TA_BENCH_STORE_FULL") == "1"
     out: dict[str, dict] = {}
     for backend in only:

@@ -151,19 +151,33 @@ stop_redis() { stop_pidfile redis "$SVC_RUN/redis.pid"; }
 
 # ---- FerretDB ----------------------------------------------------------------------------------
 FERRET_SRC="$TA_PROJECT_DIR/scripts/ferretdb"
-ferret_bin() {  # cached by the hash of the wrapper's sources, so a go.mod bump rebuilds it
-  local h; h=$(cat "$FERRET_SRC/go.mod" "$FERRET_SRC/go.sum" "$FERRET_SRC/main.go" | sha256sum | cut -c1-12)
+ferret_patches() {  # TA_FERRETDB_UNPATCHED=1: FerretDB as released (the store benchmark compares both)
+  [ "${TA_FERRETDB_UNPATCHED:-0}" = 1 ] || ls "$FERRET_SRC"/patches/*.patch
+}
+ferret_bin() {  # cached by the hash of the wrapper's sources and patches, so a bump rebuilds it
+  local h; h=$(cat "$FERRET_SRC/go.mod" "$FERRET_SRC/go.sum" "$FERRET_SRC/main.go" $(ferret_patches) | sha256sum | cut -c1-12)
   echo "$TA_STATE_DIR/bin/ferretdb-$h"
 }
 
+# FerretDB from the Go module proxy, with scripts/ferretdb/patches/*.patch applied to a copy of
+# the module (a `replace` in a temporary go.mod; the module cache and our go.mod stay as they
+# are; docs/store.md says what the patches change).
 build_ferretdb() {
   local bin; bin=$(ferret_bin)
   [ -x "$bin" ] && return 0
   command -v go >/dev/null || die "Go is needed to build FerretDB (https://go.dev/dl) — or set MONGO_URI to a real MongoDB"
   log "building FerretDB (first run only, about a minute)"
   mkdir -p "$(dirname "$bin")"
-  (cd "$FERRET_SRC" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" .) >"$SVC_LOG/ferretdb-build.log" 2>&1 \
-    || die "FerretDB build failed, see $SVC_LOG/ferretdb-build.log"
+  local work; work=$(mktemp -d)
+  ( set -e; cd "$FERRET_SRC"
+    go mod download github.com/FerretDB/FerretDB
+    cp -r "$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" "$work/ferretdb"; chmod -R u+w "$work/ferretdb"
+    for f in $(ferret_patches); do git -C "$work/ferretdb" apply "$f"; done
+    cp go.mod go.sum "$work/"
+    go mod edit -modfile "$work/go.mod" -replace "github.com/FerretDB/FerretDB=$work/ferretdb"
+    CGO_ENABLED=0 go build -trimpath -modfile "$work/go.mod" -o "$bin.tmp" .
+  ) >"$SVC_LOG/ferretdb-build.log" 2>&1 || { rm -rf "$work"; die "FerretDB build failed, see $SVC_LOG/ferretdb-build.log"; }
+  rm -rf "$work"
   mv "$bin.tmp" "$bin"
 }
 

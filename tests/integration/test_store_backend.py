@@ -103,3 +103,84 @@ def test_a_store_made_on_sqlite_moves_whole_to_the_postgresql_backend(tmp_path, 
                 target.drop_database(n)
             src.close()
             target.close()
+
+
+# --- scripts/ferretdb/patches: $in pushdown and counts that decode nothing -----------------------
+
+BARS = [  # arrays, numbers that look like the strings, missing fields: equality as MongoDB means it
+    {"_id": "a", "trade_date": "2026-11-26", "symbol": "600519", "tags": ["x", "y"]},
+    {"_id": "b", "trade_date": "2026-11-26", "symbol": "000001", "tags": "x"},
+    {"_id": "c", "trade_date": "2026-11-27", "symbol": "600519", "tags": {"x": "x"}},
+    {"_id": "d", "trade_date": "2026-11-27", "symbol": 600519, "tags": []},
+    {"_id": "e", "trade_date": ["2026-11-26", "2026-11-27"], "symbol": "600000"},
+    {"_id": "f", "symbol": "600519"},
+]
+
+
+def _insert_undecodable(db, trade_date: str) -> None:
+    """A row FerretDB cannot decode (no ``$s`` schema) straight into the bars table: a read that
+    decodes it fails, so a read that succeeds never decoded it (PostgreSQL filtered or counted)."""
+    conn = _pg()
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT _jsonb->>'table' FROM %s._ferretdb_database_metadata WHERE _jsonb->>'_id' = %%s"
+                        % f'"{db.name}"', (C.STOCK_DAILY_QUOTES,))
+            table = cur.fetchone()[0]
+            cur.execute(f'INSERT INTO "{db.name}"."{table}" (_jsonb) VALUES (%s)',
+                        (f'{{"_id": "broken", "trade_date": "{trade_date}"}}',))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("query", [
+    {"trade_date": "2026-11-26"}, {"trade_date": "2026-11-27"}, {"symbol": "600519"}, {"tags": "x"},
+    {"symbol": {"$in": ["600519", "000001"]}}, {"trade_date": {"$in": ["2026-11-27"]}, "symbol": "600519"},
+    {"symbol": {"$eq": "600519"}}, {"symbol": {"$in": ["600519", 600519]}}, {"tags": {"$in": ["x"]}},
+    {"trade_date": {"$gte": "2026-11-27"}}, {"symbol": "600519", "tags": {"$size": 2}}, {},
+])
+def test_in_and_counts_match_what_mongodb_selects(mongo_db, query):
+    """Every query form, pushed down or not, selects exactly the documents MongoDB's rules select
+    (evaluated here in Python for these documents): ``find``, ``count_documents`` (an aggregate),
+    the ``count`` command and a ``$count`` stage agree."""
+    coll = mongo_db[C.STOCK_DAILY_QUOTES]
+    coll.insert_many([dict(d) for d in BARS])
+    want = sorted(d["_id"] for d in coll.find({}) if _matches(d, query))
+    assert sorted(d["_id"] for d in coll.find(query)) == want
+    assert coll.count_documents(query) == len(want)
+    assert mongo_db.command("count", coll.name, query=query)["n"] == len(want)
+    assert list(coll.aggregate([{"$match": query}, {"$count": "n"}])) == ([{"n": len(want)}] if want else [])
+
+
+def _matches(doc: dict, query: dict) -> bool:
+    def one(value, cond) -> bool:
+        if isinstance(cond, dict) and "$in" in cond:
+            return any(one(value, c) for c in cond["$in"])
+        if isinstance(cond, dict) and "$eq" in cond:
+            return one(value, cond["$eq"])
+        if isinstance(cond, dict) and "$gte" in cond:
+            vals = value if isinstance(value, list) else [value]
+            return any(isinstance(v, str) and v >= cond["$gte"] for v in vals)
+        if isinstance(cond, dict) and "$size" in cond:
+            return isinstance(value, list) and len(value) == cond["$size"]
+        if isinstance(value, list):
+            return value == cond or any(type(v) is type(cond) and v == cond for v in value)
+        return type(value) is type(cond) and value == cond
+
+    return all(k in doc and one(doc[k], c) for k, c in query.items())
+
+
+def test_a_count_of_string_equalities_decodes_no_document(mongo_db):
+    coll = mongo_db[C.STOCK_DAILY_QUOTES]
+    ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
+    coll.insert_many([dict(d) for d in BARS])
+    _insert_undecodable(mongo_db, "2026-11-27")
+    # counted by PostgreSQL: the undecodable row is counted (c, d, e and it), not decoded
+    assert coll.count_documents({"trade_date": "2026-11-27"}) == 4
+    assert coll.count_documents({"trade_date": {"$in": ["2026-11-26", "2026-11-27"]}}) == 6
+    assert mongo_db.command("count", coll.name, query={"trade_date": "2026-11-27"})["n"] == 4
+    assert list(coll.aggregate([{"$match": {"trade_date": "2026-11-27"}}, {"$count": "n"}])) == [{"n": 4}]
+    # filtered by PostgreSQL: a $in or equality that excludes the row never decodes it
+    assert sorted(d["_id"] for d in coll.find({"trade_date": {"$in": ["2026-11-26"]}})) == ["a", "b", "e"]
+    # a count PostgreSQL cannot do exactly decodes, as before
+    with pytest.raises(Exception):  # noqa: B017 - FerretDB reports the decoding failure as an internal error
+        coll.count_documents({"trade_date": "2026-11-27", "symbol": {"$exists": True}})

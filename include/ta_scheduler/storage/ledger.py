@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pymongo.database import Database
 
 from ta_scheduler.constants import Collections
-from ta_scheduler.storage.mongo import ensure_indexes_once
+from ta_scheduler.storage.mongo import ensure_indexes_once, find_each
 
 COLLECTION = Collections.DATA_COMPLETENESS
 
@@ -170,15 +170,9 @@ def entries(
 
 
 def _stored(db: Database, periods: Iterable[str], datasets: set[str]) -> dict[str, dict[str, Any]]:
-    """The stored documents of these periods and datasets, by ``_id``: one equality query per
-    period (served by the ``period`` index on every store, whatever the ledger's length; a
-    ``$in`` is answered by a scan of the whole ledger on FerretDB)."""
-    out: dict[str, dict[str, Any]] = {}
-    for period in dict.fromkeys(periods):
-        for doc in db[COLLECTION].find({"period": period}):
-            if doc["dataset"] in datasets:
-                out[doc["_id"]] = doc
-    return out
+    """The stored documents of these periods and datasets, by ``_id`` (a ``$in`` on ``period``:
+    its index serves it on every store)."""
+    return {doc["_id"]: doc for doc in find_each(db[COLLECTION], "period", periods) if doc["dataset"] in datasets}
 
 
 def grid(
