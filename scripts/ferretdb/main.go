@@ -13,6 +13,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served on -debug-addr only
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -27,7 +29,12 @@ func main() {
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite directory URI (sqlite backend)")
 	pgURL := flag.String("postgresql-url", "", "PostgreSQL URL (postgresql backend)")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	debugAddr := flag.String("debug-addr", "", "if set, serve Go's profiler (net/http/pprof) on this address")
 	flag.Parse()
+
+	if *debugAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, http.ListenAndServe(*debugAddr, nil)) }()
+	}
 
 	// Decoding documents is most of a read's work and makes short-lived garbage; unless GOGC or
 	// GOMEMLIMIT say otherwise, collect by a memory limit instead of at every doubling of a
