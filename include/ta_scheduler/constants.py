@@ -31,6 +31,7 @@ class Collections:
     INDEX_DAILY = "index_daily_quotes"
     TECHNICAL_INDICATORS = "technical_indicators"
     INDICATOR_STATE = "indicator_state"  # per stock and data source (analytics/indicator_state.py)
+    DAILY_BAR_COLUMNS = "daily_bar_columns"  # per trade date: the day's bars as columns (analytics/bar_columns.py)
     MARKET_SENTIMENT = "market_sentiment"
     HOT_STOCKS = "hot_stocks"
     RISK_ASSESSMENTS = "risk_assessments"

@@ -53,7 +53,9 @@ from ta_scheduler.analytics.stored_bars import (
     bar_projection,
     check_trade_date,
     latest_trade_date_with_bars,
+    pack_floats,
     raw_bar_frame,
+    unpack_floats,
 )
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import pick_source
@@ -118,7 +120,7 @@ def _state_from_docs(docs: list[dict]) -> TerminalState:
 
     state = TerminalState.empty(len(docs))
     state.bars = np.array([d["bars"] for d in docs], dtype=np.int64)
-    packed = np.frombuffer(b"".join(bytes(d["values"]) for d in docs), dtype="<f8").reshape(len(docs), -1)
+    packed = unpack_floats(b"".join(bytes(d["values"]) for d in docs)).reshape(len(docs), -1)
     col = 0
     for part, k, width in _layout():
         block = packed[:, col : col + width]
@@ -132,8 +134,6 @@ def _state_from_docs(docs: list[dict]) -> TerminalState:
 
 def _state_docs(symbols: list[str], source: str, trade_date: str, state: TerminalState, basis: list[str],
                 today: dict[str, np.ndarray]) -> list[dict]:
-    from bson.binary import Binary
-
     blocks = [state.windows[k] if part == "windows" else state.rec[k][:, None] for part, k, _w in _layout()]
     packed = np.ascontiguousarray(np.hstack(blocks), dtype="<f8") if len(symbols) else np.empty((0, 0))
     bar = {k: _floats(today[k]) for k in BAR_FIELDS}
@@ -142,7 +142,7 @@ def _state_docs(symbols: list[str], source: str, trade_date: str, state: Termina
         docs.append({
             "symbol": sym, "data_source": source, "last_date": trade_date, "bars": int(state.bars[i]),
             "price_basis": basis[i], "adj_factor": bar["adj_factor"][i] if basis[i] == "qfq" else None,
-            "last_bar": {k: bar[k][i] for k in BAR_FIELDS}, "layout": LAYOUT, "values": Binary(packed[i].tobytes()),
+            "last_bar": {k: bar[k][i] for k in BAR_FIELDS}, "layout": LAYOUT, "values": pack_floats(packed[i]),
         })
     return docs
 

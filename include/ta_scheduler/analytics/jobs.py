@@ -25,10 +25,12 @@ from ta_scheduler.analytics.stored_bars import (
     check_trade_date,
     latest_trade_date_with_bars,
     raw_bar_frame,
+    window_dates,
+    window_span,
 )
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import CSI300, SOURCE_RANK, board_limit_pct, preferred_source, session_close
-from ta_scheduler.storage.mongo import dates_between, find_each
+from ta_scheduler.storage.mongo import find_each
 from ta_scheduler.storage.writes import delete_where, docs_from_columns, write_docs
 
 if TYPE_CHECKING:
@@ -53,29 +55,38 @@ def _source_for(db: Database, trade_date: str) -> str:
 
 
 def _load_bars(db: Database, trade_date: str, n_days: int, fields: list[str], source: str) -> Panel:
-    """The last ``n_days`` trading days of bars up to ``trade_date`` as a panel (one query).
+    """The last ``n_days`` trading days of bars up to ``trade_date`` as a panel, every bar of
+    the window read (one query per date of :func:`~ta_scheduler.analytics.stored_bars.window_span`).
 
-    The window's days are the days that have bars; a calendar span of about 1.6 × ``n_days``
-    is fetched and trimmed, which covers the longest exchange holidays.
+    The window's days are the days that have bars (``stored_bars.window_dates``). The window
+    jobs read through :func:`_window`, which takes past days from their column documents.
     """
-    span = int(math.ceil(n_days * 1.6)) + 15
-    start = (date.fromisoformat(trade_date) - timedelta(days=span)).isoformat()
     projection = bar_projection(fields)
     t0 = time.perf_counter()
-    cursor = find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", dates_between(start, trade_date),
+    cursor = find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", window_span(trade_date, n_days),
                        {"period": "daily", "data_source": source}, projection, batch_size=10_000)
     frame = raw_bar_frame(list(cursor))
-    if frame.empty:
-        raise BarsMissingError(f"no daily bars for {trade_date} ({source})")
-    dates = sorted(frame["trade_date"].unique().tolist())[-n_days:]
-    if dates[-1] != trade_date:
-        raise BarsMissingError(f"no daily bars for {trade_date} ({source}); latest in window is {dates[-1]}")
+    dates = window_dates(frame["trade_date"].unique().tolist() if len(frame) else [], trade_date, n_days, source)
     panel = panel_from_frame(frame, fields, dates=dates)
     log.info(
         "read %s bars (%s symbols × %s days, %s..%s) in %.1f s",
         len(frame), len(panel.symbols), len(dates), dates[0], dates[-1], time.perf_counter() - t0,
     )
     return panel
+
+
+def _window(db: Database, trade_date: str, n_days: int, fields: list[str], source: str, *,
+            day_fields: list[str] | None = None, from_columns: bool = True) -> Panel:
+    """The window of a window job: ``fields`` over the last ``n_days`` trading days, ``day_fields``
+    on ``trade_date``. Past days come from their column documents
+    (:func:`~ta_scheduler.analytics.bar_columns.window_panel`); ``from_columns=False`` reads every
+    bar of the window instead (:func:`_load_bars`, which has the day fields on every day). Both
+    give the same documents."""
+    if not from_columns:
+        return _load_bars(db, trade_date, n_days, [*fields, *(day_fields or [])], source)
+    from ta_scheduler.analytics.bar_columns import window_panel
+
+    return window_panel(db, trade_date, n_days, fields, source, day_fields or ())
 
 
 def _adjusted(panel: Panel, *names: str) -> dict[str, np.ndarray]:
@@ -165,13 +176,16 @@ def _limits(panel: Panel, names: dict[str, str]) -> tuple[np.ndarray, np.ndarray
 
 
 def compute_market_sentiment(
-    db: Database, trade_date: str, scorer: SentimentScorer | None = None, *, top_stocks: int = 300
+    db: Database, trade_date: str, scorer: SentimentScorer | None = None, *, top_stocks: int = 300,
+    from_columns: bool = True,
 ) -> dict[str, Any]:
     """Compute and upsert the ``market_sentiment`` document of ``trade_date``.
 
     Breadth, limit-up/down, new 20/60-day highs and lows, turnover vs its 20-day mean, and news
     sentiment (``scorer``, default the offline lexicon model) for the market and per stock; the
-    ``top_stocks`` most-mentioned stocks are embedded. Returns the headline figures.
+    ``top_stocks`` most-mentioned stocks are embedded. Returns the headline figures. The 61-day
+    window's past days are read from their column documents (``from_columns=False``: from every
+    bar of the window; the same document).
 
     :raises BarsMissingError: the store has no bars for ``trade_date``
     """
@@ -182,8 +196,8 @@ def compute_market_sentiment(
     scorer = scorer or LexiconScorer()
     model = getattr(scorer, "name", type(scorer).__name__)
     source = _source_for(db, trade_date)
-    fields = ["high", "low", "close", "pre_close", "amount", "adj_factor", "up_limit", "down_limit"]
-    panel = _load_bars(db, trade_date, 61, fields, source)
+    panel = _window(db, trade_date, 61, ["high", "low", "amount", "adj_factor"], source,
+                    day_fields=["close", "pre_close", "up_limit", "down_limit"], from_columns=from_columns)
     names = _names(db, panel.symbols.tolist())
     up, down = _limits(panel, names)
     counts = breadth(panel["close"][:, -1], panel["pre_close"][:, -1], up[:, -1], down[:, -1])
@@ -312,13 +326,15 @@ def _risk_doc(subject_type: str, subject_id: str, metrics: dict[str, np.ndarray]
     return doc
 
 
-def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int = 60) -> dict[str, Any]:
+def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int = 60,
+                 from_columns: bool = True) -> dict[str, Any]:
     """Compute and upsert ``risk_assessments`` for every stock and every ``portfolios`` entry.
 
     Uses the last ``lookback`` trading days of returns up to ``as_of`` (a day with bars; the
     weekly DAG passes :func:`latest_trade_date_with_bars`). Stocks with fewer than ``min_obs``
     returns are skipped (counted). Betas are against CSI 300 (a portfolio's own ``benchmark``
-    when it names an index that is stored).
+    when it names an index that is stored). Past days of the window are read from their column
+    documents (``from_columns=False``: from every bar of the window; the same documents).
 
     :raises BarsMissingError: no bars on ``as_of``, or CSI 300 has no close on ``as_of``
     """
@@ -328,7 +344,7 @@ def compute_risk(db: Database, as_of: str, lookback: int = 250, *, min_obs: int 
     if lookback < 2:
         raise ValueError(f"lookback must be at least 2 trading days, got {lookback}")
     source = _source_for(db, as_of)
-    panel = _load_bars(db, as_of, lookback + 1, ["close", "adj_factor"], source)
+    panel = _window(db, as_of, lookback + 1, ["close", "adj_factor"], source, from_columns=from_columns)
     prices = forward_adjust(panel["close"], panel["adj_factor"])
     returns = simple_returns(prices)[:, 1:]
     if returns.shape[1] < min_obs:  # a new deployment: too little history yet, whatever the indices hold

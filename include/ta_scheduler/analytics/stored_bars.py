@@ -1,18 +1,24 @@
 """Reading stored daily bars for the analyses: which stored field holds each unadjusted price,
-the projection and frame every job reads bars with, and the latest day that has bars.
+the projection and frame every job reads bars with, which days a window of trading days is
+looked for in, the latest day that has bars, and the binary float64 packing the analyses'
+own documents keep arrays in.
 
-Shared by :mod:`~ta_scheduler.analytics.jobs` and :mod:`~ta_scheduler.analytics.indicator_state`
-(both read bars; neither imports the other for it).
+Shared by :mod:`~ta_scheduler.analytics.jobs`, :mod:`~ta_scheduler.analytics.indicator_state`
+and :mod:`~ta_scheduler.analytics.bar_columns` (all read bars; none imports another for it).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ta_scheduler.constants import Collections as C
 
 if TYPE_CHECKING:
+    import numpy as np
+    from bson.binary import Binary
     from pymongo.database import Database
 
 
@@ -74,3 +80,42 @@ def latest_trade_date_with_bars(db: Database, on_or_before: str | None = None) -
         query["trade_date"] = {"$lte": on_or_before}
     doc = coll.find_one(query, {"_id": 0, "trade_date": 1}, sort=[("trade_date", -1)])
     return doc["trade_date"] if doc else None
+
+
+def window_span(trade_date: str, n_days: int) -> list[str]:
+    """The calendar dates a window of the last ``n_days`` trading days up to ``trade_date`` is
+    looked for in: about 1.6 × ``n_days`` + 15 calendar days before it, which covers the longest
+    exchange holidays (the window's days are the days of that span that have bars)."""
+    from ta_scheduler.storage.mongo import dates_between
+
+    span = int(math.ceil(n_days * 1.6)) + 15
+    return dates_between((date.fromisoformat(trade_date) - timedelta(days=span)).isoformat(), trade_date)
+
+
+def window_dates(days_with_bars: Iterable[str], trade_date: str, n_days: int, source: str) -> list[str]:
+    """The window: the last ``n_days`` of ``days_with_bars`` (within :func:`window_span`),
+    oldest first; :class:`BarsMissingError` when it does not end on ``trade_date``."""
+    days = sorted(set(days_with_bars))
+    if not days:
+        raise BarsMissingError(f"no daily bars for {trade_date} ({source})")
+    dates = days[-n_days:]
+    if dates[-1] != trade_date:
+        raise BarsMissingError(f"no daily bars for {trade_date} ({source}); latest in window is {dates[-1]}")
+    return dates
+
+
+def pack_floats(values: np.ndarray) -> Binary:
+    """A float array as one binary field: little-endian float64, NaN kept (one field instead of
+    an array of numbers keeps a document small and quick for the store to decode)."""
+    import numpy as np
+    from bson.binary import Binary
+
+    return Binary(np.ascontiguousarray(values, dtype="<f8").tobytes())
+
+
+def unpack_floats(data: bytes) -> np.ndarray:
+    """The float64 array :func:`pack_floats` packed (read-only; ``bytes`` of several packed
+    fields joined give them one after the other)."""
+    import numpy as np
+
+    return np.frombuffer(bytes(data), dtype="<f8")

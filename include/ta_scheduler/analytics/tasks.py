@@ -38,8 +38,10 @@ def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]
     every day with bars from the first repaired day up to the last of ``trade_dates``, oldest
     first. The indicator states that took a bar on or after the first repaired day are
     invalidated, so those stocks are recomputed from their whole history (the carried-forward
-    state never saw the repaired bars).
+    state never saw the repaired bars), and so are the repaired days' column documents, so the
+    window jobs read those days from their bars again.
     """
+    from ta_scheduler.analytics.bar_columns import invalidate_bar_columns
     from ta_scheduler.analytics.indicator_state import invalidate_indicator_states
     from ta_scheduler.constants import Collections as C
 
@@ -47,6 +49,7 @@ def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]
         return sorted(trade_dates)
     since = min(repaired_dates)
     invalidate_indicator_states(db, since)
+    invalidate_bar_columns(db, repaired_dates)
     last = max([*trade_dates, *repaired_dates])
     with_bars = db[C.STOCK_DAILY_QUOTES].distinct(
         "trade_date", {"trade_date": {"$gte": since, "$lte": last}, "period": "daily"})
