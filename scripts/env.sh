@@ -83,6 +83,16 @@ export TA_LOG_DIR="$TA_STATE_DIR/logs/$TA_ENV"
 
 # Generated once per checkout: identical on every local component (JWT/fernet/log signing).
 TA_SECRETS_FILE="$TA_STATE_DIR/secrets.env"
+# A state dir made again at a path whose PostgreSQL cluster was kept in the postgres account's
+# home (scripts/services.sh pg_locate) takes over the secrets kept beside that cluster: the
+# metadata DB's connections and variables are encrypted with that Fernet key.
+_ta_kept="$(getent passwd postgres 2>/dev/null | cut -d: -f6)/ta-scheduler/$(printf %s "$TA_STATE_DIR" | sha256sum | cut -c1-12).secrets.env"
+if [ ! -f "$TA_SECRETS_FILE" ] && [ -r "$_ta_kept" ]; then
+  mkdir -p "$TA_STATE_DIR"
+  (umask 077; cp "$_ta_kept" "$TA_SECRETS_FILE")
+  echo "[env] $TA_SECRETS_FILE: taken over from $_ta_kept, kept beside this state dir's PostgreSQL cluster" >&2
+fi
+unset _ta_kept
 if [ ! -f "$TA_SECRETS_FILE" ]; then
   mkdir -p "$TA_STATE_DIR"
   (umask 077; python3 - >"$TA_SECRETS_FILE" <<'PY'

@@ -42,6 +42,7 @@ ensure_packages() {  # command-to-check package...
 
 # ---- PostgreSQL --------------------------------------------------------------------------------
 PGDATA="$TA_STATE_DIR/postgres"
+PGSECRETS=""
 PGLOG="$SVC_LOG/postgres.log"
 pg_locate() {  # as root, PostgreSQL runs as the postgres account, which must reach its data dir
   [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 || return 0
@@ -56,6 +57,7 @@ pg_locate() {  # as root, PostgreSQL runs as the postgres account, which must re
   # dir's cluster in the postgres account's home instead
   PGDATA="$home/ta-scheduler/$key"
   PGLOG="$PGDATA.log"
+  PGSECRETS="$PGDATA.secrets.env"  # a copy of secrets.env, which scripts/env.sh takes over
 }
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 as_pg() {  # initdb/postgres refuse to run as root: use the package's postgres account
@@ -87,6 +89,7 @@ start_postgres() {
     log "postgres started on 127.0.0.1:$TA_PG_PORT"
   fi
   wait_port "$TA_PG_PORT" postgres 30
+  if [ -n "${PGSECRETS:-}" ]; then install -m 600 "$TA_SECRETS_FILE" "$PGSECRETS"; fi
   pg_secure "$bin"
   pg_ensure_db airflow; pg_ensure_db airflow_test; pg_ensure_db ferretdb
 }
