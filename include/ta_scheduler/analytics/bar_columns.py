@@ -132,12 +132,16 @@ def invalidate_bar_columns(db: Database, dates: Iterable[str]) -> int:
 
 def _read_columns(db: Database, dates: Sequence[str], fields: Sequence[str],
                   source: str) -> tuple[dict[str, DayColumns], list[str]]:
-    """The column documents of ``dates`` (one ``_id`` lookup each): those that serve this read
-    (of ``source``, of this :data:`LAYOUT`, whole) by day, and the days of the others."""
+    """The column documents of ``dates``: those that serve this read (of ``source``, of this
+    :data:`LAYOUT`, whole) by day, and the days of the others.
+
+    One ``_id`` lookup per date: the embedded store answers an ``_id`` ``$in`` by decoding every
+    column document stored (measured: 4.4 s for 84 of 251, against 0.8 s looked up one by one)."""
     projection = {"_id": 1, "data_source": 1, "layout": 1, "bars": 1, "symbols": 1, **dict.fromkeys(fields, 1)}
+    coll = db[C.DAILY_BAR_COLUMNS]
     out: dict[str, DayColumns] = {}
     unusable: list[str] = []
-    for doc in find_each(db[C.DAILY_BAR_COLUMNS], "_id", dates, None, projection):
+    for doc in filter(None, (coll.find_one({"_id": d}, projection) for d in dates)):
         cols = _usable(doc, fields, source)
         if cols is None:
             unusable.append(doc["_id"])
