@@ -2,8 +2,9 @@
 
 Pure computations (arrays in, arrays/frames out) live in ``panel``, ``indicators``, ``breadth``,
 ``news_sentiment``, ``hot_stocks`` and ``risk``; store reads and writes live in ``jobs`` (which
-the DAG tasks call through ``tasks``), ``stored_bars`` (the bar reads the jobs share) and
-``indicator_state``. Formulas, conventions and units: ``docs/analytics.md``.
+the DAG tasks call through ``tasks``), ``stored_bars`` (the bar reads the jobs share),
+``indicator_state`` and ``bar_columns`` (the window jobs' days kept as columns). Formulas,
+conventions and units: ``docs/analytics.md``.
 
 The job names below are the ``jobs`` param's values (the DAG file builds its enum from them).
 Heavy libraries (numpy, pandas, pymongo) are imported by the submodules, never here, so
