@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ta_scheduler.analytics.bar_columns import window_panel
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.market import MAJOR_INDICES, SOURCE_RANK, TZ, board_limit_pct, preferred_source
 from ta_scheduler.reports import charts
@@ -39,7 +40,7 @@ from ta_scheduler.reports.render import (
     sign_class,
 )
 from ta_scheduler.reports.store import check_kind_and_date, save_report
-from ta_scheduler.storage.mongo import dates_between
+from ta_scheduler.storage.mongo import dates_between, find_each
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,21 +118,16 @@ def load_daily_inputs(db: Database, trade_date: str) -> DailyInputs:
         indicators[f"above_ma{n}"] = sum(1 for d in with_ma if d["close_qfq"] > d[f"ma{n}"])
 
     start = (date.fromisoformat(trade_date) - timedelta(days=int(INDEX_CHART_DAYS * 1.6) + 15)).isoformat()
-    idx = pd.DataFrame(list(db[C.INDEX_DAILY].find(
-        {"ts_code": {"$in": list(MAJOR_INDICES)}, "trade_date": {"$gte": start, "$lte": trade_date}},
+    idx = pd.DataFrame(list(find_each(  # the window's dates, not the indices' whole history
+        db[C.INDEX_DAILY], "trade_date", dates_between(start, trade_date), {"ts_code": {"$in": list(MAJOR_INDICES)}},
         {"_id": 0, "ts_code": 1, "trade_date": 1, "close": 1, "pct_chg": 1, "data_source": 1})))
     indices = _prefer_source(idx, ["ts_code", "trade_date"]) if not idx.empty else pd.DataFrame(
         columns=["ts_code", "trade_date", "close", "pct_chg"])
 
-    t_start = (date.fromisoformat(trade_date) - timedelta(days=int(TURNOVER_CHART_DAYS * 1.6) + 15)).isoformat()
-    turnover = pd.DataFrame([  # one day a query: an equality on trade_date is what the embedded store's index serves
-        {"trade_date": r["_id"], "amount": r["amount"], "stocks": r["stocks"]}
-        for day in dates_between(t_start, trade_date)
-        for r in db[C.STOCK_DAILY_QUOTES].aggregate([
-            {"$match": {"trade_date": day, "period": "daily", "data_source": source}},
-            {"$group": {"_id": "$trade_date", "amount": {"$sum": "$amount"}, "stocks": {"$sum": 1}}},
-        ])
-    ], columns=["trade_date", "amount", "stocks"]).sort_values("trade_date").tail(TURNOVER_CHART_DAYS)
+    # the market's amount on each of the last 60 days with bars: past days from their column
+    # documents (analytics.bar_columns, which the sentiment job keeps), not from every bar
+    window = window_panel(db, trade_date, TURNOVER_CHART_DAYS, ["amount"], source)
+    turnover = pd.DataFrame({"trade_date": window.dates, "amount": np.nansum(window["amount"], axis=0)})
 
     hot = list(db[C.HOT_STOCKS].find({"trade_date": trade_date}, {"_id": 0}, sort=[("rank", 1)]))
     news: list[dict[str, Any]] = []

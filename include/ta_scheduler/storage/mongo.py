@@ -34,6 +34,7 @@ UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
     C.INDEX_DAILY: ("ts_code", "trade_date", "data_source"),
     C.TECHNICAL_INDICATORS: ("symbol", "trade_date"),
     C.INDICATOR_STATE: ("symbol", "data_source"),
+    C.DAILY_BAR_COLUMNS: ("trade_date",),
     C.MARKET_SENTIMENT: ("trade_date",),
     C.HOT_STOCKS: ("trade_date", "rank"),
     C.RISK_ASSESSMENTS: ("subject_type", "subject_id", "as_of"),
