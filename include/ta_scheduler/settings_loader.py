@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -148,6 +149,7 @@ def _airflow(*argv: str) -> str:
     import io
 
     from airflow.cli.cli_parser import get_parser
+    from cryptography.fernet import InvalidToken
 
     out = io.StringIO()
     args = get_parser().parse_args(list(argv))
@@ -156,7 +158,19 @@ def _airflow(*argv: str) -> str:
             args.func(args)
     except SystemExit as exc:
         raise SettingsError(f"airflow {' '.join(argv[:2])}: {exc} {out.getvalue().strip()}".strip()) from None
+    except InvalidToken:
+        raise SettingsError(FERNET_MISMATCH.format(db=os.environ.get("TA_METADATA_DB", "airflow"))) from None
     return out.getvalue()
+
+
+FERNET_MISMATCH = (
+    "the metadata DB '{db}' holds connections or variables encrypted with another Fernet key than "
+    "AIRFLOW__CORE__FERNET_KEY (its secrets.env was made again while the PostgreSQL cluster was kept). "
+    "Put the key that made them back into secrets.env, or, to start the metadata afresh (run history "
+    "and UI-made connections are lost; the store is not touched): make down, then drop the database "
+    "'{db}' of the local PostgreSQL (psql -h 127.0.0.1 -p $TA_PG_PORT -U airflow -d postgres -c "
+    "'DROP DATABASE \"{db}\"', password TA_PG_PASSWORD in secrets.env), then make up"
+)
 
 
 def apply_settings(settings: dict[str, list[dict]], *, dry_run: bool = False) -> list[str]:

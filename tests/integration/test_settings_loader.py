@@ -89,3 +89,20 @@ def test_malformed_file_is_refused_with_the_entry_named(tmp_path):
     path.write_text("airflow:\n  pools:\n    - pool_slot: 2\n")
     res = run_loader(path)
     assert res.returncode == 2 and "airflow.pools[0] needs a 'pool_name'" in res.stderr
+
+
+def test_connections_encrypted_with_another_fernet_key_are_named_with_the_way_out():
+    """A secrets.env made again beside a kept metadata DB: its connections cannot be decrypted.
+    The loader says so and how to recover, instead of a bare InvalidToken traceback."""
+    import base64
+    import os
+
+    other_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    res = subprocess.run([sys.executable, "-m", "ta_scheduler.settings_loader", str(PROJECT_DIR / "airflow_settings.yaml")],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "AIRFLOW__CORE__FERNET_KEY": other_key})
+    assert res.returncode == 2, res.stderr
+    assert "encrypted with another Fernet key than AIRFLOW__CORE__FERNET_KEY" in res.stderr
+    db = os.environ["TA_METADATA_DB"]
+    assert f'DROP DATABASE "{db}"' in res.stderr
+    assert "Traceback" not in res.stderr
