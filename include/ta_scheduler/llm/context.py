@@ -137,7 +137,7 @@ def _published_by(value: Any, cutoff: datetime) -> bool:
 def _newest(coll, symbols: list[str], query: dict[str, Any], field: str, limit: int) -> list[dict[str, Any]]:
     """The ``limit`` documents with the highest ``field`` among those of ``query`` for any of
     ``symbols`` (the 6-digit code and the ts_code): one query per form, each served by the
-    symbol index on every store (a ``$in`` is a scan of the collection on FerretDB), merged."""
+    symbol index and limited on its own, merged."""
     docs = [d for s in dict.fromkeys(symbols)
             for d in coll.find({**query, "symbol": s}, {"_id": 0}).sort(field, -1).limit(limit)]
     return sorted(docs, key=lambda d: str(d.get(field, "")), reverse=True)[:limit]

@@ -12,7 +12,7 @@ rule (:func:`same`).
 Finding what exists: with ``partition`` (e.g. ``("trade_date", "data_source")``) a *manifest* in
 ``sync_state`` (``job="manifest:<collection>[:<writer>]"``, ``key=<partition>``) keeps a content
 hash per document id, so a re-run compares hashes instead of reading thousands of documents back
-(FerretDB 1.x scans the whole collection for an ``$in`` query: ~4 s for 5,400 ids). The manifest
+(the embedded store decodes every document it returns: seconds for a day of bars). The manifest
 is a cache of what this writer stored: if it is stale (a crash between the write and the manifest
 update) the unique index rejects the re-insert and the document is rewritten; deleting manifests
 forces a full rewrite. Without ``partition``, stored documents are read back.
@@ -387,8 +387,7 @@ def _update_by_id(coll: Collection, docs: list[dict[str, Any]]) -> int:
 
 def _delete_ids(coll: Collection, docs: list[dict[str, Any]], partition: Sequence[str] | None) -> None:
     """Delete these documents by ``_id``, one call per partition with the partition's fields in
-    the filter: FerretDB answers a ``$in`` alone by scanning the whole collection, but narrows by
-    the partition's equalities first (an index on ``trade_date`` serves a day's bars)."""
+    the filter (an index on ``trade_date`` serves a day's bars; the ``_id`` ``$in`` narrows it)."""
     groups: dict[tuple, list[Any]] = {}
     for d in docs:
         groups.setdefault(tuple(d.get(f) for f in partition or ()), []).append(d["_id"])

@@ -158,9 +158,9 @@ REPAIRED_DATASETS: tuple[str, ...] = (*DAILY_DATASETS, "index_bars")
 
 def stored_rows_per_day(db: Database, days: Sequence[str]) -> dict[str, int]:
     """Rows per day now in ``stock_daily_quotes`` for ``days`` only: one ``count_documents`` on
-    each day's ``trade_date``, which the ``trade_date`` index serves on MongoDB and on the embedded
-    store (FerretDB still decodes the day's rows to count them: docs/store.md). No other day is
-    read, however long the history.
+    each day's ``trade_date``, which the ``trade_date`` index serves on MongoDB and which
+    PostgreSQL counts alone under the embedded store (docs/store.md, "The patch"). No other day
+    is read, however long the history.
 
     Every source's rows count (the collection is shared with TradingAgents-CN); ours are among
     them, so a day holding fewer rows than its ledger entry says has lost rows of ours."""
