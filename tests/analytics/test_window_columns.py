@@ -93,7 +93,8 @@ def seed(db) -> None:
 
 
 class BarReads(monitoring.CommandListener):
-    """Counts the ``stock_daily_quotes`` documents the store sends (find and getMore replies)."""
+    """Counts the ``stock_daily_quotes`` documents the store sends (find, aggregate and getMore
+    replies; the one document ``count_documents`` receives is a number, not a bar)."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -104,7 +105,8 @@ class BarReads(monitoring.CommandListener):
     def succeeded(self, event) -> None:
         cursor = event.reply.get("cursor") if isinstance(event.reply, Mapping) else None
         if cursor and str(cursor.get("ns", "")).endswith("." + C.STOCK_DAILY_QUOTES):
-            self.count += len(cursor.get("firstBatch") or cursor.get("nextBatch") or [])
+            batch = cursor.get("firstBatch") or cursor.get("nextBatch") or []
+            self.count += sum(1 for d in batch if set(d) != {"_id", "n"})  # not count_documents' answer
 
     def failed(self, event) -> None:
         pass
@@ -307,3 +309,24 @@ def test_invalidate_deletes_the_days_columns(counted):
     assert _column_days(db) == _span_days(T, 61)  # written again, whatever the writer's manifest said
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         invalidate_bar_columns(db, ["yesterday"])
+
+
+def test_a_window_read_from_every_bar_reads_the_bars_of_its_own_days_only(counted):
+    """Hot stocks' 6 days (and the ``from_columns=False`` path): the window's days are found by
+    a count per date, so only their bars are read, not those of the whole calendar span it is
+    looked for in (about 17 trading days for 6); a day without bars is skipped, as before."""
+    from ta_scheduler.analytics.jobs import compute_hot_stocks
+    from ta_scheduler.analytics.stored_bars import days_with_bars
+
+    db, reads = counted
+    assert days_with_bars(db, window_span(T, 6), "demo", 6) == DAYS[-6:]
+    assert days_with_bars(db, window_span(T, 6), "tushare", 6) == []
+    compute_hot_stocks(db, T)
+    assert reads.count == sum(_bars_on(d) for d in DAYS[-6:]) + 1  # + the data-source probe
+
+    db[C.STOCK_DAILY_QUOTES].delete_many({"trade_date": DAYS[-3]})
+    window = [*DAYS[-7:-3], *DAYS[-2:]]
+    assert days_with_bars(db, window_span(T, 6), "demo", 6) == window
+    reads.count = 0
+    compute_hot_stocks(db, T)
+    assert reads.count == sum(_bars_on(d) for d in window) + 1

@@ -23,6 +23,7 @@ from ta_scheduler.analytics.stored_bars import (
     BarsMissingError,
     bar_projection,
     check_trade_date,
+    days_with_bars,
     latest_trade_date_with_bars,
     raw_bar_frame,
     window_dates,
@@ -56,14 +57,16 @@ def _source_for(db: Database, trade_date: str) -> str:
 
 def _load_bars(db: Database, trade_date: str, n_days: int, fields: list[str], source: str) -> Panel:
     """The last ``n_days`` trading days of bars up to ``trade_date`` as a panel, every bar of
-    the window read (one query per date of :func:`~ta_scheduler.analytics.stored_bars.window_span`).
+    the window read (:func:`~ta_scheduler.analytics.stored_bars.days_with_bars` finds the window's
+    days in :func:`~ta_scheduler.analytics.stored_bars.window_span`, one ``$in`` reads their bars).
 
     The window's days are the days that have bars (``stored_bars.window_dates``). The window
     jobs read through :func:`_window`, which takes past days from their column documents.
     """
     projection = bar_projection(fields)
     t0 = time.perf_counter()
-    cursor = find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", window_span(trade_date, n_days),
+    days = days_with_bars(db, window_span(trade_date, n_days), source, n_days)
+    cursor = find_each(db[C.STOCK_DAILY_QUOTES], "trade_date", days,
                        {"period": "daily", "data_source": source}, projection, batch_size=10_000)
     frame = raw_bar_frame(list(cursor))
     dates = window_dates(frame["trade_date"].unique().tolist() if len(frame) else [], trade_date, n_days, source)

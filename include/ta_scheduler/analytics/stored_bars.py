@@ -10,7 +10,7 @@ and :mod:`~ta_scheduler.analytics.bar_columns` (all read bars; none imports anot
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +90,21 @@ def window_span(trade_date: str, n_days: int) -> list[str]:
 
     span = int(math.ceil(n_days * 1.6)) + 15
     return dates_between((date.fromisoformat(trade_date) - timedelta(days=span)).isoformat(), trade_date)
+
+
+def days_with_bars(db: Database, dates: Sequence[str], source: str, n_days: int) -> list[str]:
+    """The last ``n_days`` of ``dates`` (ascending) that hold daily bars of ``source``, oldest
+    first: one count per date, newest first, until ``n_days`` are found (the embedded store's
+    PostgreSQL counts them without decoding a bar: docs/store.md, "The patch"). So a window
+    reads the bars of its own days only, not of the whole calendar span it is looked for in."""
+    coll = db[C.STOCK_DAILY_QUOTES]
+    found: list[str] = []
+    for day in reversed(dates):
+        if len(found) == n_days:
+            break
+        if coll.count_documents({"trade_date": day, "period": "daily", "data_source": source}):
+            found.append(day)
+    return found[::-1]
 
 
 def window_dates(days_with_bars: Iterable[str], trade_date: str, n_days: int, source: str) -> list[str]:
