@@ -211,19 +211,21 @@ def nothing_synced_yet(db) -> bool:
 
 
 def check_freshness(now: datetime | None = None) -> CheckResult:
-    """Latest daily bars in the store == the last trading day they should exist for."""
+    """Latest daily bars in the store == the last trading day they should exist for (the days up
+    to today probed one index lookup each: a sort of every bar would decode the whole history on
+    the embedded store, every 10 minutes)."""
+    from ta_scheduler.analytics.stored_bars import latest_trade_date_with_bars
     from ta_scheduler.storage.mongo import get_db
 
     now = now or datetime.now(tz=TZ)
     want = expected_bars_date(now)
     db = get_db()
-    latest = db[Collections.STOCK_DAILY_QUOTES].find_one({}, {"trade_date": 1}, sort=[("trade_date", -1)])
-    if latest is None:
+    have = latest_trade_date_with_bars(db, on_or_before=now.astimezone(TZ).date().isoformat())
+    if have is None:
         if nothing_synced_yet(db):
             return CheckResult("freshness", True, NEW_DEPLOYMENT, warning=True)
         return CheckResult("freshness", False, "no daily bars in the store (the completeness ledger has entries: "
                            "were they deleted?): trigger daily_sync")
-    have = latest["trade_date"]
     if have < want:
         return CheckResult("freshness", False, f"latest daily bars are for {have}, expected {want}: daily_sync is behind")
     return CheckResult("freshness", True, f"daily bars up to {have} (expected {want})")
