@@ -59,27 +59,33 @@ def check_trade_date(value: str) -> str:
     return value
 
 
-#: Calendar days :func:`latest_trade_date_with_bars` probes one at a time before it sorts the store.
+#: Calendar days :func:`latest_trade_date` probes one at a time before it sorts the collection.
 PROBE_DAYS = 31
 
 
-def latest_trade_date_with_bars(db: Database, on_or_before: str | None = None) -> str | None:
-    """The most recent ``trade_date`` that has daily bars (optionally not after ``on_or_before``).
+def latest_trade_date(coll, on_or_before: str | None = None, query: dict[str, Any] | None = None) -> str | None:
+    """The most recent ``trade_date`` of ``coll``'s documents matching ``query`` (optionally not
+    after ``on_or_before``).
 
     With ``on_or_before``, the :data:`PROBE_DAYS` dates up to it are probed newest first, one
-    index lookup each; only beyond them (and without ``on_or_before``) is the newest bar found
-    by a sort over the stored bars, which FerretDB answers by decoding every one of them."""
-    coll = db[C.STOCK_DAILY_QUOTES]
-    query: dict[str, Any] = {"period": "daily"}
+    index lookup each; only beyond them (and without ``on_or_before``) is the newest found by a
+    sort over the collection, which FerretDB answers by decoding every document."""
+    query = dict(query or {})
     if on_or_before:
         last = date.fromisoformat(check_trade_date(on_or_before))
         for back in range(PROBE_DAYS):
             day = (last - timedelta(days=back)).isoformat()
-            if coll.find_one({"trade_date": day, "period": "daily"}, {"_id": 1}) is not None:
+            if coll.find_one({**query, "trade_date": day}, {"_id": 1}) is not None:
                 return day
         query["trade_date"] = {"$lte": on_or_before}
     doc = coll.find_one(query, {"_id": 0, "trade_date": 1}, sort=[("trade_date", -1)])
     return doc["trade_date"] if doc else None
+
+
+def latest_trade_date_with_bars(db: Database, on_or_before: str | None = None) -> str | None:
+    """The most recent ``trade_date`` that has daily bars (optionally not after ``on_or_before``;
+    :func:`latest_trade_date`)."""
+    return latest_trade_date(db[C.STOCK_DAILY_QUOTES], on_or_before, {"period": "daily"})
 
 
 def window_span(trade_date: str, n_days: int) -> list[str]:

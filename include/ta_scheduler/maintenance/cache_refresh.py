@@ -41,8 +41,11 @@ def _without_id(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _latest_trade_date(db: Database, collection: str) -> str | None:
-    doc = db[collection].find_one({"trade_date": {"$type": "string"}}, {"trade_date": 1}, sort=[("trade_date", -1)])
-    return doc["trade_date"] if doc else None
+    """The newest day of ``collection`` up to today, probed a day at a time (not a sort of its history)."""
+    from ta_scheduler.analytics.stored_bars import latest_trade_date
+    from ta_scheduler.market import exchange_today
+
+    return latest_trade_date(db[collection], exchange_today().isoformat())
 
 
 def _collect(db: Database) -> tuple[dict[str, dict[str, str]], dict[str, Any], dict[str, Any]]:
