@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from ta_scheduler.config import environment_value
+from ta_scheduler.config import environment_value, sql_alchemy_conn
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -159,8 +158,15 @@ def _airflow(*argv: str) -> str:
     except SystemExit as exc:
         raise SettingsError(f"airflow {' '.join(argv[:2])}: {exc} {out.getvalue().strip()}".strip()) from None
     except InvalidToken:
-        raise SettingsError(FERNET_MISMATCH.format(db=os.environ.get("TA_METADATA_DB", "airflow"))) from None
+        raise SettingsError(FERNET_MISMATCH.format(db=_metadata_db_name())) from None
     return out.getvalue()
+
+
+def _metadata_db_name() -> str:
+    """The metadata database's name, as Airflow's ``sql_alchemy_conn`` names it."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(sql_alchemy_conn() or "postgresql:///airflow").database or "airflow"
 
 
 FERNET_MISMATCH = (
