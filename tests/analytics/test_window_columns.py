@@ -18,6 +18,7 @@ from ta_scheduler.analytics.stored_bars import RAW_PRICE_FIELDS, window_span
 from ta_scheduler.analytics.tasks import recompute_after_repair
 from ta_scheduler.constants import Collections as C
 from ta_scheduler.storage.writes import write_docs
+from undecodable import insert_undecodable
 
 DAYS = trading_days(130)
 T = DAYS[-1]
@@ -255,6 +256,15 @@ def test_a_repaired_past_day_is_read_from_its_bars_again(counted):
     for d in days:
         assert_same_as_every_bar(db, _sentiment, d)
     assert_same_as_every_bar(db, _risk, T)
+
+
+def test_the_repair_recount_reads_no_bar_of_other_days(counted):
+    """The days to recompute after a repair are found day by day (an index lookup each): a bar
+    of any other day is never read, here one the store could not even decode."""
+    db, _reads = counted
+    insert_undecodable(db, C.STOCK_DAILY_QUOTES, f'{{"_id": "broken", "trade_date": "{DAYS[0]}", "period": "daily"}}')
+    assert recompute_after_repair(db, [DAYS[-5]], [T]) == DAYS[-5:]
+    assert recompute_after_repair(db, [DAYS[-3]], [DAYS[-4], T]) == DAYS[-4:]
 
 
 def test_a_resynced_day_rewrites_its_columns_when_it_is_analysed(counted):

@@ -5,6 +5,7 @@ move of a store made on the SQLite backend (``maintenance.store_move``)."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import os
 
 import pytest
@@ -14,6 +15,7 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.maintenance.store_move import move_databases
 from ta_scheduler.storage.mongo import ensure_indexes
 from ta_scheduler.storage.writes import UPDATE_BATCH, write_docs
+from undecodable import insert_undecodable
 
 
 def test_the_test_store_runs_on_the_default_backend():
@@ -117,21 +119,6 @@ BARS = [  # arrays, numbers that look like the strings, missing fields: equality
 ]
 
 
-def _insert_undecodable(db, trade_date: str) -> None:
-    """A row FerretDB cannot decode (no ``$s`` schema) straight into the bars table: a read that
-    decodes it fails, so a read that succeeds never decoded it (PostgreSQL filtered or counted)."""
-    conn = _pg()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("SELECT _jsonb->>'table' FROM %s._ferretdb_database_metadata WHERE _jsonb->>'_id' = %%s"
-                        % f'"{db.name}"', (C.STOCK_DAILY_QUOTES,))
-            table = cur.fetchone()[0]
-            cur.execute(f'INSERT INTO "{db.name}"."{table}" (_jsonb) VALUES (%s)',
-                        (f'{{"_id": "broken", "trade_date": "{trade_date}"}}',))
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("query", [
     {"trade_date": "2026-11-26"}, {"trade_date": "2026-11-27"}, {"symbol": "600519"}, {"tags": "x"},
     {"symbol": {"$in": ["600519", "000001"]}}, {"trade_date": {"$in": ["2026-11-27"]}, "symbol": "600519"},
@@ -173,7 +160,7 @@ def test_a_count_of_string_equalities_decodes_no_document(mongo_db):
     coll = mongo_db[C.STOCK_DAILY_QUOTES]
     ensure_indexes(mongo_db, [C.STOCK_DAILY_QUOTES])
     coll.insert_many([dict(d) for d in BARS])
-    _insert_undecodable(mongo_db, "2026-11-27")
+    insert_undecodable(mongo_db, C.STOCK_DAILY_QUOTES, '{"_id": "broken", "trade_date": "2026-11-27"}')
     # counted by PostgreSQL: the undecodable row is counted (c, d, e and it), not decoded
     assert coll.count_documents({"trade_date": "2026-11-27"}) == 4
     assert coll.count_documents({"trade_date": {"$in": ["2026-11-26", "2026-11-27"]}}) == 6
@@ -184,3 +171,74 @@ def test_a_count_of_string_equalities_decodes_no_document(mongo_db):
     # a count PostgreSQL cannot do exactly decodes, as before
     with pytest.raises(Exception):  # noqa: B017 - FerretDB reports the decoding failure as an internal error
         coll.count_documents({"trade_date": "2026-11-27", "symbol": {"$exists": True}})
+
+
+# --- date ranges: pushed down to the field's btree index, a superset FerretDB filters again ------
+
+T0 = dt.datetime(2026, 11, 27, 1, 0, tzinfo=dt.UTC)
+NEWS = [  # dates, arrays of them, and every other type a range on a date must not select
+    {"_id": "d0", "published_at": T0},
+    {"_id": "d1", "published_at": T0 + dt.timedelta(minutes=59, seconds=59, milliseconds=999)},
+    {"_id": "d2", "published_at": T0 + dt.timedelta(hours=1)},
+    {"_id": "d-", "published_at": T0 - dt.timedelta(milliseconds=1)},
+    {"_id": "arr", "published_at": [T0 - dt.timedelta(days=3), T0 + dt.timedelta(minutes=30)]},
+    {"_id": "arr-", "published_at": [T0 - dt.timedelta(days=3)]},
+    {"_id": "empty", "published_at": []},
+    {"_id": "num", "published_at": int(T0.timestamp() * 1000) + 1},
+    {"_id": "str", "published_at": "2026-11-27T01:30:00"},
+    {"_id": "obj", "published_at": {"at": T0}},
+    {"_id": "bool", "published_at": True},
+    {"_id": "null", "published_at": None},
+    {"_id": "none"},
+]
+
+
+@pytest.mark.parametrize("cond", [
+    {"$gte": T0, "$lt": T0 + dt.timedelta(hours=1)}, {"$gt": T0, "$lte": T0 + dt.timedelta(hours=1)},
+    {"$gte": T0}, {"$lt": T0}, {"$lte": T0 - dt.timedelta(milliseconds=1)}, {"$gt": T0 + dt.timedelta(days=1)},
+    {"$gte": T0, "$lt": T0 + dt.timedelta(hours=1), "$ne": T0},
+])
+def test_date_ranges_select_what_mongodb_selects(mongo_db, cond):
+    """A range of dates selects the dates in it and the arrays holding one, never a number,
+    string, document, bool or null, whether or not the condition reaches PostgreSQL."""
+    coll = mongo_db[C.STOCK_NEWS]
+    ensure_indexes(mongo_db, [C.STOCK_NEWS])
+    coll.insert_many([dict(d) for d in NEWS])
+    ops = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+
+    def in_range(v) -> bool:
+        return isinstance(v, dt.datetime) and all(ops[k](v, b) for k, b in cond.items() if k in ops) \
+            and all(v != b for k, b in cond.items() if k == "$ne")
+
+    def matches(d) -> bool:
+        v = d.get("published_at")
+        if "$ne" in cond and (v == cond["$ne"] or isinstance(v, list) and cond["$ne"] in v):
+            return False
+        return any(in_range(x) for x in (v if isinstance(v, list) else [v]))
+
+    want = sorted(d["_id"] for d in NEWS if matches({**d, "published_at": _utc(d.get("published_at"))}))
+    assert sorted(d["_id"] for d in coll.find({"published_at": cond})) == want
+    assert coll.count_documents({"published_at": cond}) == len(want)
+    assert sorted(coll.distinct("_id", {"published_at": cond})) == want
+
+
+def _utc(v):
+    """A stored date as pymongo returns it compared with aware bounds (naive dt.UTC → aware)."""
+    if isinstance(v, list):
+        return [_utc(x) for x in v]
+    return v.replace(tzinfo=dt.UTC) if isinstance(v, dt.datetime) and v.tzinfo is None else v
+
+
+def test_a_date_range_decodes_no_document_outside_it(mongo_db):
+    """The range reaches PostgreSQL: a row FerretDB cannot decode, dated outside the range, is
+    never read; a range that takes it in fails on it, as any read that decodes it does."""
+    coll = mongo_db[C.STOCK_NEWS]
+    ensure_indexes(mongo_db, [C.STOCK_NEWS])
+    coll.insert_many([dict(d) for d in NEWS])
+    outside = int((T0 - dt.timedelta(days=1)).timestamp() * 1000)
+    insert_undecodable(mongo_db, C.STOCK_NEWS, f'{{"_id": "broken", "published_at": {outside}}}')
+    hour = {"$gte": T0, "$lt": T0 + dt.timedelta(hours=1)}
+    assert sorted(d["_id"] for d in coll.find({"published_at": hour})) == ["arr", "d0", "d1"]
+    assert coll.count_documents({"published_at": hour}) == 3
+    with pytest.raises(Exception):  # noqa: B017 - FerretDB reports the decoding failure as an internal error
+        list(coll.find({"published_at": {"$gte": T0 - dt.timedelta(days=2)}}))

@@ -10,7 +10,8 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.providers.demo import DemoProvider
 from ta_scheduler.storage import ledger
 from ta_scheduler.sync import sync_financials, sync_news, sync_realtime_quotes, sync_stock_basic
-from ta_scheduler.sync.completeness import session_ticks
+from ta_scheduler.sync.completeness import record_intraday_day, session_ticks
+from undecodable import insert_undecodable
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -65,3 +66,7 @@ def test_intraday_ticks_count_the_session_ticks_due(mongo_db):
     assert result["snapshot"]["ledger"] == {"state": "partial", "expected": 3, "stored": 2}
     assert _entry(mongo_db, "intraday_ticks", "2026-11-27") == {"state": "partial", "expected": 3, "stored": 2,
                                                                  "data_source": "demo"}
+    # each tick due is looked up: a snapshot between ticks is never read (nor could the store decode it)
+    between = int((ticks[1] + timedelta(minutes=2, seconds=30)).timestamp() * 1000)
+    insert_undecodable(mongo_db, C.INTRADAY_SNAPSHOTS, f'{{"_id": "broken", "snapshot_time": {between}, "data_source": "demo"}}')
+    assert record_intraday_day(mongo_db, "demo", ticks[2]) == {"state": "partial", "expected": 3, "stored": 2}

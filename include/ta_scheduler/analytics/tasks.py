@@ -44,6 +44,7 @@ def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]
     from ta_scheduler.analytics.bar_columns import invalidate_bar_columns
     from ta_scheduler.analytics.indicator_state import invalidate_indicator_states
     from ta_scheduler.constants import Collections as C
+    from ta_scheduler.storage.mongo import dates_between
 
     if not repaired_dates:
         return sorted(trade_dates)
@@ -51,8 +52,8 @@ def recompute_after_repair(db, repaired_dates: list[str], trade_dates: list[str]
     invalidate_indicator_states(db, since)
     invalidate_bar_columns(db, repaired_dates)
     last = max([*trade_dates, *repaired_dates])
-    with_bars = db[C.STOCK_DAILY_QUOTES].distinct(
-        "trade_date", {"trade_date": {"$gte": since, "$lte": last}, "period": "daily"})
+    bars = db[C.STOCK_DAILY_QUOTES]  # one index lookup per date, not a range (which the embedded store decodes)
+    with_bars = [d for d in dates_between(since, last) if bars.find_one({"trade_date": d, "period": "daily"}, {"_id": 1})]
     days = sorted(set(with_bars) | set(trade_dates))
     log.info("daily_sync repaired %s: recomputing %d day(s) %s .. %s", ", ".join(repaired_dates), len(days), days[0], days[-1])
     return days

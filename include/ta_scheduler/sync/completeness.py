@@ -133,10 +133,8 @@ def record_intraday_day(db: Database, data_source: str, tick: datetime) -> dict[
     due = [t for t in session_ticks(day) if t <= local(tick)]
     if not get_calendar().is_session(day) or not due:
         return {}
-    lo, hi = due[0], due[-1]
-    stored_times = {local(t) for t in db[C.INTRADAY_SNAPSHOTS].distinct(
-        "snapshot_time", {"snapshot_time": {"$gte": lo, "$lte": hi}, "data_source": data_source})}
-    stored = sum(1 for t in due if t in stored_times)
+    snapshots = db[C.INTRADAY_SNAPSHOTS]  # one index lookup per tick due, not the day's snapshots
+    stored = sum(1 for t in due if snapshots.find_one({"snapshot_time": t, "data_source": data_source}, {"_id": 1}))
     e = ledger.record(db, "intraday_ticks", day.isoformat(), expected=len(due), stored=stored, data_source=data_source)
     return {"state": e.state, "expected": e.expected, "stored": e.stored}
 
