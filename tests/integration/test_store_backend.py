@@ -15,23 +15,16 @@ from ta_scheduler.constants import Collections as C
 from ta_scheduler.maintenance.store_move import move_databases
 from ta_scheduler.storage.mongo import ensure_indexes
 from ta_scheduler.storage.writes import UPDATE_BATCH, write_docs
-from undecodable import insert_undecodable
+from undecodable import insert_undecodable, store_pg
 
 
 def test_the_test_store_runs_on_the_default_backend():
     assert os.environ["TA_FERRETDB_BACKEND"] == "postgresql"
 
 
-def _pg():
-    import psycopg2
-
-    return psycopg2.connect(host="127.0.0.1", port=os.environ["TA_PG_PORT"], user="airflow",
-                            password=os.environ["TA_PG_PASSWORD"], dbname="ferretdb")
-
-
 def _plan(schema: str, field: str, value: str) -> str:
     """PostgreSQL's plan of the query FerretDB sends for ``{field: value}`` on the bars table."""
-    conn = _pg()
+    conn = store_pg()
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT _jsonb->'table' FROM %s._ferretdb_database_metadata WHERE _jsonb->>'_id' = %%s"
